@@ -1,0 +1,345 @@
+//! The command line: `clerk serve | index | search | demo-catalog`.
+//!
+//! Arguments are parsed by clap into [`Cli`], then each command resolves its paths and
+//! calls the library: the same engine and pipeline as the HTTP API.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::http::{self, AppState};
+use crate::index::build::MAX_REPORTED_REJECTIONS;
+use crate::index::{BuildObserver, BuildReport, DataDir, build_index};
+use crate::retrieve::Sort;
+use crate::schema::StoreSchema;
+use crate::search::{SearchRequest, SearchResponse};
+
+/// Products in the demo catalog `clerk serve` generates on a fresh data directory.
+pub const DEMO_PRODUCTS: u64 = 20_000;
+/// Seed of that demo catalog.
+pub const DEMO_SEED: u64 = 42;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clerk",
+    version,
+    about = "On-site product search for online stores"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (builds the demo catalog on a fresh data directory).
+    Serve(ServeArgs),
+    /// Build a new index from a catalog and swap it in atomically.
+    Index(IndexArgs),
+    /// Run one query against the index, through the same pipeline as HTTP.
+    Search(SearchArgs),
+    /// Write a synthetic demo catalog (JSON Lines; gzip when FILE ends in .gz).
+    DemoCatalog(DemoArgs),
+}
+
+/// Where the data and the store's configuration live.
+#[derive(Debug, Args, Clone)]
+pub struct Dirs {
+    /// Data directory holding the index.
+    #[arg(long, default_value = "./clerk-data")]
+    pub data_dir: PathBuf,
+    /// Folder holding index-schema/, synonyms/ and boosts/.
+    #[arg(long, default_value = ".")]
+    pub config_dir: PathBuf,
+    /// Schema used to build: a name in index-schema/ (without .toml) or a path.
+    #[arg(long, default_value = "schema")]
+    pub schema: String,
+}
+
+impl Dirs {
+    /// The schema file named by `--schema`.
+    pub fn schema_path(&self) -> PathBuf {
+        if self.schema.ends_with(".toml") || self.schema.contains('/') {
+            PathBuf::from(&self.schema)
+        } else {
+            self.config_dir
+                .join("index-schema")
+                .join(format!("{}.toml", self.schema))
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub addr: SocketAddr,
+    /// Index this catalog before serving.
+    #[arg(long)]
+    pub catalog: Option<PathBuf>,
+    /// Size of the demo catalog generated when the data directory has no index.
+    #[arg(long, default_value_t = DEMO_PRODUCTS)]
+    pub demo_products: u64,
+    #[command(flatten)]
+    pub dirs: Dirs,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Catalog file: JSON Lines, CSV or TSV as the schema says; plain or gzip.
+    #[arg(long)]
+    pub catalog: PathBuf,
+    #[command(flatten)]
+    pub dirs: Dirs,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query (may be empty to browse).
+    pub query: String,
+    #[arg(long)]
+    pub shopper: Option<String>,
+    /// A filter such as brand:Nordby or price:10..50 (repeatable).
+    #[arg(long = "filter")]
+    pub filters: Vec<String>,
+    /// Facets to count, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub facets: Vec<String>,
+    /// relevance, price_asc, price_desc, newest or rating.
+    #[arg(long, default_value = "relevance")]
+    pub sort: String,
+    #[arg(long, default_value_t = 1)]
+    pub page: usize,
+    #[arg(long, default_value_t = 10)]
+    pub per_page: usize,
+    /// Show how each hit was scored.
+    #[arg(long)]
+    pub explain: bool,
+    /// Print the response as JSON, exactly as HTTP returns it.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value = "./clerk-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long)]
+    pub products: u64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Index(args) => {
+            let report = index(&args.catalog, &args.dirs)?;
+            print_report(&report);
+            Ok(())
+        }
+        Command::Search(args) => search(args),
+        Command::DemoCatalog(args) => {
+            let started = std::time::Instant::now();
+            let n = crate::demo::write_catalog(&args.out, args.products, args.seed)?;
+            eprintln!(
+                "wrote {n} products to {} in {:.1} s",
+                args.out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Builds an index of `catalog` with the schema `dirs` name.
+pub fn index(catalog: &Path, dirs: &Dirs) -> Result<BuildReport> {
+    let schema = StoreSchema::load(&dirs.schema_path())?;
+    let data = DataDir::new(&dirs.data_dir);
+    let mut observer = TerminalObserver::default();
+    build_index(catalog, &schema, &data, &mut observer)
+}
+
+fn print_report(report: &BuildReport) {
+    eprintln!(
+        "indexed {} products, rejected {} lines, in {:.1} s; index {} ({:.1} MB)",
+        report.indexed,
+        report.rejected,
+        report.elapsed.as_secs_f64(),
+        report.index_dir.display(),
+        report.bytes_on_disk as f64 / 1e6
+    );
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let data = DataDir::new(&args.dirs.data_dir);
+    if let Some(catalog) = &args.catalog {
+        print_report(&index(catalog, &args.dirs)?);
+    } else if data.current_index()?.is_none() {
+        let catalog = args.dirs.data_dir.join("demo-catalog.jsonl");
+        std::fs::create_dir_all(&args.dirs.data_dir)
+            .map_err(|e| Error::io(format!("creating {}", args.dirs.data_dir.display()), e))?;
+        eprintln!(
+            "no index in {}: generating the demo catalog ({} products)",
+            args.dirs.data_dir.display(),
+            args.demo_products
+        );
+        crate::demo::write_catalog(&catalog, args.demo_products, DEMO_SEED)?;
+        print_report(&index(&catalog, &args.dirs)?);
+    }
+    let engine = Arc::new(Engine::open(data)?);
+    let state = AppState::new(engine.clone());
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
+    runtime
+        .block_on(http::serve(
+            args.addr,
+            state,
+            http::shutdown_signal(),
+            |addr| {
+                tracing::info!(
+                    "clerk serving {} products on http://{addr}",
+                    engine.documents()
+                );
+                eprintln!(
+                    "clerk serving {} products on http://{addr}",
+                    engine.documents()
+                );
+            },
+        ))
+        .map_err(|e| Error::io(format!("serving on {}", args.addr), e))
+}
+
+fn search(args: SearchArgs) -> Result<()> {
+    let engine = Engine::open(DataDir::new(&args.data_dir))?;
+    let sort = Sort::parse(&args.sort).ok_or_else(|| {
+        Error::bad_request(
+            "bad_sort",
+            format!(
+                "--sort {} is not one of relevance, price_asc, price_desc, newest, rating",
+                args.sort
+            ),
+        )
+    })?;
+    let request = SearchRequest {
+        q: args.query,
+        shopper: args.shopper,
+        filters: args.filters,
+        facets: args.facets,
+        sort,
+        page: args.page,
+        per_page: args.per_page,
+        explain: args.explain,
+    };
+    let response = engine.search(&request)?;
+    if args.json {
+        let text =
+            serde_json::to_string_pretty(&response).map_err(|e| Error::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print_human(&response);
+    }
+    Ok(())
+}
+
+fn print_human(response: &SearchResponse) {
+    println!(
+        "{} results for \"{}\" in {:.2} ms",
+        response.total, response.query, response.took_ms
+    );
+    if let Some(relaxed) = &response.relaxed {
+        println!("  {}", relaxed.message);
+    }
+    for (i, hit) in response.hits.iter().enumerate() {
+        let position = (response.page - 1) * response.per_page + i + 1;
+        let title = hit
+            .product
+            .get("title")
+            .and_then(|t| t.as_str())
+            .unwrap_or("");
+        let price = hit
+            .product
+            .get("price")
+            .and_then(|p| p.as_f64())
+            .map(|p| format!("  {p:.2}"))
+            .unwrap_or_default();
+        println!(
+            "{position:>4}. [{}] {title}{price}  (score {:.3})",
+            hit.id, hit.score
+        );
+        if let Some(explain) = &hit.explain {
+            println!(
+                "      text {:.3}  popularity {:.3}",
+                explain.text, explain.popularity
+            );
+        }
+    }
+    for (name, values) in &response.facets {
+        println!("facet {name}: {values}");
+    }
+}
+
+/// Progress bar and rejected lines on the terminal.
+#[derive(Default)]
+struct TerminalObserver {
+    bar: Option<ProgressBar>,
+    progress: Option<Arc<AtomicU64>>,
+    printed: usize,
+}
+
+impl BuildObserver for TerminalObserver {
+    fn started(&mut self, total_bytes: u64, progress: Arc<AtomicU64>) {
+        if !std::io::stderr().is_terminal() || total_bytes == 0 {
+            return;
+        }
+        let bar = ProgressBar::new(total_bytes);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} indexing [{bar:40}] {bytes}/{total_bytes} {msg} ({eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        self.bar = Some(bar);
+        self.progress = Some(progress);
+    }
+
+    fn tick(&mut self, indexed: u64) {
+        if let (Some(bar), Some(progress)) = (&self.bar, &self.progress) {
+            bar.set_position(progress.load(Ordering::Relaxed));
+            bar.set_message(format!("{indexed} products"));
+        }
+    }
+
+    fn rejected(&mut self, line: usize, reason: &str) {
+        self.printed += 1;
+        let message = if self.printed <= MAX_REPORTED_REJECTIONS {
+            format!("line {line}: {reason}")
+        } else if self.printed == MAX_REPORTED_REJECTIONS + 1 {
+            "more lines were rejected; only the count is reported from here".to_string()
+        } else {
+            return;
+        };
+        match &self.bar {
+            Some(bar) => bar.println(message),
+            None => eprintln!("{message}"),
+        }
+    }
+
+    fn finished(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Dense per-document columns for filters, facets, sorting and re-ranking.
+//!
+//! tantivy keeps exact values in the `_kw` fast field with per-segment ordinals. The
+//! query path wants global ids it can index arrays with, so on every reader refresh
+//! each new segment's `_kw` dictionary is mapped once into the store-wide
+//! [`Vocabulary`] (append-only: ids never change), and its documents become
+//! [`SegmentColumns`]: for every exact-value column the list of value ids of each
+//! document, and for every numeric field a plain `f64` array (NaN = missing).
+//!
+//! Segments are immutable, so their columns are built once and shared; deleted
+//! documents are skipped by the retrieval loop through tantivy's alive bitset.
+//! Reading a document's brand, category nodes or price is then a few array reads.
+
+mod vocabulary;
+
+use std::sync::Arc;
+
+use tantivy::SegmentReader;
+
+use crate::error::{Error, Result};
+use crate::schema::IndexFields;
+use crate::schema::fields::{KEYWORDS_FIELD, KW_SEPARATOR};
+pub use vocabulary::{ColumnDict, ColumnKind, NO_PARENT, ValueId, Vocabulary, normalize_value};
+
+/// Value lists per document in compressed-row form.
+#[derive(Debug, Default, Clone)]
+pub struct MultiColumn {
+    /// `starts[d]..starts[d + 1]` indexes `values` for document `d`.
+    starts: Vec<u32>,
+    values: Vec<ValueId>,
+}
+
+impl MultiColumn {
+    /// The value ids of document `doc` (empty when it has none).
+    #[inline]
+    pub fn values(&self, doc: u32) -> &[ValueId] {
+        let d = doc as usize;
+        match (self.starts.get(d), self.starts.get(d + 1)) {
+            (Some(&from), Some(&to)) => &self.values[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    fn push(&mut self, doc: u32, value: ValueId) {
+        while self.starts.len() <= doc as usize {
+            self.starts.push(self.values.len() as u32);
+        }
+        self.values.push(value);
+    }
+
+    fn finish(&mut self, num_docs: u32) {
+        while self.starts.len() <= num_docs as usize {
+            self.starts.push(self.values.len() as u32);
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.starts.capacity() + self.values.capacity()) * 4
+    }
+}
+
+/// The columns of one segment.
+#[derive(Debug, Default)]
+pub struct SegmentColumns {
+    /// Indexed by vocabulary column id; `None` when the segment has no such values.
+    keyword: Vec<Option<MultiColumn>>,
+    /// Indexed like `IndexFields::numeric`.
+    numeric: Vec<Vec<f64>>,
+}
+
+impl SegmentColumns {
+    /// Reads a segment's fast fields into columns, adding new values to `vocab`.
+    pub fn build(
+        reader: &SegmentReader,
+        fields: &IndexFields,
+        vocab: &mut Vocabulary,
+    ) -> Result<SegmentColumns> {
+        let num_docs = reader.max_doc();
+        let mut columns = SegmentColumns::default();
+        if let Some(kw) = reader.fast_fields().str(KEYWORDS_FIELD)? {
+            // Map this segment's ordinals to (column, value) once.
+            let mut ord_map: Vec<(usize, ValueId)> = Vec::with_capacity(kw.num_terms());
+            let mut stream = kw
+                .dictionary()
+                .stream()
+                .map_err(|e| Error::io("reading the keyword dictionary", e))?;
+            while stream.advance() {
+                let term = String::from_utf8_lossy(stream.key());
+                let (column, value) = term.split_once(KW_SEPARATOR).unwrap_or((&term, ""));
+                ord_map.push(vocab.intern(column, value));
+            }
+            let ords = kw.ords();
+            for doc in 0..num_docs {
+                for ord in ords.values_for_doc(doc) {
+                    let Some(&(column, value)) = ord_map.get(ord as usize) else {
+                        continue;
+                    };
+                    if columns.keyword.len() <= column {
+                        columns.keyword.resize_with(column + 1, || None);
+                    }
+                    columns.keyword[column]
+                        .get_or_insert_with(MultiColumn::default)
+                        .push(doc, value);
+                }
+            }
+            for column in columns.keyword.iter_mut().flatten() {
+                column.finish(num_docs);
+            }
+        }
+        for numeric in &fields.numeric {
+            let column = reader.fast_fields().column_opt::<f64>(&numeric.column)?;
+            let values = match column {
+                Some(col) => (0..num_docs)
+                    .map(|doc| col.first(doc).unwrap_or(f64::NAN))
+                    .collect(),
+                None => vec![f64::NAN; num_docs as usize],
+            };
+            columns.numeric.push(values);
+        }
+        Ok(columns)
+    }
+
+    /// The exact-value column with vocabulary id `column`, if this segment has values in it.
+    #[inline]
+    pub fn keyword(&self, column: usize) -> Option<&MultiColumn> {
+        self.keyword.get(column).and_then(Option::as_ref)
+    }
+
+    /// The numeric values of `IndexFields::numeric[index]`.
+    #[inline]
+    pub fn numeric(&self, index: usize) -> &[f64] {
+        self.numeric.get(index).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Approximate heap memory held, for metrics.
+    pub fn heap_bytes(&self) -> usize {
+        self.keyword
+            .iter()
+            .flatten()
+            .map(MultiColumn::heap_bytes)
+            .sum::<usize>()
+            + self.numeric.iter().map(|n| n.capacity() * 8).sum::<usize>()
+    }
+}
+
+/// Columns for every segment of a searcher, aligned with `searcher.segment_readers()`.
+pub type Columns = Vec<Arc<SegmentColumns>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_column_pads_documents_without_values() {
+        let mut column = MultiColumn::default();
+        column.push(1, 7);
+        column.push(1, 8);
+        column.push(3, 9);
+        column.finish(5);
+        assert_eq!(column.values(0), &[] as &[u32]);
+        assert_eq!(column.values(1), &[7, 8]);
+        assert_eq!(column.values(2), &[] as &[u32]);
+        assert_eq!(column.values(3), &[9]);
+        assert_eq!(column.values(4), &[] as &[u32]);
+        assert_eq!(column.values(99), &[] as &[u32]);
+    }
+}

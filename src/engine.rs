@@ -1,0 +1,80 @@
+//! The engine: the state a running clerk serves from.
+//!
+//! It owns the live index of a data directory and swaps to a new one when `clerk
+//! index` activates it (the data directory's `CURRENT` changes). Every caller — the
+//! HTTP handlers, `clerk search`, `clerk eval`, the benchmarks — runs queries through
+//! [`Engine::search`], so they all share one pipeline.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::error::{Error, Result};
+use crate::index::{DataDir, LiveIndex, Snapshot};
+use crate::search::{self, SearchRequest, SearchResponse};
+
+/// A data directory's live index, ready to search.
+pub struct Engine {
+    data: DataDir,
+    index: ArcSwap<LiveIndex>,
+    /// The index directory currently open, to notice when `CURRENT` moves.
+    open_dir: Mutex<PathBuf>,
+}
+
+impl Engine {
+    /// Opens the live index of `data`.
+    pub fn open(data: DataDir) -> Result<Engine> {
+        let index = LiveIndex::open_current(&data)?;
+        let open_dir = Mutex::new(index.dir().to_path_buf());
+        Ok(Engine {
+            data,
+            index: ArcSwap::from_pointee(index),
+            open_dir,
+        })
+    }
+
+    /// The data directory served.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data
+    }
+
+    /// The live index.
+    pub fn index(&self) -> Arc<LiveIndex> {
+        self.index.load_full()
+    }
+
+    /// The current snapshot of the live index.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.index.load().snapshot()
+    }
+
+    /// Number of searchable products.
+    pub fn documents(&self) -> u64 {
+        self.snapshot().num_docs()
+    }
+
+    /// Runs one search through the whole pipeline.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
+        search::search(&self.snapshot(), request)
+    }
+
+    /// Switches to a newly activated index, if `CURRENT` names one; returns whether it did.
+    pub fn follow_current(&self) -> Result<bool> {
+        let Some(current) = self.data.current_index()? else {
+            return Ok(false);
+        };
+        let mut open_dir = self
+            .open_dir
+            .lock()
+            .map_err(|_| Error::Internal("engine lock poisoned".into()))?;
+        if *open_dir == current {
+            return Ok(false);
+        }
+        let index = LiveIndex::open(&current)?;
+        self.index.store(Arc::new(index));
+        tracing::info!("switched to index {}", current.display());
+        *open_dir = current;
+        Ok(true)
+    }
+}

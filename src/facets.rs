@@ -1,0 +1,355 @@
+//! Facets: which to count, counting them over every match, and shaping the response.
+//!
+//! [`resolve`] checks the requested names against the schema. During retrieval
+//! [`FacetCounts::add`] is called for each document that should count toward a facet:
+//! every match, plus documents that fail only the facet's own filters (disjunctive
+//! faceting: filtering on `brand:A` still shows how many products `brand:B` has).
+//! [`FacetCounts::into_response`] turns the counts into SPEC's JSON shapes: term lists,
+//! numeric ranges, and category trees with children.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::columns::{ColumnDict, NO_PARENT, SegmentColumns, ValueId, Vocabulary};
+use crate::error::{Error, Result};
+use crate::schema::{DEFAULT_FACET_SIZE, FieldKind, FieldRef, StoreSchema};
+
+/// A facet to count.
+#[derive(Debug, Clone)]
+pub struct FacetSpec {
+    /// The name as requested (the response key).
+    pub name: String,
+    /// The key shared with filters on the same field.
+    pub key: String,
+    pub kind: FacetKind,
+    /// Most values (or children per node) returned.
+    pub size: usize,
+}
+
+/// How a facet is counted.
+#[derive(Debug, Clone)]
+pub enum FacetKind {
+    /// Values of an exact-value column; `None` when no product has the column.
+    Terms { column: Option<usize> },
+    /// A category column as a tree.
+    Tree { column: Option<usize> },
+    /// A numeric field bucketed at `edges`; the last bucket is open-ended.
+    Ranges { numeric: usize, edges: Vec<f64> },
+    /// A bool field: counts of true and false.
+    Bool { numeric: usize },
+}
+
+/// Resolves the requested facet names; unknown or non-facetable names are errors.
+pub fn resolve(
+    names: &[String],
+    schema: &StoreSchema,
+    vocabulary: &Vocabulary,
+    numeric_fields: &[usize],
+) -> Result<Vec<FacetSpec>> {
+    let mut specs: Vec<FacetSpec> = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        if specs.iter().any(|s| s.name == name) {
+            continue;
+        }
+        let unknown = || {
+            Error::bad_request(
+                "unknown_facet",
+                format!(
+                    "\"{name}\" cannot be faceted; facet fields: {}",
+                    schema.facetable_names().join(", ")
+                ),
+            )
+        };
+        let spec = match schema.resolve(name).ok_or_else(unknown)? {
+            FieldRef::Attribute { column } => {
+                let key = column.rsplit_once('.').map(|(_, k)| k).unwrap_or(&column);
+                if !schema.attribute_facets.iter().any(|f| f == key) {
+                    return Err(unknown());
+                }
+                FacetSpec {
+                    name: name.to_string(),
+                    kind: FacetKind::Terms {
+                        column: vocabulary.column_id(&column),
+                    },
+                    key: column,
+                    size: DEFAULT_FACET_SIZE,
+                }
+            }
+            FieldRef::Field(def) => {
+                let facet = def.facet.as_ref().ok_or_else(unknown)?;
+                let def_index = schema
+                    .fields
+                    .iter()
+                    .position(|f| f.name == def.name)
+                    .unwrap_or(0);
+                let numeric = numeric_fields.iter().position(|&d| d == def_index);
+                let kind = match (&def.kind, numeric) {
+                    (FieldKind::Keyword { .. }, _) => FacetKind::Terms {
+                        column: vocabulary.column_id(&def.name),
+                    },
+                    (FieldKind::Category { .. }, _) => FacetKind::Tree {
+                        column: vocabulary.column_id(&def.name),
+                    },
+                    (FieldKind::Number, Some(numeric)) => FacetKind::Ranges {
+                        numeric,
+                        edges: facet.ranges.clone(),
+                    },
+                    (FieldKind::Bool, Some(numeric)) => FacetKind::Bool { numeric },
+                    _ => return Err(unknown()),
+                };
+                FacetSpec {
+                    name: name.to_string(),
+                    key: def.name.clone(),
+                    kind,
+                    size: facet.size,
+                }
+            }
+        };
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
+/// Counters for every requested facet.
+#[derive(Debug, Clone)]
+pub struct FacetCounts {
+    counts: Vec<Vec<u32>>,
+}
+
+impl FacetCounts {
+    /// Zeroed counters sized for the vocabulary.
+    pub fn new(specs: &[FacetSpec], vocabulary: &Vocabulary) -> FacetCounts {
+        let counts = specs
+            .iter()
+            .map(|spec| match &spec.kind {
+                FacetKind::Terms { column } | FacetKind::Tree { column } => {
+                    vec![0; column.map(|c| vocabulary.column(c).len()).unwrap_or(0)]
+                }
+                FacetKind::Ranges { edges, .. } => vec![0; edges.len()],
+                FacetKind::Bool { .. } => vec![0; 2],
+            })
+            .collect();
+        FacetCounts { counts }
+    }
+
+    /// Counts document `doc` toward facet `index`.
+    #[inline]
+    pub fn add(&mut self, index: usize, spec: &FacetSpec, columns: &SegmentColumns, doc: u32) {
+        let counts = &mut self.counts[index];
+        match &spec.kind {
+            FacetKind::Terms { column: Some(c) } | FacetKind::Tree { column: Some(c) } => {
+                if let Some(col) = columns.keyword(*c) {
+                    for &v in col.values(doc) {
+                        if let Some(slot) = counts.get_mut(v as usize) {
+                            *slot += 1;
+                        }
+                    }
+                }
+            }
+            FacetKind::Ranges { numeric, edges } => {
+                let value = columns
+                    .numeric(*numeric)
+                    .get(doc as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN);
+                if let Some(bucket) = bucket_of(edges, value) {
+                    counts[bucket] += 1;
+                }
+            }
+            FacetKind::Bool { numeric } => {
+                let value = columns
+                    .numeric(*numeric)
+                    .get(doc as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN);
+                if value == 1.0 {
+                    counts[0] += 1;
+                } else if value == 0.0 {
+                    counts[1] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The counts as the response's `facets` object.
+    pub fn into_response(
+        self,
+        specs: &[FacetSpec],
+        vocabulary: &Vocabulary,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut out = serde_json::Map::new();
+        for (spec, counts) in specs.iter().zip(self.counts) {
+            let values: Vec<FacetValue> = match &spec.kind {
+                FacetKind::Terms { column: Some(c) } => {
+                    terms(vocabulary.column(*c), &counts, spec.size)
+                }
+                FacetKind::Tree { column: Some(c) } => {
+                    tree(vocabulary.column(*c), &counts, spec.size)
+                }
+                FacetKind::Ranges { edges, .. } => ranges(edges, &counts),
+                FacetKind::Bool { .. } => ["true", "false"]
+                    .iter()
+                    .zip(&counts)
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(v, n)| FacetValue::Term {
+                        value: v.to_string(),
+                        count: *n,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            out.insert(
+                spec.name.clone(),
+                serde_json::to_value(values).unwrap_or_default(),
+            );
+        }
+        out
+    }
+}
+
+/// The bucket of `value`: `[edges[i], edges[i+1])`, the last one open-ended.
+fn bucket_of(edges: &[f64], value: f64) -> Option<usize> {
+    if value.is_nan() || edges.first().is_none_or(|&lo| value < lo) {
+        return None;
+    }
+    Some(edges.partition_point(|&e| e <= value) - 1)
+}
+
+/// One entry of a facet in the response.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum FacetValue {
+    Node {
+        value: String,
+        count: u32,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        children: Vec<FacetValue>,
+    },
+    Term {
+        value: String,
+        count: u32,
+    },
+    Range {
+        from: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<f64>,
+        count: u32,
+    },
+}
+
+/// Ids with a count, most frequent first, ties alphabetical.
+fn top_ids(
+    dict: &ColumnDict,
+    counts: &[u32],
+    ids: impl Iterator<Item = ValueId>,
+    size: usize,
+) -> Vec<ValueId> {
+    let mut ids: Vec<ValueId> = ids
+        .filter(|&id| counts.get(id as usize).is_some_and(|&n| n > 0))
+        .collect();
+    ids.sort_by(|&a, &b| {
+        counts[b as usize]
+            .cmp(&counts[a as usize])
+            .then_with(|| dict.label(a).cmp(dict.label(b)))
+    });
+    ids.truncate(size);
+    ids
+}
+
+fn terms(dict: &ColumnDict, counts: &[u32], size: usize) -> Vec<FacetValue> {
+    top_ids(dict, counts, 0..counts.len() as ValueId, size)
+        .into_iter()
+        .map(|id| FacetValue::Term {
+            value: dict.label(id).to_string(),
+            count: counts[id as usize],
+        })
+        .collect()
+}
+
+fn tree(dict: &ColumnDict, counts: &[u32], size: usize) -> Vec<FacetValue> {
+    let mut children: HashMap<ValueId, Vec<ValueId>> = HashMap::new();
+    for id in 0..counts.len() as ValueId {
+        if counts[id as usize] > 0 {
+            children.entry(dict.parent(id)).or_default().push(id);
+        }
+    }
+    fn build(
+        node_children: &[ValueId],
+        dict: &ColumnDict,
+        counts: &[u32],
+        all: &HashMap<ValueId, Vec<ValueId>>,
+        size: usize,
+        depth: usize,
+    ) -> Vec<FacetValue> {
+        top_ids(dict, counts, node_children.iter().copied(), size)
+            .into_iter()
+            .map(|id| FacetValue::Node {
+                value: dict.label(id).to_string(),
+                count: counts[id as usize],
+                children: match all.get(&id) {
+                    Some(kids) if depth < 16 => build(kids, dict, counts, all, size, depth + 1),
+                    _ => Vec::new(),
+                },
+            })
+            .collect()
+    }
+    let roots = children.get(&NO_PARENT).cloned().unwrap_or_default();
+    build(&roots, dict, counts, &children, size, 0)
+}
+
+fn ranges(edges: &[f64], counts: &[u32]) -> Vec<FacetValue> {
+    counts
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, &count)| FacetValue::Range {
+            from: edges[i],
+            to: edges.get(i + 1).copied(),
+            count,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_half_open_and_the_last_is_open_ended() {
+        let edges = [0.0, 50.0, 100.0];
+        assert_eq!(bucket_of(&edges, -1.0), None);
+        assert_eq!(bucket_of(&edges, 0.0), Some(0));
+        assert_eq!(bucket_of(&edges, 49.99), Some(0));
+        assert_eq!(bucket_of(&edges, 50.0), Some(1));
+        assert_eq!(bucket_of(&edges, 100.0), Some(2));
+        assert_eq!(bucket_of(&edges, 1e9), Some(2));
+        assert_eq!(bucket_of(&edges, f64::NAN), None);
+    }
+
+    #[test]
+    fn trees_nest_children_under_parents() {
+        let mut vocab = Vocabulary::new(vec!["category".into()]);
+        let (c, sofas) = vocab.intern("category", "Furniture\u{1f}Sofas");
+        let (_, chairs) = vocab.intern("category", "Furniture\u{1f}Chairs");
+        let (_, lamps) = vocab.intern("category", "Lighting\u{1f}Lamps");
+        let dict = vocab.column(c);
+        let furniture = dict.parent(sofas);
+        let lighting = dict.parent(lamps);
+        let mut counts = vec![0; dict.len()];
+        counts[furniture as usize] = 5;
+        counts[sofas as usize] = 3;
+        counts[chairs as usize] = 2;
+        counts[lighting as usize] = 1;
+        counts[lamps as usize] = 1;
+        let out = serde_json::to_value(tree(dict, &counts, 10)).unwrap();
+        assert_eq!(
+            out,
+            serde_json::json!([
+                {"value":"Furniture","count":5,"children":[{"value":"Sofas","count":3},{"value":"Chairs","count":2}]},
+                {"value":"Lighting","count":1,"children":[{"value":"Lamps","count":1}]}
+            ])
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! The one place library errors become HTTP responses.
+//!
+//! Caller mistakes get a 4xx with their message verbatim; our failures get a 5xx
+//! with a generic message while the details go to the log.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::Error;
+
+/// An error on its way to the caller, in SPEC's shape
+/// `{"error":{"code":"...","message":"..."}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Status and code for each kind of library error.
+fn classify(error: &Error) -> (StatusCode, &str) {
+    match error {
+        Error::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        Error::Config { .. } => (StatusCode::BAD_REQUEST, "invalid_config"),
+        Error::Catalog(_) => (StatusCode::BAD_REQUEST, "invalid_catalog"),
+        Error::NoIndex(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
+        Error::Io { .. } | Error::Index(_) | Error::Internal(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> ApiError {
+        let (status, code) = classify(&error);
+        let message = if error.is_caller_mistake() || status == StatusCode::SERVICE_UNAVAILABLE {
+            error.to_string()
+        } else {
+            tracing::error!("request failed: {error}");
+            "internal error; the details are in the server log".to_string()
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}

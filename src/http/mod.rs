@@ -1,0 +1,180 @@
+//! The HTTP API (axum): routes, shared state, limits, metrics and shutdown.
+//!
+//! [`router`] builds the whole API from an [`AppState`], so tests can drive it with
+//! `tower::ServiceExt::oneshot` and no socket; [`serve`] binds it to an address and
+//! stops gracefully on SIGTERM or Ctrl-C. Handlers live one file per endpoint group;
+//! errors become SPEC's JSON shape in [`error`] only.
+
+pub mod error;
+pub mod params;
+mod search;
+mod status;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::engine::Engine;
+use crate::metrics::{Metrics, RequestLabels};
+pub use error::ApiError;
+
+/// Largest request body accepted by the search endpoints.
+pub const MAX_SEARCH_BODY_BYTES: usize = 64 * 1024;
+/// A request taking longer than this is answered with 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the server checks whether `clerk index` activated a new index.
+pub const INDEX_WATCH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>) -> AppState {
+        AppState {
+            engine,
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(status::health))
+        .route("/metrics", get(status::metrics))
+        .route(
+            "/v1/search",
+            get(search::search_get)
+                .post(search::search_post)
+                .layer(DefaultBodyLimit::max(MAX_SEARCH_BODY_BYTES)),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn(time_limit))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see README.md for the API (e.g. GET /v1/search?q=sofa)",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}
+
+/// Answers 503 when a request runs past [`REQUEST_TIMEOUT`].
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than {}s; try a narrower query",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Counts and times every request by route and status.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(request).await;
+    let labels = RequestLabels {
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
+    state.metrics.requests.get_or_create(&labels).inc();
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves the API on `addr` until `shutdown` completes; reports the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    on_bound(listener.local_addr()?);
+    let watcher = tokio::spawn(watch_index(state.engine.clone()));
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    watcher.abort();
+    result
+}
+
+/// Follows `clerk index` runs: switches to a newly activated index.
+async fn watch_index(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(INDEX_WATCH_INTERVAL);
+    loop {
+        tick.tick().await;
+        let engine = engine.clone();
+        match tokio::task::spawn_blocking(move || engine.follow_current()).await {
+            Ok(Err(e)) => tracing::warn!("could not open the new index: {e}"),
+            Err(e) => tracing::warn!("index watcher failed: {e}"),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,170 @@
+//! Search parameters from a query string or a JSON body, into a [`SearchRequest`].
+//!
+//! GET and POST accept the same names (SPEC): both are flattened into name/value
+//! pairs and validated by one function, so they cannot drift apart.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::retrieve::Sort;
+use crate::search::SearchRequest;
+
+/// Parameter names `/v1/search` understands.
+const KNOWN: &[&str] = &[
+    "q", "shopper", "filter", "facets", "sort", "page", "per_page", "explain",
+];
+
+/// Pairs from a URL query string (`filter` may repeat).
+pub fn pairs_from_query(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Pairs from a JSON body: strings, numbers, bools, or arrays of them.
+pub fn pairs_from_json(body: &[u8]) -> Result<Vec<(String, String)>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::bad_request("bad_json", format!("the body is not valid JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(Error::bad_request(
+            "bad_json",
+            "the body must be a JSON object such as {\"q\":\"sofa\"}",
+        ));
+    };
+    let mut pairs = Vec::new();
+    for (key, value) in map {
+        let items = match value {
+            Value::Array(items) => items,
+            Value::Null => continue,
+            other => vec![other],
+        };
+        for item in items {
+            let text = match item {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => {
+                    return Err(Error::bad_request(
+                        "bad_parameter",
+                        format!("\"{key}\" must be a string, number, bool or an array of them"),
+                    ));
+                }
+            };
+            pairs.push((key.clone(), text));
+        }
+    }
+    Ok(pairs)
+}
+
+fn bad(code: &'static str, message: String) -> Error {
+    Error::bad_request(code, message)
+}
+
+/// Validates name/value pairs into a request.
+pub fn search_request(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
+    let mut request = SearchRequest::default();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "q" => request.q = value,
+            "shopper" => request.shopper = Some(value).filter(|s| !s.trim().is_empty()),
+            "filter" | "filter[]" => request.filters.push(value),
+            "facets" | "facets[]" => request
+                .facets
+                .extend(value.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty())),
+            "sort" => {
+                request.sort = Sort::parse(value.trim()).ok_or_else(|| {
+                    bad(
+                        "bad_sort",
+                        format!("sort \"{value}\" is not one of relevance, price_asc, price_desc, newest, rating"),
+                    )
+                })?
+            }
+            "page" => request.page = whole_number("page", &value)?,
+            "per_page" => request.per_page = whole_number("per_page", &value)?,
+            "explain" => request.explain = boolean("explain", &value)?,
+            other => {
+                return Err(bad(
+                    "unknown_parameter",
+                    format!("unknown parameter \"{other}\"; search takes {}", KNOWN.join(", ")),
+                ));
+            }
+        }
+    }
+    request.validate()?;
+    Ok(request)
+}
+
+fn whole_number(name: &str, value: &str) -> Result<usize> {
+    value.trim().parse::<usize>().map_err(|_| {
+        let code = if name == "page" {
+            "bad_page"
+        } else {
+            "per_page_too_large"
+        };
+        bad(
+            code,
+            format!("{name} must be a whole number, got \"{value}\""),
+        )
+    })
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(bad(
+            "bad_parameter",
+            format!("{name} must be true or false, got \"{value}\""),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_string_and_json_give_the_same_request() {
+        let from_query = search_request(pairs_from_query(
+            "q=linen+sofa&filter=brand:Nordby&filter=price:100..500&facets=brand,price&sort=price_asc&page=2&per_page=5&explain=true",
+        ))
+        .unwrap();
+        let from_json = search_request(
+            pairs_from_json(
+                br#"{"q":"linen sofa","filter":["brand:Nordby","price:100..500"],"facets":"brand,price","sort":"price_asc","page":2,"per_page":5,"explain":true}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(from_query, from_json);
+        assert_eq!(from_query.filters.len(), 2);
+        assert_eq!(from_query.facets, ["brand", "price"]);
+        assert_eq!(from_query.sort, Sort::PriceAsc);
+    }
+
+    #[test]
+    fn bad_parameters_say_what_to_fix() {
+        let err = |q: &str| search_request(pairs_from_query(q)).unwrap_err().to_string();
+        assert!(err("per_page=500").contains("between 1 and 100"));
+        assert!(err("page=0").contains("page starts at 1"));
+        assert!(err("page=two").contains("whole number"));
+        assert!(err("sort=cheapest").contains("price_asc"));
+        assert!(err("filters=brand:x").contains("unknown parameter \"filters\""));
+        assert!(err("explain=maybe").contains("true or false"));
+        assert!(
+            pairs_from_json(b"[1]")
+                .unwrap_err()
+                .to_string()
+                .contains("JSON object")
+        );
+        assert!(
+            pairs_from_json(b"{oops")
+                .unwrap_err()
+                .to_string()
+                .contains("not valid JSON")
+        );
+    }
+}

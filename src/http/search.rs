@@ -1,0 +1,62 @@
+//! `GET /v1/search` and `POST /v1/search`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+
+use super::params::{pairs_from_json, pairs_from_query, search_request};
+use super::{ApiError, AppState, MAX_SEARCH_BODY_BYTES};
+use crate::search::{SearchRequest, SearchResponse};
+
+pub async fn search_get(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let request = search_request(pairs_from_query(query.as_deref().unwrap_or("")))?;
+    run(state, request).await
+}
+
+pub async fn search_post(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let body = body.map_err(body_error)?;
+    let request = search_request(pairs_from_json(&body)?)?;
+    run(state, request).await
+}
+
+/// A body that could not be read: too large, or cut off.
+pub fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {MAX_SEARCH_BODY_BYTES} bytes"),
+        )
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rejection.body_text())
+    }
+}
+
+/// Runs the search on the blocking pool (it is CPU work) and records its metrics.
+async fn run(state: AppState, request: SearchRequest) -> Result<Json<SearchResponse>, ApiError> {
+    let engine = state.engine.clone();
+    let response = tokio::task::spawn_blocking(move || engine.search(&request))
+        .await
+        .map_err(|e| {
+            ApiError::from(crate::Error::Internal(format!("search task failed: {e}")))
+        })??;
+    state
+        .metrics
+        .search_seconds
+        .observe(response.took_ms / 1000.0);
+    if response.total == 0 {
+        state.metrics.zero_results.inc();
+    }
+    if response.relaxed.is_some() {
+        state.metrics.relaxed_queries.inc();
+    }
+    Ok(Json(response))
+}

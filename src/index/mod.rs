@@ -1,0 +1,194 @@
+//! The index: building it, swapping it in, and reading consistent snapshots of it.
+//!
+//! * [`build`] turns a catalog file into a complete new index directory;
+//! * [`data_dir`] keeps track of which index directory is live and swaps atomically;
+//! * [`LiveIndex`] opens the live index and publishes [`Snapshot`]s: a tantivy
+//!   searcher together with the dense columns of its segments. A query takes one
+//!   snapshot and uses it from start to end, so a refresh in the middle of a query
+//!   can never mix two states of the catalog.
+
+pub mod build;
+pub mod data_dir;
+pub mod document;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use tantivy::index::SegmentId;
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
+
+use crate::analysis::{Analyzer, ClerkTokenizer, TOKENIZER_NAME};
+use crate::columns::{Columns, SegmentColumns, Vocabulary};
+use crate::error::{Error, Result};
+use crate::schema::{FieldKind, IndexFields, StoreSchema};
+pub use build::{BuildObserver, BuildReport, Quiet, build_index};
+pub use data_dir::DataDir;
+
+/// Registers the clerk analyzer with an index's tokenizer manager.
+pub fn register_analyzer(index: &Index, schema: &StoreSchema) {
+    let tokenizer = ClerkTokenizer::new(Analyzer::new(schema.stemmer));
+    index.tokenizers().register(TOKENIZER_NAME, tokenizer);
+}
+
+/// One consistent view of the index for the length of a query.
+pub struct Snapshot {
+    pub searcher: Searcher,
+    /// Columns of each segment, aligned with `searcher.segment_readers()`.
+    pub columns: Columns,
+    pub vocabulary: Arc<Vocabulary>,
+    pub schema: Arc<StoreSchema>,
+    pub fields: Arc<IndexFields>,
+    pub analyzer: Analyzer,
+}
+
+impl Snapshot {
+    /// Number of live (not deleted) products.
+    pub fn num_docs(&self) -> u64 {
+        self.searcher.num_docs()
+    }
+}
+
+/// Columns already built, by segment, and the vocabulary they were built against.
+struct ColumnCache {
+    vocabulary: Arc<Vocabulary>,
+    segments: HashMap<SegmentId, Arc<SegmentColumns>>,
+}
+
+/// An open index that publishes fresh snapshots after every change.
+pub struct LiveIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    schema: Arc<StoreSchema>,
+    fields: Arc<IndexFields>,
+    analyzer: Analyzer,
+    cache: Mutex<ColumnCache>,
+    snapshot: ArcSwap<Snapshot>,
+}
+
+impl LiveIndex {
+    /// Opens the index in `dir` with the schema snapshot stored beside it.
+    pub fn open(dir: &Path) -> Result<LiveIndex> {
+        let schema_path = dir.join(data_dir::SCHEMA_SNAPSHOT);
+        let schema = Arc::new(StoreSchema::load(&schema_path)?);
+        let fields = Arc::new(IndexFields::build(&schema));
+        let index = Index::open_in_dir(dir)?;
+        register_analyzer(&index, &schema);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let categories = schema
+            .fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::Category { .. }))
+            .map(|f| f.name.clone())
+            .collect();
+        let mut cache = ColumnCache {
+            vocabulary: Arc::new(Vocabulary::new(categories)),
+            segments: HashMap::new(),
+        };
+        let analyzer = Analyzer::new(schema.stemmer);
+        let snapshot = build_snapshot(&reader, &mut cache, &schema, &fields, &analyzer)?;
+        Ok(LiveIndex {
+            dir: dir.to_path_buf(),
+            index,
+            reader,
+            schema,
+            fields,
+            analyzer,
+            cache: Mutex::new(cache),
+            snapshot: ArcSwap::from_pointee(snapshot),
+        })
+    }
+
+    /// Opens the live index of a data directory.
+    pub fn open_current(data: &DataDir) -> Result<LiveIndex> {
+        match data.current_index()? {
+            Some(dir) => LiveIndex::open(&dir),
+            None => Err(Error::NoIndex(data.root().to_path_buf())),
+        }
+    }
+
+    /// The directory this index lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The tantivy index (writers for upserts are opened on it).
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn schema(&self) -> &Arc<StoreSchema> {
+        &self.schema
+    }
+
+    pub fn fields(&self) -> &Arc<IndexFields> {
+        &self.fields
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Reloads the reader and publishes a snapshot that includes the latest commit.
+    pub fn refresh(&self) -> Result<()> {
+        self.reader.reload()?;
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| Error::Internal("column cache poisoned".into()))?;
+        let snapshot = build_snapshot(
+            &self.reader,
+            &mut cache,
+            &self.schema,
+            &self.fields,
+            &self.analyzer,
+        )?;
+        self.snapshot.store(Arc::new(snapshot));
+        Ok(())
+    }
+}
+
+/// Builds columns for segments not seen before and assembles a snapshot.
+fn build_snapshot(
+    reader: &IndexReader,
+    cache: &mut ColumnCache,
+    schema: &Arc<StoreSchema>,
+    fields: &Arc<IndexFields>,
+    analyzer: &Analyzer,
+) -> Result<Snapshot> {
+    let searcher = reader.searcher();
+    let mut vocabulary: Option<Vocabulary> = None;
+    let mut columns = Vec::with_capacity(searcher.segment_readers().len());
+    let mut fresh = HashMap::new();
+    for segment in searcher.segment_readers() {
+        let id = segment.segment_id();
+        let built = match cache.segments.get(&id) {
+            Some(cols) => cols.clone(),
+            None => {
+                let vocab = vocabulary.get_or_insert_with(|| (*cache.vocabulary).clone());
+                Arc::new(SegmentColumns::build(segment, fields, vocab)?)
+            }
+        };
+        fresh.insert(id, built.clone());
+        columns.push(built);
+    }
+    if let Some(vocab) = vocabulary {
+        cache.vocabulary = Arc::new(vocab);
+    }
+    // Segments merged away are dropped from the cache.
+    cache.segments = fresh;
+    Ok(Snapshot {
+        searcher,
+        columns,
+        vocabulary: cache.vocabulary.clone(),
+        schema: schema.clone(),
+        fields: fields.clone(),
+        analyzer: analyzer.clone(),
+    })
+}

@@ -1,0 +1,214 @@
+//! Retrieval: one pass over every match that filters, counts facets and keeps the best.
+//!
+//! Input: a snapshot, the compiled tantivy query (none when browsing), the compiled
+//! filters and facets, a ranker and a sort order. Every document the query matches is
+//! visited once per query; for each, the filters give a fail mask: a document that
+//! fails nothing is a hit (counted in `total` and every facet, scored, offered to the
+//! top-k heap); a document that fails only a facet's own filters still counts toward
+//! that facet (disjunctive faceting). Output: the total, the best `window` candidates
+//! in order, and the facet counts — all over the same set, so they always agree.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use tantivy::query::{AllQuery, EnableScoring, Query};
+use tantivy::{DocAddress, DocId, Score};
+
+use crate::error::Result;
+use crate::facets::{FacetCounts, FacetSpec};
+use crate::filter::FilterSet;
+use crate::index::Snapshot;
+use crate::rank::{Ranker, ScoreBreakdown};
+
+/// Result orderings (SPEC `sort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    #[default]
+    Relevance,
+    PriceAsc,
+    PriceDesc,
+    Newest,
+    Rating,
+}
+
+impl Sort {
+    /// Parses SPEC's sort names.
+    pub fn parse(text: &str) -> Option<Sort> {
+        Some(match text {
+            "" | "relevance" => Sort::Relevance,
+            "price_asc" => Sort::PriceAsc,
+            "price_desc" => Sort::PriceDesc,
+            "newest" => Sort::Newest,
+            "rating" => Sort::Rating,
+            _ => return None,
+        })
+    }
+}
+
+/// The numeric column a sort reads and its direction (true = larger first).
+#[derive(Debug, Clone, Copy)]
+pub struct SortKey {
+    pub numeric: Option<usize>,
+    pub descending: bool,
+}
+
+/// A document that made the window.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate {
+    pub address: DocAddress,
+    pub score: f32,
+    pub breakdown: ScoreBreakdown,
+    /// Sort value, oriented so larger is better (NaN-free).
+    key: f64,
+}
+
+impl Candidate {
+    fn cmp_rank(&self, other: &Candidate) -> Ordering {
+        self.key
+            .total_cmp(&other.key)
+            .then_with(|| self.score.total_cmp(&other.score))
+            // Earlier documents win ties, so the order is stable across pages.
+            .then_with(|| other.address.segment_ord.cmp(&self.address.segment_ord))
+            .then_with(|| other.address.doc_id.cmp(&self.address.doc_id))
+    }
+}
+
+/// Heap entry ordered so the worst candidate is on top.
+struct Worst(Candidate);
+
+impl PartialEq for Worst {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Worst {}
+impl PartialOrd for Worst {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Worst {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.cmp_rank(&self.0)
+    }
+}
+
+/// Everything one retrieval needs.
+pub struct Retrieval<'a> {
+    pub snapshot: &'a Snapshot,
+    pub filters: &'a FilterSet,
+    pub facets: &'a [FacetSpec],
+    pub ranker: &'a Ranker,
+    pub sort: SortKey,
+    /// How many of the best candidates to keep.
+    pub window: usize,
+}
+
+/// What a retrieval found.
+pub struct Retrieved {
+    pub total: u64,
+    /// The best candidates, best first.
+    pub top: Vec<Candidate>,
+    pub facet_counts: FacetCounts,
+}
+
+/// Runs the retrieval pass for `query` (`None` browses the whole catalog).
+pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
+    let searcher = &r.snapshot.searcher;
+    let browsing = query.is_none();
+    let all = AllQuery;
+    let query: &dyn Query = query.unwrap_or(&all);
+    let scoring = if browsing {
+        EnableScoring::disabled_from_searcher(searcher)
+    } else {
+        EnableScoring::enabled_from_searcher(searcher)
+    };
+    let weight = query.weight(scoring)?;
+
+    let own_masks: Vec<u64> = r
+        .facets
+        .iter()
+        .map(|f| r.filters.mask_for_key(&f.key))
+        .collect();
+    let facet_masks = own_masks.iter().fold(0u64, |m, o| m | o);
+    let mut counts = FacetCounts::new(r.facets, &r.snapshot.vocabulary);
+    let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(r.window + 1);
+    let mut total = 0u64;
+
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let Some(columns) = r.snapshot.columns.get(ord) else {
+            continue;
+        };
+        let alive = segment.alive_bitset();
+        let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
+        let mut visit = |doc: DocId, text: Score| {
+            if alive.is_some_and(|a| !a.is_alive(doc)) {
+                return;
+            }
+            let fails = if r.filters.is_empty() {
+                0
+            } else {
+                r.filters.fail_mask(columns, doc)
+            };
+            if fails != 0 {
+                if fails & !facet_masks == 0 {
+                    for (i, spec) in r.facets.iter().enumerate() {
+                        if fails & !own_masks[i] == 0 {
+                            counts.add(i, spec, columns, doc);
+                        }
+                    }
+                }
+                return;
+            }
+            total += 1;
+            for (i, spec) in r.facets.iter().enumerate() {
+                counts.add(i, spec, columns, doc);
+            }
+            if r.window == 0 {
+                return;
+            }
+            let (score, breakdown) = r.ranker.score(columns, doc, (!browsing).then_some(text));
+            let key = match sort_values {
+                Some(values) => oriented(
+                    values.get(doc as usize).copied().unwrap_or(f64::NAN),
+                    r.sort.descending,
+                ),
+                None => 0.0,
+            };
+            let candidate = Candidate {
+                address: DocAddress::new(ord as u32, doc),
+                score,
+                breakdown,
+                key,
+            };
+            if heap.len() < r.window {
+                heap.push(Worst(candidate));
+            } else if let Some(worst) = heap.peek()
+                && candidate.cmp_rank(&worst.0) == Ordering::Greater
+            {
+                heap.pop();
+                heap.push(Worst(candidate));
+            }
+        };
+        weight.for_each(segment, &mut visit)?;
+    }
+    let mut top: Vec<Candidate> = heap.into_iter().map(|w| w.0).collect();
+    top.sort_by(|a, b| b.cmp_rank(a));
+    Ok(Retrieved {
+        total,
+        top,
+        facet_counts: counts,
+    })
+}
+
+/// A sort value turned so that larger is better; missing values sort last.
+fn oriented(value: f64, descending: bool) -> f64 {
+    if value.is_nan() {
+        f64::NEG_INFINITY
+    } else if descending {
+        value
+    } else {
+        -value
+    }
+}

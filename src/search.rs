@@ -1,0 +1,352 @@
+//! The search pipeline: a [`SearchRequest`] in, a [`SearchResponse`] out.
+//!
+//! One function per stage, top to bottom, and the same code serves HTTP, the command
+//! line, `clerk eval` and the benchmarks:
+//!
+//! 1. validate the request (pages, sort) and compile filters and facets;
+//! 2. analyze the query into a [`QueryPlan`];
+//! 3. retrieve: BM25 over every match, filters, facet counts, ranking, top-k window;
+//!    when nothing matches all words, relax by dropping the least informative word;
+//! 4. cut the page and load the products of its hits.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tantivy::schema::Value as _;
+use tantivy::{DocAddress, TantivyDocument, Term};
+
+use crate::error::{Error, Result};
+use crate::facets;
+use crate::filter::{self, FilterSet};
+use crate::index::Snapshot;
+use crate::plan::QueryPlan;
+use crate::rank::{Ranker, ScoreBreakdown};
+use crate::retrieve::{Candidate, Retrieval, Retrieved, Sort, SortKey, retrieve};
+
+/// Largest `per_page`.
+pub const MAX_PER_PAGE: usize = 100;
+/// Default `per_page`.
+pub const DEFAULT_PER_PAGE: usize = 20;
+/// Deepest result reachable by paging (`page × per_page`).
+pub const MAX_RESULT_WINDOW: usize = 10_000;
+/// Longest query accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 1_000;
+
+/// A search, as validated from HTTP parameters or the command line.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct SearchRequest {
+    pub q: String,
+    pub shopper: Option<String>,
+    pub filters: Vec<String>,
+    pub facets: Vec<String>,
+    pub sort: Sort,
+    pub page: usize,
+    pub per_page: usize,
+    pub explain: bool,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        SearchRequest {
+            q: String::new(),
+            shopper: None,
+            filters: Vec::new(),
+            facets: Vec::new(),
+            sort: Sort::Relevance,
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
+            explain: false,
+        }
+    }
+}
+
+impl SearchRequest {
+    /// A request for `q` with every other setting at its default.
+    pub fn query(q: impl Into<String>) -> SearchRequest {
+        SearchRequest {
+            q: q.into(),
+            ..SearchRequest::default()
+        }
+    }
+
+    /// Checks the bounds SPEC sets on paging and query length.
+    pub fn validate(&self) -> Result<()> {
+        if self.q.len() > MAX_QUERY_BYTES {
+            return Err(Error::bad_request(
+                "query_too_long",
+                format!(
+                    "q is {} bytes; at most {MAX_QUERY_BYTES} are accepted",
+                    self.q.len()
+                ),
+            ));
+        }
+        if self.page == 0 {
+            return Err(Error::bad_request("bad_page", "page starts at 1"));
+        }
+        if self.per_page == 0 || self.per_page > MAX_PER_PAGE {
+            return Err(Error::bad_request(
+                "per_page_too_large",
+                format!(
+                    "per_page must be between 1 and {MAX_PER_PAGE}, got {}",
+                    self.per_page
+                ),
+            ));
+        }
+        if self.page.saturating_mul(self.per_page) > MAX_RESULT_WINDOW {
+            return Err(Error::bad_request(
+                "page_too_deep",
+                format!(
+                    "page × per_page may reach at most {MAX_RESULT_WINDOW} results; narrow the query with filters instead"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Words dropped to find results, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Relaxation {
+    pub dropped: Vec<String>,
+    pub message: String,
+}
+
+/// A spelling correction applied to the query.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Correction {
+    pub from: String,
+    pub to: String,
+}
+
+/// Why a hit is where it is (`explain=true`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Explain {
+    pub text: f32,
+    pub popularity: f32,
+    pub affinity: f32,
+    pub rules: Vec<String>,
+}
+
+/// One result.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hit {
+    pub id: String,
+    pub score: f32,
+    pub product: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
+}
+
+/// The response, in SPEC's shape.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SearchResponse {
+    pub query: String,
+    pub total: u64,
+    pub took_ms: f64,
+    pub page: usize,
+    pub per_page: usize,
+    pub variant: &'static str,
+    pub corrections: Vec<Correction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relaxed: Option<Relaxation>,
+    pub hits: Vec<Hit>,
+    pub facets: Map<String, Value>,
+    pub rules_applied: Vec<String>,
+}
+
+/// Runs the whole pipeline for one request against one snapshot.
+pub fn search(snapshot: &Snapshot, request: &SearchRequest) -> Result<SearchResponse> {
+    let started = Instant::now();
+    request.validate()?;
+    let numeric_defs: Vec<usize> = snapshot.fields.numeric.iter().map(|n| n.def).collect();
+    let filter_specs = filter::parse(&request.filters, &snapshot.schema, &numeric_defs)?;
+    let filters = FilterSet::compile(&filter_specs, &snapshot.vocabulary, &snapshot.schema)?;
+    let facet_specs = facets::resolve(
+        &request.facets,
+        &snapshot.schema,
+        &snapshot.vocabulary,
+        &numeric_defs,
+    )?;
+    let sort = sort_key(request.sort, snapshot)?;
+    let plan = QueryPlan::from_words(&snapshot.analyzer.query_words(&request.q));
+    let ranker = Ranker::new(snapshot);
+
+    let retrieval = Retrieval {
+        snapshot,
+        filters: &filters,
+        facets: &facet_specs,
+        ranker: &ranker,
+        sort,
+        window: request.page * request.per_page,
+    };
+    let (retrieved, relaxed) = retrieve_relaxing(&retrieval, plan)?;
+    let hits = page_hits(snapshot, &retrieved.top, request)?;
+    Ok(SearchResponse {
+        query: request.q.clone(),
+        total: retrieved.total,
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        page: request.page,
+        per_page: request.per_page,
+        variant: if request.shopper.is_some() {
+            "personalized"
+        } else {
+            "anonymous"
+        },
+        corrections: Vec::new(),
+        relaxed,
+        hits,
+        facets: retrieved
+            .facet_counts
+            .into_response(&facet_specs, &snapshot.vocabulary),
+        rules_applied: Vec::new(),
+    })
+}
+
+/// The sort's column; sorts need their role field in the schema.
+fn sort_key(sort: Sort, snapshot: &Snapshot) -> Result<SortKey> {
+    let roles = &snapshot.schema.roles;
+    let (role, descending, name, field) = match sort {
+        Sort::Relevance => {
+            return Ok(SortKey {
+                numeric: None,
+                descending: true,
+            });
+        }
+        Sort::PriceAsc => (roles.price, false, "price_asc", "a price (number)"),
+        Sort::PriceDesc => (roles.price, true, "price_desc", "a price (number)"),
+        Sort::Newest => (roles.newest, true, "newest", "a created_at (date)"),
+        Sort::Rating => (roles.rating, true, "rating", "a rating (number)"),
+    };
+    let numeric = role.and_then(|def| snapshot.fields.numeric.iter().position(|n| n.def == def));
+    match numeric {
+        Some(n) => Ok(SortKey {
+            numeric: Some(n),
+            descending,
+        }),
+        None => Err(Error::bad_request(
+            "bad_sort",
+            format!("sort {name} needs {field} field, and this catalog's schema has none"),
+        )),
+    }
+}
+
+/// Retrieves with all words required; when nothing matches, drops the least
+/// informative word and tries again, until something matches or one word is left.
+fn retrieve_relaxing(
+    retrieval: &Retrieval,
+    mut plan: QueryPlan,
+) -> Result<(Retrieved, Option<Relaxation>)> {
+    let mut dropped = Vec::new();
+    loop {
+        let query = plan.compile(&retrieval.snapshot.fields);
+        let retrieved = retrieve(retrieval, query.as_deref())?;
+        if retrieved.total > 0 || plan.required_count() <= 1 {
+            let relaxed = (!dropped.is_empty() && retrieved.total > 0).then(|| Relaxation {
+                message: format!(
+                    "No products match every word; showing results without {}",
+                    dropped
+                        .iter()
+                        .map(|d| format!("\"{d}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                dropped,
+            });
+            return Ok((retrieved, relaxed));
+        }
+        let index = least_informative_word(&plan, retrieval.snapshot);
+        dropped.push(plan.words[index].surface.clone());
+        plan = plan.without(index);
+    }
+}
+
+/// The required word to drop first: one that occurs nowhere, else the most common.
+fn least_informative_word(plan: &QueryPlan, snapshot: &Snapshot) -> usize {
+    let doc_freq = |term: &str| -> u64 {
+        snapshot
+            .fields
+            .text
+            .iter()
+            .map(|tf| {
+                snapshot
+                    .searcher
+                    .doc_freq(&Term::from_field_text(tf.field, term))
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    let word_freq = |i: usize| -> u64 {
+        plan.words[i]
+            .alternatives
+            .iter()
+            .map(|alt| alt.terms.iter().map(|t| doc_freq(t)).min().unwrap_or(0))
+            .max()
+            .unwrap_or(0)
+    };
+    let required: Vec<(usize, u64)> = (0..plan.words.len())
+        .filter(|&i| plan.words[i].required)
+        .map(|i| (i, word_freq(i)))
+        .collect();
+    if let Some(&(i, _)) = required.iter().find(|(_, f)| *f == 0) {
+        return i;
+    }
+    required
+        .iter()
+        .max_by_key(|(_, f)| *f)
+        .map(|(i, _)| *i)
+        .unwrap_or(0)
+}
+
+/// The requested page of candidates, with their products loaded.
+fn page_hits(snapshot: &Snapshot, top: &[Candidate], request: &SearchRequest) -> Result<Vec<Hit>> {
+    let from = (request.page - 1) * request.per_page;
+    top.iter()
+        .skip(from)
+        .take(request.per_page)
+        .map(|c| {
+            let (id, product) = load_product(snapshot, c.address)?;
+            Ok(Hit {
+                id,
+                score: c.score,
+                product,
+                explain: request.explain.then(|| explain(&c.breakdown)),
+            })
+        })
+        .collect()
+}
+
+fn explain(breakdown: &ScoreBreakdown) -> Explain {
+    Explain {
+        text: breakdown.text,
+        popularity: breakdown.popularity,
+        affinity: 0.0,
+        rules: Vec::new(),
+    }
+}
+
+/// A product's id and its returned fields, from the stored source.
+pub fn load_product(snapshot: &Snapshot, address: DocAddress) -> Result<(String, Value)> {
+    let doc: TantivyDocument = snapshot.searcher.doc(address)?;
+    let source = doc
+        .get_first(snapshot.fields.source)
+        .and_then(|v| v.as_bytes())
+        .ok_or_else(|| Error::Internal(format!("document {address:?} has no source")))?;
+    let Value::Object(mut all) = serde_json::from_slice::<Value>(source)
+        .map_err(|e| Error::Internal(format!("stored source unreadable: {e}")))?
+    else {
+        return Err(Error::Internal("stored source is not an object".into()));
+    };
+    let id = match all.remove("id") {
+        Some(Value::String(id)) => id,
+        _ => return Err(Error::Internal(format!("document {address:?} has no id"))),
+    };
+    let product: Map<String, Value> = snapshot
+        .schema
+        .fields
+        .iter()
+        .filter(|f| f.returned)
+        .filter_map(|f| all.remove(&f.name).map(|v| (f.name.clone(), v)))
+        .collect();
+    Ok((id, Value::Object(product)))
+}

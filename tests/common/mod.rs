@@ -1,0 +1,66 @@
+//! Shared fixtures: demo catalogs indexed into temporary data directories.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use clerk::engine::Engine;
+use clerk::index::{DataDir, Quiet, build_index};
+use clerk::schema::StoreSchema;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub mod server;
+
+/// A demo catalog, its products as JSON, and an engine over its index.
+pub struct Fixture {
+    pub dir: TempDir,
+    pub engine: Engine,
+    pub products: Vec<Value>,
+}
+
+impl Fixture {
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn demo_schema() -> StoreSchema {
+    StoreSchema::load(&repo_root().join("index-schema/schema.toml")).expect("demo schema")
+}
+
+/// Indexes `n` demo products (seed `seed`) into a fresh temporary data directory.
+pub fn demo_fixture(n: u64, seed: u64) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = dir.path().join("catalog.jsonl");
+    clerk::demo::write_catalog(&catalog, n, seed).expect("demo catalog");
+    fixture_from_catalog(dir, &catalog, &demo_schema())
+}
+
+/// Indexes JSON Lines `lines` into a fresh temporary data directory.
+pub fn fixture_from_lines(lines: &[Value]) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = dir.path().join("catalog.jsonl");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&catalog, text).expect("write catalog");
+    fixture_from_catalog(dir, &catalog, &demo_schema())
+}
+
+fn fixture_from_catalog(dir: TempDir, catalog: &Path, schema: &StoreSchema) -> Fixture {
+    let data = DataDir::new(dir.path().join("data"));
+    build_index(catalog, schema, &data, &mut Quiet).expect("build index");
+    let products = std::fs::read_to_string(catalog)
+        .expect("read catalog")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let engine = Engine::open(data).expect("open engine");
+    Fixture {
+        dir,
+        engine,
+        products,
+    }
+}

@@ -1,0 +1,99 @@
+//! Starting the real `clerk` binary on a free loopback port, and stopping it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `clerk serve`; stopped with SIGTERM when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub log: mpsc::Receiver<String>,
+}
+
+/// The `clerk` binary built for these tests.
+pub fn clerk() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_clerk"))
+}
+
+impl Server {
+    /// Runs `clerk serve --addr 127.0.0.1:0` with `args` and waits until it listens.
+    pub fn start(data_dir: &Path, args: &[&str]) -> Server {
+        let mut child = clerk()
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--config-dir")
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start clerk serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let base = loop {
+            match rx.recv_timeout(Duration::from_secs(300)) {
+                Ok(line) => {
+                    if let Some(addr) = line.split("http://").nth(1) {
+                        break format!("http://{}", addr.trim());
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("clerk serve did not start; it said:\n{}", seen.join("\n"));
+                }
+            }
+        };
+        Server {
+            child,
+            base,
+            log: rx,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends SIGTERM and waits; returns whether the process exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        terminate(&self.child);
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends SIGTERM to a child process.
+pub fn terminate(child: &Child) {
+    // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+}

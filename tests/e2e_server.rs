@@ -1,0 +1,83 @@
+//! End to end through the real binary and a real socket: a fresh data directory,
+//! `clerk serve` with nothing else, faceted searches over HTTP, a graceful SIGTERM.
+
+mod common;
+
+use serde_json::{Value, json};
+
+use common::server::Server;
+
+#[test]
+fn fresh_checkout_serves_the_demo_catalog_and_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::start(&data, &["--demo-products", "2000"]);
+    let client = reqwest::blocking::Client::new();
+
+    let health: Value = client
+        .get(server.url("/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health, json!({"status":"ok","documents":2000}));
+
+    let response = client
+        .get(server.url("/v1/search?q=sofa&facets=brand,category,price,color&filter=in_stock:true"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().unwrap();
+    assert!(body["total"].as_u64().unwrap() > 0, "{body}");
+    assert!(
+        body["hits"][0]["product"]["title"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("sofa")
+            || body["hits"][0]["product"]["category"]
+                .to_string()
+                .to_lowercase()
+                .contains("sofa")
+    );
+    assert!(!body["facets"]["brand"].as_array().unwrap().is_empty());
+    assert!(body["facets"]["category"][0]["children"].is_array());
+
+    let posted: Value = client
+        .post(server.url("/v1/search"))
+        .json(&json!({"q":"sofa","facets":"brand,category,price,color","filter":["in_stock:true"]}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(posted["hits"], body["hits"]);
+
+    let error = client
+        .get(server.url("/v1/search?per_page=1000"))
+        .send()
+        .unwrap();
+    assert_eq!(error.status(), 400);
+    let error: Value = error.json().unwrap();
+    assert_eq!(error["error"]["code"], "per_page_too_large");
+
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(metrics.contains("clerk_http_requests_total"), "{metrics}");
+
+    assert!(server.stop(), "clerk exits 0 on SIGTERM");
+
+    // The index survives: a second start serves it without regenerating.
+    let mut again = Server::start(&data, &[]);
+    let health: Value = client
+        .get(again.url("/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["documents"], 2000);
+    assert!(again.stop());
+}
