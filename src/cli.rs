@@ -48,6 +48,8 @@ pub enum Command {
     Search(SearchArgs),
     /// Write a synthetic demo catalog (JSON Lines; gzip when FILE ends in .gz).
     DemoCatalog(DemoArgs),
+    /// Measure relevance on a judged query set.
+    Eval(EvalArgs),
 }
 
 /// Where the data and the store's configuration live.
@@ -139,6 +141,37 @@ pub struct DemoArgs {
     pub out: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Judged set folder: queries.tsv + qrels.tsv, or WANDS query.csv + label.csv.
+    #[arg(long)]
+    pub set: PathBuf,
+    /// Index this catalog into a temporary directory first (else use --data-dir's index).
+    #[arg(long)]
+    pub catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub dirs: Dirs,
+    /// Suites to run, comma-separated: clean, typo, spaces, plural.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "clean,typo,spaces,plural"
+    )]
+    pub suites: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Compare with a baseline report (JSON from --json or --out).
+    #[arg(long)]
+    pub compare: Option<PathBuf>,
+    /// With --compare: fail when clean NDCG@10 falls more than this below the baseline.
+    #[arg(long)]
+    pub max_drop: Option<f64>,
+}
+
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -149,6 +182,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Search(args) => search(args),
+        Command::Eval(args) => eval(args),
         Command::DemoCatalog(args) => {
             let started = std::time::Instant::now();
             let n = crate::demo::write_catalog(&args.out, args.products, args.seed)?;
@@ -248,6 +282,75 @@ fn search(args: SearchArgs) -> Result<()> {
         println!("{text}");
     } else {
         print_human(&response);
+    }
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    use crate::eval::{self, EvalReport, JudgedSet, Suite};
+    let suites = args
+        .suites
+        .iter()
+        .map(|name| {
+            Suite::parse(name).ok_or_else(|| {
+                Error::bad_request(
+                    "bad_suite",
+                    format!("unknown suite \"{name}\"; suites: clean, typo, spaces, plural"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let set = JudgedSet::load(&args.set)?;
+    // A catalog is indexed into a directory that lives as long as the evaluation.
+    let scratch =
+        tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
+    let data_dir = match &args.catalog {
+        Some(catalog) => {
+            let dirs = Dirs {
+                data_dir: scratch.path().to_path_buf(),
+                ..args.dirs.clone()
+            };
+            print_report(&index(catalog, &dirs)?);
+            dirs.data_dir
+        }
+        None => args.dirs.data_dir.clone(),
+    };
+    let engine = Engine::open(DataDir::new(data_dir))?;
+    let report = eval::evaluate(&engine, &set, &suites)?;
+    let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Some(out) = &args.out {
+        std::fs::write(out, &json)
+            .map_err(|e| Error::io(format!("writing {}", out.display()), e))?;
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", eval::render_table(&report));
+    }
+    let Some(baseline_path) = &args.compare else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(baseline_path)
+        .map_err(|e| Error::io(format!("reading {}", baseline_path.display()), e))?;
+    let baseline: EvalReport = serde_json::from_str(&text).map_err(|e| Error::Config {
+        problems: vec![format!(
+            "{}: not an eval report: {e}",
+            baseline_path.display()
+        )],
+    })?;
+    let comparison = eval::compare(&report, &baseline);
+    eprint!("{}", comparison.render(8));
+    if let (Some(max_drop), Some(delta)) = (args.max_drop, comparison.clean_ndcg_delta())
+        && delta < -max_drop
+    {
+        return Err(Error::bad_request(
+            "relevance_regression",
+            format!(
+                "clean NDCG@10 fell {:.4} below {} (allowed: {max_drop}); fix the ranking or update the baseline, saying why",
+                -delta,
+                baseline_path.display()
+            ),
+        ));
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ pub mod columns;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod facets;
 pub mod filter;
 pub mod http;
