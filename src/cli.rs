@@ -129,6 +129,9 @@ pub struct SearchArgs {
     pub json: bool,
     #[arg(long, default_value = "./clerk-data")]
     pub data_dir: PathBuf,
+    /// Folder holding synonyms/ and boosts/.
+    #[arg(long, default_value = ".")]
+    pub config_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -231,7 +234,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         crate::demo::write_catalog(&catalog, args.demo_products, DEMO_SEED)?;
         print_report(&index(&catalog, &args.dirs)?);
     }
-    let engine = Arc::new(Engine::open(data)?);
+    let engine = Arc::new(Engine::open_with_config(data, Some(args.dirs.config_dir.clone()))?);
     let state = AppState::new(engine.clone());
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
@@ -255,7 +258,7 @@ fn serve(args: ServeArgs) -> Result<()> {
 }
 
 fn search(args: SearchArgs) -> Result<()> {
-    let engine = Engine::open(DataDir::new(&args.data_dir))?;
+    let engine = Engine::open_with_config(DataDir::new(&args.data_dir), Some(args.config_dir.clone()))?;
     let sort = Sort::parse(&args.sort).ok_or_else(|| {
         Error::bad_request(
             "bad_sort",
@@ -315,7 +318,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
         None => args.dirs.data_dir.clone(),
     };
-    let engine = Engine::open(DataDir::new(data_dir))?;
+    let engine = Engine::open_with_config(DataDir::new(data_dir), Some(args.dirs.config_dir.clone()))?;
     let report = eval::evaluate(&engine, &set, &suites)?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some(out) = &args.out {

@@ -10,28 +10,59 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+use crate::config::{LoadReport, StoreConfig};
 use crate::error::{Error, Result};
 use crate::index::{DataDir, LiveIndex, Snapshot};
 use crate::search::{self, SearchRequest, SearchResponse};
 
-/// A data directory's live index, ready to search.
+/// A data directory's live index and the store's configuration, ready to search.
 pub struct Engine {
     data: DataDir,
     index: ArcSwap<LiveIndex>,
     /// The index directory currently open, to notice when `CURRENT` moves.
     open_dir: Mutex<PathBuf>,
+    /// Where `synonyms/` and `boosts/` are read from; `None` runs without them.
+    config_dir: Option<PathBuf>,
+    config: ArcSwap<StoreConfig>,
 }
 
 impl Engine {
-    /// Opens the live index of `data`.
+    /// Opens the live index of `data`, without store configuration.
     pub fn open(data: DataDir) -> Result<Engine> {
+        Engine::open_with_config(data, None)
+    }
+
+    /// Opens the live index of `data` and the configuration in `config_dir`.
+    pub fn open_with_config(data: DataDir, config_dir: Option<PathBuf>) -> Result<Engine> {
         let index = LiveIndex::open_current(&data)?;
+        let config = match &config_dir {
+            Some(dir) => StoreConfig::load(dir, &index.snapshot().analyzer)?,
+            None => StoreConfig::default(),
+        };
         let open_dir = Mutex::new(index.dir().to_path_buf());
         Ok(Engine {
             data,
             index: ArcSwap::from_pointee(index),
             open_dir,
+            config_dir,
+            config: ArcSwap::from_pointee(config),
         })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<StoreConfig> {
+        self.config.load_full()
+    }
+
+    /// Re-reads the configuration; on any problem the old one keeps serving.
+    pub fn reload_config(&self) -> Result<LoadReport> {
+        let Some(dir) = &self.config_dir else {
+            return Ok(self.config().report());
+        };
+        let config = StoreConfig::load(dir, &self.snapshot().analyzer)?;
+        let report = config.report();
+        self.config.store(Arc::new(config));
+        Ok(report)
     }
 
     /// The data directory served.
@@ -56,7 +87,7 @@ impl Engine {
 
     /// Runs one search through the whole pipeline.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
-        search::search(&self.snapshot(), request)
+        search::search(&self.snapshot(), &self.config(), request)
     }
 
     /// Switches to a newly activated index, if `CURRENT` names one; returns whether it did.
@@ -72,6 +103,11 @@ impl Engine {
             return Ok(false);
         }
         let index = LiveIndex::open(&current)?;
+        // Synonyms are compiled with the analyzer, which the new index may change.
+        if let Some(dir) = &self.config_dir {
+            let config = StoreConfig::load(dir, &index.snapshot().analyzer)?;
+            self.config.store(Arc::new(config));
+        }
         self.index.store(Arc::new(index));
         tracing::info!("switched to index {}", current.display());
         *open_dir = current;

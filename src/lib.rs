@@ -32,12 +32,16 @@ pub mod facets;
 pub mod filter;
 pub mod http;
 pub mod index;
+pub mod lexicon;
 pub mod metrics;
 pub mod plan;
 pub mod rank;
 pub mod retrieve;
 pub mod schema;
 pub mod search;
+pub mod synonyms;
+pub mod typo;
+pub mod config;
 
 pub use error::{Error, Result};
 

@@ -95,6 +95,7 @@ impl Ord for Worst {
 }
 
 /// Everything one retrieval needs.
+#[derive(Clone, Copy)]
 pub struct Retrieval<'a> {
     pub snapshot: &'a Snapshot,
     pub filters: &'a FilterSet,
@@ -111,6 +112,22 @@ pub struct Retrieved {
     /// The best candidates, best first.
     pub top: Vec<Candidate>,
     pub facet_counts: FacetCounts,
+}
+
+impl Retrieved {
+    /// These results first, then `more`'s that are not among them; totals and facets
+    /// are `more`'s (a superset), the list is cut at `window`.
+    pub fn followed_by(self, more: Retrieved, window: usize) -> Retrieved {
+        let mut top = self.top;
+        let seen: std::collections::HashSet<DocAddress> = top.iter().map(|c| c.address).collect();
+        top.extend(more.top.into_iter().filter(|c| !seen.contains(&c.address)));
+        top.truncate(window);
+        Retrieved {
+            total: more.total.max(self.total),
+            top,
+            facet_counts: more.facet_counts,
+        }
+    }
 }
 
 /// Runs the retrieval pass for `query` (`None` browses the whole catalog).

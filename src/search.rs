@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::facets;
 use crate::filter::{self, FilterSet};
 use crate::index::Snapshot;
-use crate::plan::QueryPlan;
+use crate::analysis::QueryWord;
+use crate::config::StoreConfig;
+use crate::plan::{self, Node, PlanContext, Planned, QueryPlan};
 use crate::rank::{Ranker, ScoreBreakdown};
 use crate::retrieve::{Candidate, Retrieval, Retrieved, Sort, SortKey, retrieve};
 
@@ -110,6 +112,8 @@ impl SearchRequest {
 pub struct Relaxation {
     pub dropped: Vec<String>,
     pub message: String,
+    /// How many products match every word (they come first).
+    pub matched_all: u64,
 }
 
 /// A spelling correction applied to the query.
@@ -153,23 +157,28 @@ pub struct SearchResponse {
     pub hits: Vec<Hit>,
     pub facets: Map<String, Value>,
     pub rules_applied: Vec<String>,
+    /// When nothing matched: a plain sentence saying so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When nothing matched: queries that would have found something.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub did_you_mean: Vec<String>,
+    /// With `explain`: what the query became.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<QueryPlan>,
 }
 
-/// Runs the whole pipeline for one request against one snapshot.
-pub fn search(snapshot: &Snapshot, request: &SearchRequest) -> Result<SearchResponse> {
+/// Runs the whole pipeline for one request against one snapshot and configuration.
+pub fn search(snapshot: &Snapshot, config: &StoreConfig, request: &SearchRequest) -> Result<SearchResponse> {
     let started = Instant::now();
     request.validate()?;
     let numeric_defs: Vec<usize> = snapshot.fields.numeric.iter().map(|n| n.def).collect();
     let filter_specs = filter::parse(&request.filters, &snapshot.schema, &numeric_defs)?;
     let filters = FilterSet::compile(&filter_specs, &snapshot.vocabulary, &snapshot.schema)?;
-    let facet_specs = facets::resolve(
-        &request.facets,
-        &snapshot.schema,
-        &snapshot.vocabulary,
-        &numeric_defs,
-    )?;
+    let facet_specs = facets::resolve(&request.facets, &snapshot.schema, &snapshot.vocabulary, &numeric_defs)?;
     let sort = sort_key(request.sort, snapshot)?;
-    let plan = QueryPlan::from_words(&snapshot.analyzer.query_words(&request.q));
+    let words = snapshot.analyzer.query_words(&request.q);
+    let planned = plan_query(snapshot, config, &words, &request.q);
     let ranker = Ranker::new(snapshot);
 
     let retrieval = Retrieval {
@@ -180,27 +189,82 @@ pub fn search(snapshot: &Snapshot, request: &SearchRequest) -> Result<SearchResp
         sort,
         window: request.page * request.per_page,
     };
-    let (retrieved, relaxed) = retrieve_relaxing(&retrieval, plan)?;
+    let (retrieved, relaxed) = retrieve_relaxing(&retrieval, planned.plan.clone(), request.sort)?;
     let hits = page_hits(snapshot, &retrieved.top, request)?;
+    let (message, did_you_mean) = if retrieved.total == 0 && !words.is_empty() {
+        no_results(snapshot, &words, &request.q)
+    } else {
+        (None, Vec::new())
+    };
     Ok(SearchResponse {
         query: request.q.clone(),
         total: retrieved.total,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
         page: request.page,
         per_page: request.per_page,
-        variant: if request.shopper.is_some() {
-            "personalized"
-        } else {
-            "anonymous"
-        },
-        corrections: Vec::new(),
+        variant: if request.shopper.is_some() { "personalized" } else { "anonymous" },
+        corrections: planned.corrections,
         relaxed,
         hits,
-        facets: retrieved
-            .facet_counts
-            .into_response(&facet_specs, &snapshot.vocabulary),
+        facets: retrieved.facet_counts.into_response(&facet_specs, &snapshot.vocabulary),
         rules_applied: Vec::new(),
+        message,
+        did_you_mean,
+        plan: request.explain.then_some(planned.plan),
     })
+}
+
+/// Analysis → synonyms, typos, prefixes: the query plan.
+pub fn plan_query(snapshot: &Snapshot, config: &StoreConfig, words: &[QueryWord], raw_query: &str) -> Planned {
+    let exact_fields: Vec<_> = snapshot.fields.text.iter().filter(|t| !t.typos).map(|t| t.field).collect();
+    let known_elsewhere = |term: &str| {
+        exact_fields
+            .iter()
+            .any(|&f| snapshot.searcher.doc_freq(&Term::from_field_text(f, term)).unwrap_or(0) > 0)
+    };
+    let context = PlanContext {
+        analyzer: &snapshot.analyzer,
+        lexicon: &snapshot.lexicon,
+        synonyms: &config.synonyms,
+        typos: snapshot.schema.typos,
+        prefix_last: !raw_query.ends_with(char::is_whitespace),
+        known_elsewhere: &known_elsewhere,
+    };
+    plan::build(words, &context)
+}
+
+/// Most suggestions offered when nothing matched.
+const MAX_SUGGESTIONS: usize = 3;
+
+/// The zero-result message and "did you mean" queries built from the lexicon's
+/// nearest words to the words the index does not know.
+fn no_results(snapshot: &Snapshot, words: &[QueryWord], query: &str) -> (Option<String>, Vec<String>) {
+    let mut suggestions: Vec<String> = Vec::new();
+    for rank in 0..MAX_SUGGESTIONS {
+        let mut changed = false;
+        let rewritten: Vec<String> = words
+            .iter()
+            .map(|w| {
+                let surface = crate::analysis::fold_word(&w.surface);
+                if w.is_number || snapshot.lexicon.doc_freq(w.primary()) > 0 || surface.chars().count() < 3 {
+                    return w.surface.clone();
+                }
+                match snapshot.lexicon.fuzzy(&surface, 2, MAX_SUGGESTIONS).get(rank) {
+                    Some(c) => {
+                        changed = true;
+                        c.term.clone()
+                    }
+                    None => w.surface.clone(),
+                }
+            })
+            .collect();
+        let suggestion = rewritten.join(" ");
+        if changed && !suggestions.contains(&suggestion) {
+            suggestions.push(suggestion);
+        }
+    }
+    let message = format!("No products match \"{}\".", query.trim());
+    (Some(message), suggestions)
 }
 
 /// The sort's column; sorts need their role field in the schema.
@@ -231,62 +295,60 @@ fn sort_key(sort: Sort, snapshot: &Snapshot) -> Result<SortKey> {
     }
 }
 
-/// Retrieves with all words required; when nothing matches, drops the least
+/// Below this many products matching every word, products matching all but the
+/// least informative word follow them (relevance order only).
+pub const FEW_RESULTS: u64 = 10;
+
+/// Retrieves with all words required. When nothing matches, drops the least
 /// informative word and tries again, until something matches or one word is left.
-fn retrieve_relaxing(
-    retrieval: &Retrieval,
-    mut plan: QueryPlan,
-) -> Result<(Retrieved, Option<Relaxation>)> {
-    let mut dropped = Vec::new();
-    loop {
-        let query = plan.compile(&retrieval.snapshot.fields);
-        let retrieved = retrieve(retrieval, query.as_deref())?;
-        if retrieved.total > 0 || plan.required_count() <= 1 {
-            let relaxed = (!dropped.is_empty() && retrieved.total > 0).then(|| Relaxation {
-                message: format!(
-                    "No products match every word; showing results without {}",
-                    dropped
-                        .iter()
-                        .map(|d| format!("\"{d}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                dropped,
-            });
-            return Ok((retrieved, relaxed));
-        }
-        let index = least_informative_word(&plan, retrieval.snapshot);
-        dropped.push(plan.words[index].surface.clone());
-        plan = plan.without(index);
+/// When only a few products match every word, they come first and the products
+/// matching all but one word follow.
+fn retrieve_relaxing(retrieval: &Retrieval, plan: QueryPlan, sort: Sort) -> Result<(Retrieved, Option<Relaxation>)> {
+    let snapshot = retrieval.snapshot;
+    let strict = retrieve(retrieval, plan.compile(&snapshot.fields, &snapshot.searcher).as_deref())?;
+    if strict.total >= FEW_RESULTS || plan.required_count() <= 1 {
+        return Ok((strict, None));
     }
+    let mut dropped = Vec::new();
+    let mut plan = plan;
+    while plan.required_count() > 1 {
+        let index = least_informative_word(&plan, snapshot);
+        dropped.push(plan.clauses[index].surface.clone());
+        plan = plan.without(index);
+        let wider = Retrieval {
+            window: retrieval.window + strict.top.len(),
+            ..*retrieval
+        };
+        let relaxed = retrieve(&wider, plan.compile(&snapshot.fields, &snapshot.searcher).as_deref())?;
+        if relaxed.total == 0 {
+            continue;
+        }
+        let words = dropped.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ");
+        if strict.total == 0 {
+            let message = format!("No products match every word; showing results without {words}");
+            return Ok((relaxed, Some(Relaxation { dropped, message, matched_all: 0 })));
+        }
+        if sort != Sort::Relevance {
+            return Ok((strict, None));
+        }
+        let message = format!(
+            "{} products match every word; products without {words} follow",
+            strict.total
+        );
+        let matched_all = strict.total;
+        return Ok((
+            strict.followed_by(relaxed, retrieval.window),
+            Some(Relaxation { dropped, message, matched_all }),
+        ));
+    }
+    Ok((strict, None))
 }
 
-/// The required word to drop first: one that occurs nowhere, else the most common.
+/// The required clause to drop first: one that occurs nowhere, else the most common.
 fn least_informative_word(plan: &QueryPlan, snapshot: &Snapshot) -> usize {
-    let doc_freq = |term: &str| -> u64 {
-        snapshot
-            .fields
-            .text
-            .iter()
-            .map(|tf| {
-                snapshot
-                    .searcher
-                    .doc_freq(&Term::from_field_text(tf.field, term))
-                    .unwrap_or(0)
-            })
-            .sum()
-    };
-    let word_freq = |i: usize| -> u64 {
-        plan.words[i]
-            .alternatives
-            .iter()
-            .map(|alt| alt.terms.iter().map(|t| doc_freq(t)).min().unwrap_or(0))
-            .max()
-            .unwrap_or(0)
-    };
-    let required: Vec<(usize, u64)> = (0..plan.words.len())
-        .filter(|&i| plan.words[i].required)
-        .map(|i| (i, word_freq(i)))
+    let required: Vec<(usize, u64)> = (0..plan.clauses.len())
+        .filter(|&i| plan.clauses[i].required)
+        .map(|i| (i, node_doc_freq(&plan.clauses[i].node, snapshot)))
         .collect();
     if let Some(&(i, _)) = required.iter().find(|(_, f)| *f == 0) {
         return i;
@@ -296,6 +358,26 @@ fn least_informative_word(plan: &QueryPlan, snapshot: &Snapshot) -> usize {
         .max_by_key(|(_, f)| *f)
         .map(|(i, _)| *i)
         .unwrap_or(0)
+}
+
+/// An estimate of how many documents a node matches: a term's document frequency
+/// summed over fields, the rarest part of an all-of, the commonest branch of an any-of.
+fn node_doc_freq(node: &Node, snapshot: &Snapshot) -> u64 {
+    match node {
+        Node::Term(term) => snapshot
+            .fields
+            .text
+            .iter()
+            .map(|tf| {
+                snapshot
+                    .searcher
+                    .doc_freq(&Term::from_field_text(tf.field, &term.text))
+                    .unwrap_or(0)
+            })
+            .sum(),
+        Node::All(children) => children.iter().map(|c| node_doc_freq(c, snapshot)).min().unwrap_or(0),
+        Node::Any(children) => children.iter().map(|c| node_doc_freq(c, snapshot)).max().unwrap_or(0),
+    }
 }
 
 /// The requested page of candidates, with their products loaded.

@@ -36,6 +36,11 @@ const STOP_WORDS: &[&str] = &[
     "a", "an", "and", "at", "by", "for", "from", "of", "or", "the", "to", "with",
 ];
 
+/// Whether `word` (lowercased) is a stop word: matched when present, never required.
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.contains(&word)
+}
+
 /// An indexed token: its text and its position in the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
@@ -176,7 +181,7 @@ impl Analyzer {
         QueryWord {
             surface: word.text.clone(),
             is_number: is_number(&word.text),
-            is_stop_word: STOP_WORDS.contains(&word.text.as_str()),
+            is_stop_word: is_stop_word(&word.text),
             alternatives,
         }
     }

@@ -22,6 +22,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
 use crate::analysis::{Analyzer, ClerkTokenizer, TOKENIZER_NAME};
 use crate::columns::{Columns, SegmentColumns, Vocabulary};
 use crate::error::{Error, Result};
+use crate::lexicon::{Lexicon, SegmentTerms};
 use crate::schema::{FieldKind, IndexFields, StoreSchema};
 pub use build::{BuildObserver, BuildReport, Quiet, build_index};
 pub use data_dir::DataDir;
@@ -41,6 +42,8 @@ pub struct Snapshot {
     pub schema: Arc<StoreSchema>,
     pub fields: Arc<IndexFields>,
     pub analyzer: Analyzer,
+    /// Every word of the typo-tolerant text fields, with its document frequency.
+    pub lexicon: Arc<Lexicon>,
 }
 
 impl Snapshot {
@@ -50,10 +53,11 @@ impl Snapshot {
     }
 }
 
-/// Columns already built, by segment, and the vocabulary they were built against.
+/// What was already read from each segment, and the vocabulary it was read against.
 struct ColumnCache {
     vocabulary: Arc<Vocabulary>,
-    segments: HashMap<SegmentId, Arc<SegmentColumns>>,
+    segments: HashMap<SegmentId, (Arc<SegmentColumns>, SegmentTerms)>,
+    lexicon: Arc<Lexicon>,
 }
 
 /// An open index that publishes fresh snapshots after every change.
@@ -89,6 +93,7 @@ impl LiveIndex {
         let mut cache = ColumnCache {
             vocabulary: Arc::new(Vocabulary::new(categories)),
             segments: HashMap::new(),
+            lexicon: Arc::new(Lexicon::default()),
         };
         let analyzer = Analyzer::new(schema.stemmer);
         let snapshot = build_snapshot(&reader, &mut cache, &schema, &fields, &analyzer)?;
@@ -165,21 +170,29 @@ fn build_snapshot(
     let searcher = reader.searcher();
     let mut vocabulary: Option<Vocabulary> = None;
     let mut columns = Vec::with_capacity(searcher.segment_readers().len());
+    let mut terms = Vec::with_capacity(searcher.segment_readers().len());
     let mut fresh = HashMap::new();
+    let mut changed = cache.segments.len() != searcher.segment_readers().len();
     for segment in searcher.segment_readers() {
         let id = segment.segment_id();
         let built = match cache.segments.get(&id) {
-            Some(cols) => cols.clone(),
+            Some(cached) => cached.clone(),
             None => {
+                changed = true;
                 let vocab = vocabulary.get_or_insert_with(|| (*cache.vocabulary).clone());
-                Arc::new(SegmentColumns::build(segment, fields, vocab)?)
+                let cols = Arc::new(SegmentColumns::build(segment, fields, vocab)?);
+                (cols, Lexicon::segment_terms(segment, fields)?)
             }
         };
         fresh.insert(id, built.clone());
-        columns.push(built);
+        columns.push(built.0);
+        terms.push(built.1);
     }
     if let Some(vocab) = vocabulary {
         cache.vocabulary = Arc::new(vocab);
+    }
+    if changed {
+        cache.lexicon = Arc::new(Lexicon::merge(&terms)?);
     }
     // Segments merged away are dropped from the cache.
     cache.segments = fresh;
@@ -190,5 +203,6 @@ fn build_snapshot(
         schema: schema.clone(),
         fields: fields.clone(),
         analyzer: analyzer.clone(),
+        lexicon: cache.lexicon.clone(),
     })
 }

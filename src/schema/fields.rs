@@ -26,6 +26,8 @@ pub struct TextField {
     pub def: usize,
     pub field: Field,
     pub weight: f32,
+    /// Whether typo corrections may match this field.
+    pub typos: bool,
 }
 
 /// A numeric fast field (number, bool, date) and the schema field it holds.
@@ -69,7 +71,12 @@ impl IndexFields {
             if let Some(weight) = field_def.weight {
                 let field =
                     builder.add_text_field(&format!("t_{}", field_def.name), text_options.clone());
-                text.push(TextField { def, field, weight });
+                text.push(TextField {
+                    def,
+                    field,
+                    weight,
+                    typos: field_def.typos,
+                });
             }
             if field_def.kind.is_numeric() {
                 let column = format!("n_{}", field_def.name);

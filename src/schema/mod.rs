@@ -97,6 +97,8 @@ pub struct FieldDef {
     pub required: bool,
     /// Facet settings, when the field can be faceted.
     pub facet: Option<FacetDef>,
+    /// Whether words typed with typos may match this field (false for SKUs, sizes).
+    pub typos: bool,
 }
 
 /// How a field is faceted.
@@ -125,6 +127,7 @@ pub struct StoreSchema {
     /// Where the product id comes from in the input.
     pub id_source: String,
     pub stemmer: Stemmer,
+    pub typos: crate::typo::TypoSettings,
     pub fields: Vec<FieldDef>,
     pub roles: Roles,
     /// Attribute keys that may be faceted (as listed under the attributes field).

@@ -7,6 +7,7 @@ use super::{
     normalize_attribute_key,
 };
 use crate::error::{Error, Result};
+use crate::typo::TypoSettings;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +18,8 @@ pub(super) struct RawSchema {
     analysis: RawAnalysis,
     #[serde(default)]
     roles: RawRoles,
+    #[serde(default)]
+    typos: RawTypos,
     #[serde(default, rename = "field")]
     fields: Vec<RawField>,
 }
@@ -32,6 +35,14 @@ struct RawCatalog {
 #[serde(deny_unknown_fields)]
 struct RawAnalysis {
     stemmer: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTypos {
+    enabled: Option<bool>,
+    one_typo_from: Option<usize>,
+    two_typos_from: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -57,6 +68,7 @@ struct RawField {
     required: bool,
     #[serde(default)]
     facet: bool,
+    typos: Option<bool>,
     facet_size: Option<usize>,
     ranges: Option<Vec<f64>>,
     separator: Option<String>,
@@ -156,6 +168,18 @@ impl RawSchema {
         }
 
         let roles = resolve_roles(&self.roles, &fields, origin, &mut problems);
+        let defaults = TypoSettings::default();
+        let typos = TypoSettings {
+            enabled: self.typos.enabled.unwrap_or(defaults.enabled),
+            one_typo_from: self.typos.one_typo_from.unwrap_or(defaults.one_typo_from),
+            two_typos_from: self.typos.two_typos_from.unwrap_or(defaults.two_typos_from),
+        };
+        if typos.one_typo_from == 0 || typos.two_typos_from < typos.one_typo_from {
+            problems.push(format!(
+                "{origin}: [typos] needs 1 <= one_typo_from <= two_typos_from, got {} and {}",
+                typos.one_typo_from, typos.two_typos_from
+            ));
+        }
         if !problems.is_empty() {
             return Err(Error::Config { problems });
         }
@@ -163,6 +187,7 @@ impl RawSchema {
             format,
             id_source: self.catalog.id.unwrap_or_else(|| "id".to_string()),
             stemmer,
+            typos,
             fields,
             roles,
             attribute_facets,
@@ -249,6 +274,7 @@ fn resolve_field(
         weight,
         returned: raw.returned,
         required: raw.required,
+        typos: raw.typos.unwrap_or(true),
         facet,
     })
 }

@@ -1,0 +1,418 @@
+//! Building the plan: analyzed words → clauses with typo, split, joined, synonym and
+//! prefix alternatives.
+//!
+//! In order:
+//! 1. each word becomes a clause with its own forms (the word, its split parts, its
+//!    joined form);
+//! 2. a word the index does not know gets the lexicon's words within its typo budget,
+//!    or, failing that, a split into two known words (`wirelessmouse`); the best one
+//!    becomes the word's canonical form and is reported as a correction;
+//! 3. synonyms match spans of canonical forms, longest first, and add their
+//!    expansions (a multi-word span becomes one clause);
+//! 4. two adjacent words whose concatenation the index knows (`head phones`) get it as
+//!    an alternative;
+//! 5. the last word, while the shopper is still typing, gets its most frequent
+//!    completions.
+
+use super::{Clause, MatchKind, Node, PlanTerm, QueryPlan, penalty};
+use crate::analysis::{Analyzer, QueryWord, fold_word, is_stop_word};
+use crate::lexicon::{Lexicon, MAX_PREFIX_EXPANSIONS};
+use crate::search::Correction;
+use crate::synonyms::Synonyms;
+use crate::typo::{MAX_TYPO_EXPANSIONS, MAX_TYPO_WORD_BYTES, TypoSettings};
+
+/// Shortest part a word may be split into.
+const MIN_SPLIT_PART: usize = 2;
+
+/// What the plan builder consults.
+pub struct PlanContext<'a> {
+    pub analyzer: &'a Analyzer,
+    pub lexicon: &'a Lexicon,
+    pub synonyms: &'a Synonyms,
+    pub typos: TypoSettings,
+    /// Whether the last word may still be incomplete (no trailing space).
+    pub prefix_last: bool,
+    /// Whether a term occurs in a field the lexicon leaves out (`typos = false`).
+    pub known_elsewhere: &'a dyn Fn(&str) -> bool,
+}
+
+/// A plan and the corrections made while building it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub plan: QueryPlan,
+    pub corrections: Vec<Correction>,
+}
+
+/// A clause under construction, with the canonical term of the word it came from.
+struct Draft {
+    clause: Clause,
+    /// The word's term after correction (for synonym lookup); `None` for spans.
+    canonical: Option<String>,
+    /// Penalty carried by anything derived from the canonical form.
+    carried: f32,
+    stop_word: bool,
+}
+
+/// Builds the plan of `words` (from [`Analyzer::query_words`]).
+pub fn build(words: &[QueryWord], ctx: &PlanContext) -> Planned {
+    let only_stop_words = words.iter().all(|w| w.is_stop_word);
+    let mut corrections = Vec::new();
+    let inputs = correct_words(words, ctx, &mut corrections);
+    let mut drafts: Vec<Draft> = inputs
+        .into_iter()
+        .map(|input| {
+            let required = !input.word.is_stop_word || only_stop_words;
+            word_draft(input, required, &mut corrections)
+        })
+        .collect();
+    apply_synonyms(&mut drafts, ctx);
+    join_adjacent(&mut drafts, ctx);
+    if ctx.prefix_last
+        && let Some(last) = drafts.last_mut()
+        && let Some(word) = words.last()
+    {
+        add_completions(last, word, ctx);
+    }
+    Planned {
+        plan: QueryPlan {
+            clauses: drafts.into_iter().map(|d| d.clause).collect(),
+        },
+        corrections,
+    }
+}
+
+/// A word with the typo corrections found for it.
+struct WordInput {
+    word: QueryWord,
+    typos: Vec<PlanTerm>,
+}
+
+/// Repairs words the index does not know: a word broken by a stray space is joined
+/// again (`mon itor`), a word within its typo budget of known words gets them as
+/// corrections, and a run-together word is split into two known words
+/// (`hdmicord`), which then act as typed words. One typo beats a split, a split beats
+/// two typos.
+fn correct_words(words: &[QueryWord], ctx: &PlanContext, corrections: &mut Vec<Correction>) -> Vec<WordInput> {
+    let words = rejoin_broken_words(words, ctx, corrections);
+    let mut inputs = Vec::with_capacity(words.len());
+    for word in words {
+        if !is_plain_word(&word) {
+            inputs.push(WordInput { word, typos: Vec::new() });
+            continue;
+        }
+        let doc_freq = ctx.lexicon.doc_freq(word.primary());
+        let known = doc_freq > 0 || (ctx.known_elsewhere)(word.primary());
+        let (typos, closest) = typo_alternatives(&word, ctx, known.then_some(doc_freq));
+        if !known
+            && closest.is_none_or(|d| d >= 2)
+            && let Some(parts) = split_known(&word.surface, ctx)
+        {
+            corrections.push(Correction {
+                from: word.surface.clone(),
+                to: parts.iter().map(|p| p.surface.as_str()).collect::<Vec<_>>().join(" "),
+            });
+            inputs.extend(parts.into_iter().map(|word| WordInput { word, typos: Vec::new() }));
+            continue;
+        }
+        inputs.push(WordInput { word, typos });
+    }
+    inputs
+}
+
+/// A single-term word that is not a number or a stop word.
+fn is_plain_word(word: &QueryWord) -> bool {
+    word.alternatives.first().is_some_and(|a| a.len() == 1) && !word.is_number && !word.is_stop_word
+}
+
+/// Joins two adjacent words when one is unknown and together they make a known word.
+fn rejoin_broken_words(words: &[QueryWord], ctx: &PlanContext, corrections: &mut Vec<Correction>) -> Vec<QueryWord> {
+    let mut out: Vec<QueryWord> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        if i + 1 < words.len() && is_plain_word(&words[i]) && is_plain_word(&words[i + 1]) {
+            let (a, b) = (&words[i], &words[i + 1]);
+            let unknown = |w: &QueryWord| ctx.lexicon.doc_freq(w.primary()) == 0 && !(ctx.known_elsewhere)(w.primary());
+            if unknown(a) || unknown(b) {
+                let joined = format!("{}{}", a.surface, b.surface);
+                if let Some(term) = analyzed(&joined, ctx.analyzer)
+                    && ctx.lexicon.doc_freq(&term) > 0
+                    && let Some(word) = ctx.analyzer.query_words(&joined).into_iter().next()
+                {
+                    corrections.push(Correction {
+                        from: format!("{} {}", a.surface, b.surface),
+                        to: word.surface.clone(),
+                    });
+                    out.push(word);
+                    i += 2;
+                    continue;
+                }
+            }
+        }
+        out.push(words[i].clone());
+        i += 1;
+    }
+    out
+}
+
+/// Adds `extra` alternatives to a node.
+fn with_alternatives(node: Node, extra: Vec<Node>) -> Node {
+    if extra.is_empty() {
+        return node;
+    }
+    match node {
+        Node::Any(mut children) => {
+            children.extend(extra);
+            Node::Any(children)
+        }
+        other => {
+            let mut children = vec![other];
+            children.extend(extra);
+            Node::Any(children)
+        }
+    }
+}
+
+fn terms_node(terms: &[String], kind: MatchKind, penalty: f32) -> Node {
+    match terms {
+        [single] => Node::Term(PlanTerm::new(single.clone(), kind, penalty)),
+        many => Node::All(many.iter().map(|t| Node::Term(PlanTerm::new(t.clone(), kind, penalty))).collect()),
+    }
+}
+
+fn word_draft(input: WordInput, required: bool, corrections: &mut Vec<Correction>) -> Draft {
+    let WordInput { word, typos } = input;
+    let mut alternatives: Vec<Node> = Vec::new();
+    for (i, terms) in word.alternatives.iter().enumerate() {
+        let node = match (i, terms.len()) {
+            (0, _) => terms_node(terms, MatchKind::Exact, 1.0),
+            (_, 1) => terms_node(terms, MatchKind::Joined, penalty::JOINED),
+            _ => terms_node(terms, MatchKind::Split, penalty::SPLIT),
+        };
+        alternatives.push(node);
+    }
+    let mut canonical = word.primary().to_string();
+    let mut carried = 1.0;
+    if let Some(best) = typos.first() {
+        canonical = best.text.clone();
+        carried = best.penalty;
+        corrections.push(Correction {
+            from: word.surface.clone(),
+            to: best.text.clone(),
+        });
+    }
+    alternatives.extend(typos.into_iter().map(Node::Term));
+    let node = match alternatives.len() {
+        1 => alternatives.remove(0),
+        _ => Node::Any(alternatives),
+    };
+    Draft {
+        clause: Clause {
+            surface: word.surface.clone(),
+            required,
+            node,
+        },
+        canonical: Some(canonical),
+        carried,
+        stop_word: word.is_stop_word,
+    }
+}
+
+/// Words the index knows in at most this many documents may still be typos.
+const RARE_WORD_DOC_FREQ: u64 = 10;
+/// A rare known word is corrected only to words this many times more common.
+const RARE_WORD_RATIO: u64 = 20;
+
+/// Lexicon words within the word's typo budget, best first.
+///
+/// The budget follows the longer of the typed word and the candidate, so a letter
+/// dropped from a five-letter word ("tner") still finds it ("toner") while short
+/// words stay exact. `known` carries the document frequency of a word the index
+/// knows: such a word is only corrected when it is rare and the correction far more
+/// common, and never "corrected away" — the exact word keeps ranking first.
+fn typo_alternatives(word: &QueryWord, ctx: &PlanContext, known: Option<u64>) -> (Vec<PlanTerm>, Option<u8>) {
+    let none = (Vec::new(), None);
+    if known.is_some_and(|df| df > RARE_WORD_DOC_FREQ) {
+        return none;
+    }
+    let surface = fold_word(&word.surface);
+    if surface.len() > MAX_TYPO_WORD_BYTES || surface.chars().any(|c| !c.is_alphabetic()) {
+        return none;
+    }
+    let typed_len = surface.chars().count();
+    let radius = ctx.typos.allowed_for_len(typed_len + 1);
+    if radius == 0 {
+        return none;
+    }
+    // The lexicon holds stemmed words: look from the typed form, the stemmed form and
+    // the form without a plural `s` (a typo can hide a plural from the stemmer).
+    let mut forms = vec![surface.clone(), word.primary().to_string()];
+    if let Some(singular) = surface.strip_suffix('s').filter(|s| s.len() >= 3) {
+        forms.push(singular.to_string());
+    }
+    forms.dedup();
+    let mut candidates: Vec<crate::lexicon::Candidate> = Vec::new();
+    for form in &forms {
+        for c in ctx.lexicon.fuzzy(form, radius, MAX_TYPO_EXPANSIONS * 4) {
+            match candidates.iter_mut().find(|e| e.term == c.term) {
+                Some(existing) => existing.distance = existing.distance.min(c.distance),
+                None => candidates.push(c),
+            }
+        }
+    }
+    candidates.retain(|c| {
+        let budget = ctx.typos.allowed_for_len(typed_len.max(c.term.chars().count()));
+        c.term.chars().all(char::is_alphabetic)
+            && c.distance <= budget
+            && known.is_none_or(|df| c.doc_freq >= RARE_WORD_RATIO * df.max(1))
+    });
+    candidates.sort_by(|a, b| a.distance.cmp(&b.distance).then(b.doc_freq.cmp(&a.doc_freq)));
+    candidates.truncate(MAX_TYPO_EXPANSIONS);
+    let closest = candidates.first().map(|c| c.distance);
+    let terms = candidates
+        .into_iter()
+        .enumerate()
+        .map(|(rank, c)| {
+            let p = match (rank, known, c.distance) {
+                // The likeliest correction of a word found nowhere: nothing exact competes.
+                (0, None, _) => penalty::CORRECTED,
+                (_, _, 0 | 1) => penalty::ONE_TYPO,
+                _ => penalty::TWO_TYPOS,
+            };
+            PlanTerm::new(c.term, MatchKind::Typo, p)
+        })
+        .collect();
+    (terms, closest)
+}
+
+/// The split of `surface` into two known words whose rarer half is most common,
+/// as analyzed words.
+fn split_known(surface: &str, ctx: &PlanContext) -> Option<Vec<QueryWord>> {
+    let chars: Vec<char> = surface.chars().collect();
+    if chars.len() < 2 * MIN_SPLIT_PART || !chars.iter().all(|c| c.is_alphanumeric()) {
+        return None;
+    }
+    let (_, left, right) = (MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART)
+        .filter_map(|k| {
+            let left: String = chars[..k].iter().collect();
+            let right: String = chars[k..].iter().collect();
+            let l = analyzed(&left, ctx.analyzer)?;
+            let r = analyzed(&right, ctx.analyzer)?;
+            if is_stop_word(&l) || is_stop_word(&r) {
+                return None;
+            }
+            let weakest = ctx.lexicon.doc_freq(&l).min(ctx.lexicon.doc_freq(&r));
+            (weakest > 0).then_some((weakest, left, right))
+        })
+        .max_by_key(|(weakest, _, _)| *weakest)?;
+    let mut words = ctx.analyzer.query_words(&left);
+    words.extend(ctx.analyzer.query_words(&right));
+    Some(words)
+}
+
+/// The single term `text` analyzes to, if it is one.
+fn analyzed(text: &str, analyzer: &Analyzer) -> Option<String> {
+    let words = analyzer.query_words(text);
+    match words.as_slice() {
+        [w] if w.alternatives.first().is_some_and(|a| a.len() == 1) => Some(w.primary().to_string()),
+        _ => None,
+    }
+}
+
+/// Merges drafts `from..to` into one span clause with `extra` alternatives.
+fn merge_span(drafts: &mut Vec<Draft>, from: usize, to: usize, extra: Vec<Node>) {
+    let span: Vec<Draft> = drafts.drain(from..to).collect();
+    let required = span.iter().any(|d| d.clause.required);
+    let surface = span.iter().map(|d| d.clause.surface.as_str()).collect::<Vec<_>>().join(" ");
+    let words: Vec<Node> = span
+        .into_iter()
+        .filter(|d| d.clause.required || !required)
+        .map(|d| d.clause.node)
+        .collect();
+    let original = if words.len() == 1 {
+        words.into_iter().next().unwrap_or(Node::All(Vec::new()))
+    } else {
+        Node::All(words)
+    };
+    let mut children = vec![original];
+    children.extend(extra);
+    drafts.insert(
+        from,
+        Draft {
+            clause: Clause {
+                surface,
+                required,
+                node: Node::Any(children),
+            },
+            canonical: None,
+            carried: 1.0,
+            stop_word: false,
+        },
+    );
+}
+
+fn apply_synonyms(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
+    if ctx.synonyms.is_empty() {
+        return;
+    }
+    let mut i = 0;
+    while i < drafts.len() {
+        // Canonical terms of the single-word drafts from i on (spans stop the run).
+        let run: Vec<String> = drafts[i..].iter().map_while(|d| d.canonical.clone()).collect();
+        let Some((end, expansions)) = ctx.synonyms.longest_match(&run, 0) else {
+            i += 1;
+            continue;
+        };
+        let carried = drafts[i..i + end].iter().map(|d| d.carried).fold(1.0, f32::min);
+        let extra: Vec<Node> = expansions
+            .iter()
+            .map(|terms| terms_node(terms, MatchKind::Synonym, penalty::SYNONYM * carried))
+            .collect();
+        if end == 1 {
+            let draft = &mut drafts[i];
+            let node = std::mem::replace(&mut draft.clause.node, Node::All(Vec::new()));
+            draft.clause.node = with_alternatives(node, extra);
+        } else {
+            merge_span(drafts, i, i + end, extra);
+        }
+        i += 1;
+    }
+}
+
+fn join_adjacent(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
+    let mut i = 0;
+    while i + 1 < drafts.len() {
+        let (a, b) = (&drafts[i], &drafts[i + 1]);
+        let joinable = a.canonical.is_some() && b.canonical.is_some() && !a.stop_word && !b.stop_word;
+        let joined = joinable
+            .then(|| analyzed(&format!("{}{}", a.clause.surface, b.clause.surface), ctx.analyzer))
+            .flatten()
+            .filter(|j| ctx.lexicon.doc_freq(j) > 0);
+        match joined {
+            Some(term) => {
+                let extra = vec![Node::Term(PlanTerm::new(term, MatchKind::Joined, penalty::JOINED))];
+                merge_span(drafts, i, i + 2, extra);
+            }
+            None => i += 1,
+        }
+    }
+}
+
+fn add_completions(draft: &mut Draft, word: &QueryWord, ctx: &PlanContext) {
+    let surface = fold_word(&word.surface);
+    if draft.canonical.is_none() || word.is_number || word.is_stop_word || !surface.chars().all(char::is_alphabetic) {
+        return;
+    }
+    let primary = word.primary();
+    let extra: Vec<Node> = ctx
+        .lexicon
+        .prefixed(&surface, MAX_PREFIX_EXPANSIONS)
+        .into_iter()
+        .filter(|(term, _)| term != primary)
+        .map(|(term, _)| Node::Term(PlanTerm::new(term, MatchKind::Prefix, penalty::PREFIX)))
+        .collect();
+    let node = std::mem::replace(&mut draft.clause.node, Node::All(Vec::new()));
+    draft.clause.node = with_alternatives(node, extra);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! Plan building as plain data, without an index. Properties checked:
+//! * a known word stays exact; an unknown word gets typo alternatives within its
+//!   budget, ranked below the word, and a correction;
+//! * numbers and short words get no typos;
+//! * an unknown run-together word splits into known words;
+//! * synonyms expand single words and multi-word spans, longest first;
+//! * adjacent words join when the index knows the joined word;
+//! * the last word gets completions only while being typed.
+
+use super::*;
+use crate::schema::Stemmer;
+use crate::synonyms::{self, Synonyms};
+
+struct Fixture {
+    analyzer: Analyzer,
+    lexicon: Lexicon,
+    synonyms: Synonyms,
+}
+
+fn fixture(synonym_text: &str) -> Fixture {
+    let analyzer = Analyzer::new(Stemmer::Light);
+    let mut words = vec![
+        ("wireless", 400u64), ("mouse", 900), ("house", 30), ("sofa", 300), ("sofabed", 4),
+        ("soft", 50), ("linen", 120), ("loveseat", 15), ("love", 40), ("seat", 80),
+        ("headphones", 60), ("head", 20), ("phone", 90), ("couch", 2), ("laptop", 10), ("notebook", 500),
+        ("27", 70), ("inch", 200),
+    ];
+    words.sort();
+    let lexicon = Lexicon::from_sorted(words.iter().map(|(w, d)| (w.as_bytes(), *d))).unwrap();
+    let lines = synonyms::parse(synonym_text, "test.txt").unwrap();
+    let synonyms = Synonyms::compile(&lines, &analyzer).unwrap();
+    Fixture { analyzer, lexicon, synonyms }
+}
+
+fn plan(f: &Fixture, query: &str) -> Planned {
+    let nowhere = |_: &str| false;
+    let ctx = PlanContext {
+        analyzer: &f.analyzer,
+        lexicon: &f.lexicon,
+        synonyms: &f.synonyms,
+        typos: TypoSettings::default(),
+        prefix_last: !query.ends_with(' '),
+        known_elsewhere: &nowhere,
+    };
+    build(&f.analyzer.query_words(query), &ctx)
+}
+
+fn kinds(clause: &Clause) -> Vec<(String, MatchKind)> {
+    clause.node.terms().into_iter().map(|t| (t.text.clone(), t.kind)).collect()
+}
+
+#[test]
+fn known_words_stay_exact() {
+    let f = fixture("");
+    let p = plan(&f, "wireless mouse ");
+    assert_eq!(p.plan.clauses.len(), 2);
+    assert_eq!(kinds(&p.plan.clauses[0]), [("wireless".to_string(), MatchKind::Exact)]);
+    assert!(p.corrections.is_empty());
+}
+
+#[test]
+fn unknown_words_get_typo_alternatives_and_a_correction() {
+    let f = fixture("");
+    let p = plan(&f, "wireles mosue ");
+    let first = kinds(&p.plan.clauses[0]);
+    assert!(first.contains(&("wireless".to_string(), MatchKind::Typo)), "{first:?}");
+    assert_eq!(
+        p.corrections,
+        [
+            Correction { from: "wireles".into(), to: "wireless".into() },
+            Correction { from: "mosue".into(), to: "mouse".into() }
+        ]
+    );
+    let typo = p.plan.clauses[1].node.terms().into_iter().find(|t| t.kind == MatchKind::Typo).unwrap();
+    assert!(typo.penalty < 1.0 && typo.fuzzy);
+}
+
+#[test]
+fn typo_budget_depends_on_length_and_digits() {
+    let f = fixture("");
+    // "sofe" has 4 letters: no typo allowed.
+    assert!(plan(&f, "sofe ").corrections.is_empty());
+    // "2x" has digits.
+    assert!(plan(&f, "28 ").corrections.is_empty());
+    // Two typos only from 9 letters: "wirelesss" (9) → wireless at distance 1 anyway;
+    // "headphnes" (9 letters, 1 typo), "heedphnes" (2 typos).
+    assert_eq!(plan(&f, "heedphnes ").corrections[0].to, "headphones");
+    assert!(plan(&f, "mpuze ").corrections.is_empty(), "5 letters allow one typo, not two");
+}
+
+#[test]
+fn run_together_words_split() {
+    let f = fixture("");
+    let p = plan(&f, "wirelessmouse ");
+    assert_eq!(p.corrections[0].to, "wireless mouse");
+    let terms = kinds(&p.plan.clauses[0]);
+    assert!(terms.contains(&("wireless".to_string(), MatchKind::Split)));
+    assert!(terms.contains(&("mouse".to_string(), MatchKind::Split)));
+}
+
+#[test]
+fn synonyms_expand_words_and_spans() {
+    let f = fixture("couch, sofa\nlove seat, loveseat\nlaptop => notebook\n");
+    let p = plan(&f, "linen couch ");
+    let terms = kinds(&p.plan.clauses[1]);
+    assert_eq!(terms, [("couch".to_string(), MatchKind::Exact), ("sofa".to_string(), MatchKind::Synonym)]);
+    let p = plan(&f, "linen love seat ");
+    assert_eq!(p.plan.clauses.len(), 2, "the span is one clause");
+    assert_eq!(p.plan.clauses[1].surface, "love seat");
+    assert!(kinds(&p.plan.clauses[1]).contains(&("loveseat".to_string(), MatchKind::Synonym)));
+    let p = plan(&f, "notebook ");
+    assert_eq!(kinds(&p.plan.clauses[0]).len(), 1, "one-way synonyms do not expand backwards");
+}
+
+#[test]
+fn synonyms_apply_to_corrected_words_with_both_penalties() {
+    let f = fixture("laptop => notebook\n");
+    let p = plan(&f, "laptpo ");
+    let synonym = p.plan.clauses[0].node.terms().into_iter().find(|t| t.kind == MatchKind::Synonym).unwrap();
+    assert_eq!(synonym.text, "notebook");
+    assert!(synonym.penalty < super::penalty::SYNONYM);
+}
+
+#[test]
+fn adjacent_words_join_when_known() {
+    let f = fixture("");
+    let p = plan(&f, "head phones ");
+    assert_eq!(p.plan.clauses.len(), 1);
+    assert!(kinds(&p.plan.clauses[0]).contains(&("headphones".to_string(), MatchKind::Joined)));
+}
+
+#[test]
+fn the_last_word_completes_while_typing() {
+    let f = fixture("");
+    let typing = plan(&f, "linen so");
+    let terms = kinds(&typing.plan.clauses[1]);
+    assert!(terms.contains(&("sofa".to_string(), MatchKind::Prefix)), "{terms:?}");
+    assert!(terms.contains(&("soft".to_string(), MatchKind::Prefix)));
+    let done = plan(&f, "linen so ");
+    assert!(!kinds(&done.plan.clauses[1]).iter().any(|(_, k)| *k == MatchKind::Prefix));
+    assert!(!kinds(&plan(&f, "27").plan.clauses[0]).iter().any(|(_, k)| *k == MatchKind::Prefix), "no completion of numbers");
+}
