@@ -234,8 +234,11 @@ fn serve(args: ServeArgs) -> Result<()> {
         crate::demo::write_catalog(&catalog, args.demo_products, DEMO_SEED)?;
         print_report(&index(&catalog, &args.dirs)?);
     }
-    let engine = Arc::new(Engine::open_with_config(data, Some(args.dirs.config_dir.clone()))?);
-    let state = AppState::new(engine.clone());
+    let engine = Arc::new(Engine::open_with_config(
+        data,
+        Some(args.dirs.config_dir.clone()),
+    )?);
+    let state = AppState::new(engine.clone()).with_admin_key(std::env::var("CLERK_ADMIN_KEY").ok());
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
     runtime
@@ -258,7 +261,8 @@ fn serve(args: ServeArgs) -> Result<()> {
 }
 
 fn search(args: SearchArgs) -> Result<()> {
-    let engine = Engine::open_with_config(DataDir::new(&args.data_dir), Some(args.config_dir.clone()))?;
+    let engine =
+        Engine::open_with_config(DataDir::new(&args.data_dir), Some(args.config_dir.clone()))?;
     let sort = Sort::parse(&args.sort).ok_or_else(|| {
         Error::bad_request(
             "bad_sort",
@@ -318,7 +322,8 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
         None => args.dirs.data_dir.clone(),
     };
-    let engine = Engine::open_with_config(DataDir::new(data_dir), Some(args.dirs.config_dir.clone()))?;
+    let engine =
+        Engine::open_with_config(DataDir::new(data_dir), Some(args.dirs.config_dir.clone()))?;
     let report = eval::evaluate(&engine, &set, &suites)?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some(out) = &args.out {

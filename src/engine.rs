@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+use crate::autocomplete::Suggestion;
 use crate::config::{LoadReport, StoreConfig};
 use crate::error::{Error, Result};
 use crate::index::{DataDir, LiveIndex, Snapshot};
@@ -88,6 +89,11 @@ impl Engine {
     /// Runs one search through the whole pipeline.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
         search::search(&self.snapshot(), &self.config(), request)
+    }
+
+    /// Autocomplete suggestions for what a shopper has typed.
+    pub fn autocomplete(&self, typed: &str, limit: usize) -> Vec<Suggestion> {
+        self.index.load().suggester().suggest(typed, limit)
     }
 
     /// Switches to a newly activated index, if `CURRENT` names one; returns whether it did.

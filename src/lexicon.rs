@@ -92,7 +92,8 @@ impl Lexicon {
         let bytes = builder
             .into_inner()
             .map_err(|e| Error::Internal(format!("building the lexicon: {e}")))?;
-        let map = Map::new(bytes).map_err(|e| Error::Internal(format!("building the lexicon: {e}")))?;
+        let map =
+            Map::new(bytes).map_err(|e| Error::Internal(format!("building the lexicon: {e}")))?;
         Ok(Lexicon { map })
     }
 
@@ -180,12 +181,22 @@ mod tests {
 
     #[test]
     fn fuzzy_finds_close_words_closest_and_commonest_first() {
-        let lex = lexicon(&[("wireless", 500), ("wireline", 3), ("wires", 40), ("mouse", 900), ("house", 2)]);
+        let lex = lexicon(&[
+            ("wireless", 500),
+            ("wireline", 3),
+            ("wires", 40),
+            ("mouse", 900),
+            ("house", 2),
+        ]);
         let found = lex.fuzzy("wireles", 1, 10);
         assert_eq!(found[0].term, "wireless");
         assert_eq!(found[0].distance, 1);
         let found = lex.fuzzy("mosue", 1, 10);
-        assert_eq!(found.iter().map(|c| c.term.as_str()).collect::<Vec<_>>(), ["mouse"], "transposition is one edit");
+        assert_eq!(
+            found.iter().map(|c| c.term.as_str()).collect::<Vec<_>>(),
+            ["mouse"],
+            "transposition is one edit"
+        );
         let found = lex.fuzzy("wirelss", 2, 10);
         assert_eq!(found[0].term, "wireless");
         assert!(lex.fuzzy("zzzzzz", 2, 10).is_empty());
@@ -193,7 +204,13 @@ mod tests {
 
     #[test]
     fn prefixed_keeps_the_most_frequent() {
-        let lex = lexicon(&[("sofa", 300), ("soft", 20), ("solar", 5), ("so", 9), ("table", 40)]);
+        let lex = lexicon(&[
+            ("sofa", 300),
+            ("soft", 20),
+            ("solar", 5),
+            ("so", 9),
+            ("table", 40),
+        ]);
         let found = lex.prefixed("so", 2);
         assert_eq!(found, [("sofa".to_string(), 300), ("soft".to_string(), 20)]);
         assert!(lex.prefixed("", 5).is_empty());

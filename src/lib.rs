@@ -21,9 +21,11 @@
 //! * [`http`] — the axum API; [`cli`] — the command line.
 
 pub mod analysis;
+pub mod autocomplete;
 pub mod catalog;
 pub mod cli;
 pub mod columns;
+pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -41,7 +43,6 @@ pub mod schema;
 pub mod search;
 pub mod synonyms;
 pub mod typo;
-pub mod config;
 
 pub use error::{Error, Result};
 

@@ -16,12 +16,12 @@ use serde_json::{Map, Value};
 use tantivy::schema::Value as _;
 use tantivy::{DocAddress, TantivyDocument, Term};
 
+use crate::analysis::QueryWord;
+use crate::config::StoreConfig;
 use crate::error::{Error, Result};
 use crate::facets;
 use crate::filter::{self, FilterSet};
 use crate::index::Snapshot;
-use crate::analysis::QueryWord;
-use crate::config::StoreConfig;
 use crate::plan::{self, Node, PlanContext, Planned, QueryPlan};
 use crate::rank::{Ranker, ScoreBreakdown};
 use crate::retrieve::{Candidate, Retrieval, Retrieved, Sort, SortKey, retrieve};
@@ -169,13 +169,22 @@ pub struct SearchResponse {
 }
 
 /// Runs the whole pipeline for one request against one snapshot and configuration.
-pub fn search(snapshot: &Snapshot, config: &StoreConfig, request: &SearchRequest) -> Result<SearchResponse> {
+pub fn search(
+    snapshot: &Snapshot,
+    config: &StoreConfig,
+    request: &SearchRequest,
+) -> Result<SearchResponse> {
     let started = Instant::now();
     request.validate()?;
     let numeric_defs: Vec<usize> = snapshot.fields.numeric.iter().map(|n| n.def).collect();
     let filter_specs = filter::parse(&request.filters, &snapshot.schema, &numeric_defs)?;
     let filters = FilterSet::compile(&filter_specs, &snapshot.vocabulary, &snapshot.schema)?;
-    let facet_specs = facets::resolve(&request.facets, &snapshot.schema, &snapshot.vocabulary, &numeric_defs)?;
+    let facet_specs = facets::resolve(
+        &request.facets,
+        &snapshot.schema,
+        &snapshot.vocabulary,
+        &numeric_defs,
+    )?;
     let sort = sort_key(request.sort, snapshot)?;
     let words = snapshot.analyzer.query_words(&request.q);
     let planned = plan_query(snapshot, config, &words, &request.q);
@@ -202,11 +211,17 @@ pub fn search(snapshot: &Snapshot, config: &StoreConfig, request: &SearchRequest
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
         page: request.page,
         per_page: request.per_page,
-        variant: if request.shopper.is_some() { "personalized" } else { "anonymous" },
+        variant: if request.shopper.is_some() {
+            "personalized"
+        } else {
+            "anonymous"
+        },
         corrections: planned.corrections,
         relaxed,
         hits,
-        facets: retrieved.facet_counts.into_response(&facet_specs, &snapshot.vocabulary),
+        facets: retrieved
+            .facet_counts
+            .into_response(&facet_specs, &snapshot.vocabulary),
         rules_applied: Vec::new(),
         message,
         did_you_mean,
@@ -215,12 +230,27 @@ pub fn search(snapshot: &Snapshot, config: &StoreConfig, request: &SearchRequest
 }
 
 /// Analysis → synonyms, typos, prefixes: the query plan.
-pub fn plan_query(snapshot: &Snapshot, config: &StoreConfig, words: &[QueryWord], raw_query: &str) -> Planned {
-    let exact_fields: Vec<_> = snapshot.fields.text.iter().filter(|t| !t.typos).map(|t| t.field).collect();
+pub fn plan_query(
+    snapshot: &Snapshot,
+    config: &StoreConfig,
+    words: &[QueryWord],
+    raw_query: &str,
+) -> Planned {
+    let exact_fields: Vec<_> = snapshot
+        .fields
+        .text
+        .iter()
+        .filter(|t| !t.typos)
+        .map(|t| t.field)
+        .collect();
     let known_elsewhere = |term: &str| {
-        exact_fields
-            .iter()
-            .any(|&f| snapshot.searcher.doc_freq(&Term::from_field_text(f, term)).unwrap_or(0) > 0)
+        exact_fields.iter().any(|&f| {
+            snapshot
+                .searcher
+                .doc_freq(&Term::from_field_text(f, term))
+                .unwrap_or(0)
+                > 0
+        })
     };
     let context = PlanContext {
         analyzer: &snapshot.analyzer,
@@ -238,7 +268,11 @@ const MAX_SUGGESTIONS: usize = 3;
 
 /// The zero-result message and "did you mean" queries built from the lexicon's
 /// nearest words to the words the index does not know.
-fn no_results(snapshot: &Snapshot, words: &[QueryWord], query: &str) -> (Option<String>, Vec<String>) {
+fn no_results(
+    snapshot: &Snapshot,
+    words: &[QueryWord],
+    query: &str,
+) -> (Option<String>, Vec<String>) {
     let mut suggestions: Vec<String> = Vec::new();
     for rank in 0..MAX_SUGGESTIONS {
         let mut changed = false;
@@ -246,10 +280,17 @@ fn no_results(snapshot: &Snapshot, words: &[QueryWord], query: &str) -> (Option<
             .iter()
             .map(|w| {
                 let surface = crate::analysis::fold_word(&w.surface);
-                if w.is_number || snapshot.lexicon.doc_freq(w.primary()) > 0 || surface.chars().count() < 3 {
+                if w.is_number
+                    || snapshot.lexicon.doc_freq(w.primary()) > 0
+                    || surface.chars().count() < 3
+                {
                     return w.surface.clone();
                 }
-                match snapshot.lexicon.fuzzy(&surface, 2, MAX_SUGGESTIONS).get(rank) {
+                match snapshot
+                    .lexicon
+                    .fuzzy(&surface, 2, MAX_SUGGESTIONS)
+                    .get(rank)
+                {
                     Some(c) => {
                         changed = true;
                         c.term.clone()
@@ -303,9 +344,17 @@ pub const FEW_RESULTS: u64 = 10;
 /// informative word and tries again, until something matches or one word is left.
 /// When only a few products match every word, they come first and the products
 /// matching all but one word follow.
-fn retrieve_relaxing(retrieval: &Retrieval, plan: QueryPlan, sort: Sort) -> Result<(Retrieved, Option<Relaxation>)> {
+fn retrieve_relaxing(
+    retrieval: &Retrieval,
+    plan: QueryPlan,
+    sort: Sort,
+) -> Result<(Retrieved, Option<Relaxation>)> {
     let snapshot = retrieval.snapshot;
-    let strict = retrieve(retrieval, plan.compile(&snapshot.fields, &snapshot.searcher).as_deref())?;
+    let strict = retrieve(
+        retrieval,
+        plan.compile(&snapshot.fields, &snapshot.searcher)
+            .as_deref(),
+    )?;
     if strict.total >= FEW_RESULTS || plan.required_count() <= 1 {
         return Ok((strict, None));
     }
@@ -319,14 +368,29 @@ fn retrieve_relaxing(retrieval: &Retrieval, plan: QueryPlan, sort: Sort) -> Resu
             window: retrieval.window + strict.top.len(),
             ..*retrieval
         };
-        let relaxed = retrieve(&wider, plan.compile(&snapshot.fields, &snapshot.searcher).as_deref())?;
+        let relaxed = retrieve(
+            &wider,
+            plan.compile(&snapshot.fields, &snapshot.searcher)
+                .as_deref(),
+        )?;
         if relaxed.total == 0 {
             continue;
         }
-        let words = dropped.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ");
+        let words = dropped
+            .iter()
+            .map(|d| format!("\"{d}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         if strict.total == 0 {
             let message = format!("No products match every word; showing results without {words}");
-            return Ok((relaxed, Some(Relaxation { dropped, message, matched_all: 0 })));
+            return Ok((
+                relaxed,
+                Some(Relaxation {
+                    dropped,
+                    message,
+                    matched_all: 0,
+                }),
+            ));
         }
         if sort != Sort::Relevance {
             return Ok((strict, None));
@@ -338,7 +402,11 @@ fn retrieve_relaxing(retrieval: &Retrieval, plan: QueryPlan, sort: Sort) -> Resu
         let matched_all = strict.total;
         return Ok((
             strict.followed_by(relaxed, retrieval.window),
-            Some(Relaxation { dropped, message, matched_all }),
+            Some(Relaxation {
+                dropped,
+                message,
+                matched_all,
+            }),
         ));
     }
     Ok((strict, None))
@@ -375,8 +443,16 @@ fn node_doc_freq(node: &Node, snapshot: &Snapshot) -> u64 {
                     .unwrap_or(0)
             })
             .sum(),
-        Node::All(children) => children.iter().map(|c| node_doc_freq(c, snapshot)).min().unwrap_or(0),
-        Node::Any(children) => children.iter().map(|c| node_doc_freq(c, snapshot)).max().unwrap_or(0),
+        Node::All(children) => children
+            .iter()
+            .map(|c| node_doc_freq(c, snapshot))
+            .min()
+            .unwrap_or(0),
+        Node::Any(children) => children
+            .iter()
+            .map(|c| node_doc_freq(c, snapshot))
+            .max()
+            .unwrap_or(0),
     }
 }
 

@@ -48,13 +48,19 @@ pub struct Synonyms {
 
 impl std::fmt::Debug for Synonyms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Synonyms({} lines, {} entries)", self.lines, self.expansions.len())
+        write!(
+            f,
+            "Synonyms({} lines, {} entries)",
+            self.lines,
+            self.expansions.len()
+        )
     }
 }
 
 impl Default for Synonyms {
     fn default() -> Self {
-        Synonyms::compile(&[], &Analyzer::new(crate::schema::Stemmer::Light)).unwrap_or_else(|_| unreachable!())
+        Synonyms::compile(&[], &Analyzer::new(crate::schema::Stemmer::Light))
+            .unwrap_or_else(|_| unreachable!())
     }
 }
 
@@ -136,7 +142,9 @@ fn parse_line(content: &str) -> std::result::Result<(Vec<String>, Vec<String>), 
     let entries = |side: &str, which: &str| -> std::result::Result<Vec<String>, String> {
         let items: Vec<String> = side.split(',').map(|e| e.trim().to_string()).collect();
         if items.iter().any(String::is_empty) {
-            return Err(format!("empty entry {which}(check for doubled or trailing commas)"));
+            return Err(format!(
+                "empty entry {which}(check for doubled or trailing commas)"
+            ));
         }
         Ok(items)
     };
@@ -144,7 +152,9 @@ fn parse_line(content: &str) -> std::result::Result<(Vec<String>, Vec<String>), 
         [group] => {
             let from = entries(group, "")?;
             if from.len() < 2 {
-                return Err("a line needs at least two entries (a, b) or a mapping (a => b)".to_string());
+                return Err(
+                    "a line needs at least two entries (a, b) or a mapping (a => b)".to_string(),
+                );
             }
             Ok((from, Vec::new()))
         }
@@ -165,9 +175,16 @@ impl Synonyms {
         let mut problems = Vec::new();
         for line in lines {
             let terms = |entry: &String| -> std::result::Result<Vec<String>, String> {
-                let terms: Vec<String> = analyzer.query_words(entry).iter().map(|w| w.primary().to_string()).collect();
+                let terms: Vec<String> = analyzer
+                    .query_words(entry)
+                    .iter()
+                    .map(|w| w.primary().to_string())
+                    .collect();
                 if terms.is_empty() {
-                    return Err(format!("{}:{}: \"{entry}\" has no words", line.origin, line.line));
+                    return Err(format!(
+                        "{}:{}: \"{entry}\" has no words",
+                        line.origin, line.line
+                    ));
                 }
                 if terms.len() > MAX_SYNONYM_WORDS {
                     return Err(format!(
@@ -213,7 +230,8 @@ impl Synonyms {
         let bytes = builder
             .into_inner()
             .map_err(|e| Error::Internal(format!("building synonyms: {e}")))?;
-        let map = Map::new(bytes).map_err(|e| Error::Internal(format!("building synonyms: {e}")))?;
+        let map =
+            Map::new(bytes).map_err(|e| Error::Internal(format!("building synonyms: {e}")))?;
         Ok(Synonyms {
             map,
             expansions,
@@ -250,7 +268,11 @@ mod tests {
     use crate::schema::Stemmer;
 
     fn compiled(text: &str) -> Synonyms {
-        Synonyms::compile(&parse(text, "t.txt").unwrap(), &Analyzer::new(Stemmer::Light)).unwrap()
+        Synonyms::compile(
+            &parse(text, "t.txt").unwrap(),
+            &Analyzer::new(Stemmer::Light),
+        )
+        .unwrap()
     }
 
     fn expand(s: &Synonyms, query: &str) -> Vec<String> {
@@ -282,14 +304,22 @@ mod tests {
 
     #[test]
     fn multi_word_entries_match_spans_longest_first() {
-        let s = compiled("love seat, loveseat\nmid century, midcentury, mid century modern\nseat, chair\n");
-        let terms: Vec<String> = ["love", "seat", "sofa"].iter().map(|s| s.to_string()).collect();
+        let s = compiled(
+            "love seat, loveseat\nmid century, midcentury, mid century modern\nseat, chair\n",
+        );
+        let terms: Vec<String> = ["love", "seat", "sofa"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (end, expansions) = s.longest_match(&terms, 0).unwrap();
         assert_eq!(end, 2);
         assert_eq!(expansions, [vec!["loveseat".to_string()]]);
         let (end, _) = s.longest_match(&terms, 1).unwrap();
         assert_eq!(end, 2, "`seat` alone matches from position 1");
-        assert_eq!(expand(&s, "mid century"), ["midcentury", "mid century modern"]);
+        assert_eq!(
+            expand(&s, "mid century"),
+            ["midcentury", "mid century modern"]
+        );
     }
 
     #[test]
@@ -301,15 +331,26 @@ mod tests {
 
     #[test]
     fn broken_lines_are_reported_with_line_and_reason() {
-        let err = parse("ok, fine\nsofa,, couch\n=> tv\na => b => c\nlonely\n", "s.txt")
+        let err = parse(
+            "ok, fine\nsofa,, couch\n=> tv\na => b => c\nlonely\n",
+            "s.txt",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("s.txt:2: empty entry"), "{err}");
+        assert!(
+            err.contains("s.txt:3: `=>` needs entries on both sides"),
+            "{err}"
+        );
+        assert!(err.contains("s.txt:4: more than one `=>`"), "{err}");
+        assert!(
+            err.contains("s.txt:5: a line needs at least two entries"),
+            "{err}"
+        );
+        let lines = parse("!!!, sofa\n", "s.txt").unwrap();
+        let err = Synonyms::compile(&lines, &Analyzer::new(Stemmer::Light))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("s.txt:2: empty entry"), "{err}");
-        assert!(err.contains("s.txt:3: `=>` needs entries on both sides"), "{err}");
-        assert!(err.contains("s.txt:4: more than one `=>`"), "{err}");
-        assert!(err.contains("s.txt:5: a line needs at least two entries"), "{err}");
-        let lines = parse("!!!, sofa\n", "s.txt").unwrap();
-        let err = Synonyms::compile(&lines, &Analyzer::new(Stemmer::Light)).unwrap_err().to_string();
         assert!(err.contains("s.txt:1: \"!!!\" has no words"), "{err}");
     }
 }

@@ -181,7 +181,10 @@ mod tests {
         assert_eq!(s.allowed("headphone"), 2);
         assert_eq!(s.allowed("1500va"), 0, "no typos in words with digits");
         assert_eq!(s.allowed("12345"), 0);
-        let off = TypoSettings { enabled: false, ..s };
+        let off = TypoSettings {
+            enabled: false,
+            ..s
+        };
         assert_eq!(off.allowed("headphones"), 0);
     }
 
@@ -192,13 +195,15 @@ mod tests {
             for (i, row) in d.iter_mut().enumerate() {
                 row[0] = i;
             }
-            for j in 0..=b.len() {
-                d[0][j] = j;
+            for (j, cell) in d[0].iter_mut().enumerate() {
+                *cell = j;
             }
             for i in 1..=a.len() {
                 for j in 1..=b.len() {
                     let cost = usize::from(a[i - 1] != b[j - 1]);
-                    d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+                    d[i][j] = (d[i - 1][j] + 1)
+                        .min(d[i][j - 1] + 1)
+                        .min(d[i - 1][j - 1] + cost);
                     if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                         d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
                     }
@@ -206,7 +211,10 @@ mod tests {
             }
             d[a.len()][b.len()]
         }
-        let words = ["sofa", "sofas", "soft", "ofsa", "safo", "linen", "lniens", "cable", "cabel", "table", "abc", ""];
+        let words = [
+            "sofa", "sofas", "soft", "ofsa", "safo", "linen", "lniens", "cable", "cabel", "table",
+            "abc", "",
+        ];
         for a in words {
             for b in words {
                 if a.is_empty() {

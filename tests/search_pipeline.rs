@@ -357,25 +357,69 @@ fn relaxes_when_no_product_has_every_word() {
     let f = fixture();
     let response = f
         .engine
-        .search(&SearchRequest::query("velvet sofa zzqxj"))
+        .search(&SearchRequest::query("lamp zzqxj "))
         .unwrap();
     assert!(response.total > 0);
     let relaxed = response.relaxed.expect("relaxation reported");
     assert_eq!(relaxed.dropped, ["zzqxj"]);
+    assert_eq!(relaxed.matched_all, 0);
     assert!(relaxed.message.contains("zzqxj"));
-    let strict = f
-        .engine
-        .search(&SearchRequest::query("velvet sofa"))
-        .unwrap();
-    assert!(strict.relaxed.is_none());
+    let strict = f.engine.search(&SearchRequest::query("lamp ")).unwrap();
+    assert!(strict.relaxed.is_none(), "one word: nothing to relax");
     assert_eq!(strict.total, response.total);
-    // Two real words that never meet: the more common one goes first.
+    // Two real words that never meet: one is dropped.
     let response = f
         .engine
-        .search(&SearchRequest::query("toaster sectional"))
+        .search(&SearchRequest::query("toaster sectional "))
         .unwrap();
     assert!(response.total > 0);
     assert_eq!(response.relaxed.unwrap().dropped.len(), 1);
+}
+
+#[test]
+fn few_full_matches_come_first_then_partial_ones() {
+    let f = fixture();
+    // Find a two-word query with a handful of products matching both words.
+    let request = |q: &str| SearchRequest {
+        per_page: 100,
+        ..SearchRequest::query(q)
+    };
+    let strict_ids = |q: &str| -> Vec<String> {
+        let words: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
+        f.products
+            .iter()
+            .filter(|p| {
+                let text =
+                    format!("{} {} {}", p["title"], p["description"], p["category"]).to_lowercase();
+                words.iter().all(|w| text.contains(w.as_str()))
+            })
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let query = [
+        "brass dutch ",
+        "velvet toaster ",
+        "teak mug ",
+        "jute stool ",
+        "glass dresser ",
+    ]
+    .into_iter()
+    .find(|q| (1..10).contains(&strict_ids(q).len()))
+    .expect("a query with a few full matches");
+    let expected = strict_ids(query);
+    let response = f.engine.search(&request(query)).unwrap();
+    let relaxed = response.relaxed.expect("partial matches follow");
+    assert_eq!(relaxed.matched_all as usize, expected.len(), "{query}");
+    assert!(response.hits.len() > expected.len());
+    let first: std::collections::HashSet<&str> = response.hits[..expected.len()]
+        .iter()
+        .map(|h| h.id.as_str())
+        .collect();
+    assert_eq!(
+        first,
+        expected.iter().map(String::as_str).collect(),
+        "full matches first"
+    );
 }
 
 #[test]
@@ -383,28 +427,22 @@ fn all_words_are_required_by_default() {
     let f = fixture();
     let response = f
         .engine
-        .search(&{
-            let mut r = SearchRequest::query("linen sofa");
-            r.per_page = 100;
-            r
+        .search(&SearchRequest {
+            per_page: 100,
+            ..SearchRequest::query("grey rug ")
         })
         .unwrap();
-    assert!(response.total > 0);
+    assert!(
+        response.total >= 10 && response.relaxed.is_none(),
+        "{}",
+        response.total
+    );
     for hit in &response.hits {
-        let text = hit.product.to_string().to_lowercase();
         let id = &hit.id;
-        let description = f.products.iter().find(|p| p["id"] == *id).unwrap()["description"]
-            .as_str()
-            .unwrap()
-            .to_lowercase();
-        assert!(
-            text.contains("linen") || description.contains("linen"),
-            "{id}"
-        );
-        assert!(
-            text.contains("sofa") || description.contains("sofa"),
-            "{id}"
-        );
+        let product = f.products.iter().find(|p| p["id"] == *id).unwrap();
+        let text = product.to_string().to_lowercase();
+        assert!(text.contains("grey"), "{id}");
+        assert!(text.contains("rug"), "{id}");
     }
 }
 

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
+    /// Every problem, when there are several (configuration files, event batches).
+    pub problems: Vec<String>,
 }
 
 impl ApiError {
@@ -29,6 +31,7 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            problems: Vec::new(),
         }
     }
 }
@@ -50,19 +53,29 @@ fn classify(error: &Error) -> (StatusCode, &str) {
 impl From<Error> for ApiError {
     fn from(error: Error) -> ApiError {
         let (status, code) = classify(&error);
+        let problems = match &error {
+            Error::Config { problems } => problems.clone(),
+            _ => Vec::new(),
+        };
         let message = if error.is_caller_mistake() || status == StatusCode::SERVICE_UNAVAILABLE {
             error.to_string()
         } else {
             tracing::error!("request failed: {error}");
             "internal error; the details are in the server log".to_string()
         };
-        ApiError::new(status, code, message)
+        ApiError {
+            problems,
+            ..ApiError::new(status, code, message)
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if !self.problems.is_empty() {
+            body["error"]["problems"] = json!(self.problems);
+        }
         (self.status, Json(body)).into_response()
     }
 }

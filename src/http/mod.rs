@@ -5,6 +5,8 @@
 //! stops gracefully on SIGTERM or Ctrl-C. Handlers live one file per endpoint group;
 //! errors become SPEC's JSON shape in [`error`] only.
 
+mod admin;
+mod autocomplete;
 pub mod error;
 pub mod params;
 mod search;
@@ -20,7 +22,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::engine::Engine;
 use crate::metrics::{Metrics, RequestLabels};
@@ -38,20 +40,38 @@ pub const INDEX_WATCH_INTERVAL: Duration = Duration::from_secs(2);
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
+    /// When set, admin and write endpoints require `Authorization: Bearer <key>`.
+    pub admin_key: Option<Arc<str>>,
 }
 
 impl AppState {
+    /// State without an admin key (admin endpoints open, as on a developer machine).
     pub fn new(engine: Arc<Engine>) -> AppState {
         AppState {
             engine,
             metrics: Arc::new(Metrics::new()),
+            admin_key: None,
         }
+    }
+
+    /// The same state guarding admin endpoints with `key` (empty = no guard).
+    pub fn with_admin_key(mut self, key: Option<String>) -> AppState {
+        self.admin_key = key.filter(|k| !k.is_empty()).map(Arc::from);
+        self
     }
 }
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/v1/admin/reload", post(admin::reload))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin,
+        ));
     Router::new()
+        .merge(admin)
+        .route("/v1/autocomplete", get(autocomplete::autocomplete))
         .route("/health", get(status::health))
         .route("/metrics", get(status::metrics))
         .route(
@@ -133,11 +153,37 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_bound(listener.local_addr()?);
     let watcher = tokio::spawn(watch_index(state.engine.clone()));
+    let hangups = tokio::spawn(reload_on_hangup(state.engine.clone()));
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     watcher.abort();
+    hangups.abort();
     result
+}
+
+/// Reloads synonyms and rules on SIGHUP, as `POST /v1/admin/reload` does.
+async fn reload_on_hangup(engine: Arc<Engine>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let engine = engine.clone();
+            match tokio::task::spawn_blocking(move || engine.reload_config()).await {
+                Ok(Ok(report)) => tracing::info!("SIGHUP: configuration reloaded: {report:?}"),
+                Ok(Err(e)) => {
+                    tracing::warn!("SIGHUP: configuration refused, the old one keeps serving: {e}")
+                }
+                Err(e) => tracing::warn!("SIGHUP: reload failed: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = engine;
 }
 
 /// Follows `clerk index` runs: switches to a newly activated index.

@@ -15,6 +15,7 @@ use tantivy::{Index, IndexWriter};
 use super::data_dir::{DataDir, SCHEMA_SNAPSHOT};
 use super::document::to_document;
 use super::register_analyzer;
+use crate::autocomplete::SuggestionBuilder;
 use crate::catalog::Product;
 use crate::catalog::reader::{CatalogReader, Record};
 use crate::error::{Error, Result};
@@ -121,6 +122,7 @@ fn write_index(
         .min(8);
     let mut writer: IndexWriter = index.writer_with_num_threads(threads, WRITER_MEMORY_BYTES)?;
 
+    let mut suggestions = SuggestionBuilder::new(schema);
     let mut seen: HashMap<String, usize> = HashMap::new();
     let (mut indexed, mut rejected) = (0u64, 0u64);
     let mut rejections = Vec::new();
@@ -146,6 +148,7 @@ fn write_index(
             continue;
         }
         writer.add_document(to_document(&product, schema, &fields))?;
+        suggestions.add(&product);
         seen.insert(product.id, line);
         indexed += 1;
         if indexed % 4096 == 0 {
@@ -163,6 +166,7 @@ fn write_index(
     }
     writer.commit()?;
     writer.wait_merging_threads()?;
+    suggestions.write(dir)?;
     std::fs::write(dir.join(SCHEMA_SNAPSHOT), &schema.source_text)
         .map_err(|e| Error::io("writing the schema snapshot", e))?;
     Ok((indexed, rejected, rejections))

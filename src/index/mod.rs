@@ -20,6 +20,7 @@ use tantivy::index::SegmentId;
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
 
 use crate::analysis::{Analyzer, ClerkTokenizer, TOKENIZER_NAME};
+use crate::autocomplete::Suggester;
 use crate::columns::{Columns, SegmentColumns, Vocabulary};
 use crate::error::{Error, Result};
 use crate::lexicon::{Lexicon, SegmentTerms};
@@ -70,6 +71,7 @@ pub struct LiveIndex {
     analyzer: Analyzer,
     cache: Mutex<ColumnCache>,
     snapshot: ArcSwap<Snapshot>,
+    suggester: Arc<Suggester>,
 }
 
 impl LiveIndex {
@@ -97,7 +99,9 @@ impl LiveIndex {
         };
         let analyzer = Analyzer::new(schema.stemmer);
         let snapshot = build_snapshot(&reader, &mut cache, &schema, &fields, &analyzer)?;
+        let suggester = Arc::new(Suggester::load(dir)?);
         Ok(LiveIndex {
+            suggester,
             dir: dir.to_path_buf(),
             index,
             reader,
@@ -133,6 +137,11 @@ impl LiveIndex {
 
     pub fn fields(&self) -> &Arc<IndexFields> {
         &self.fields
+    }
+
+    /// Autocomplete suggestions built with this index.
+    pub fn suggester(&self) -> &Arc<Suggester> {
+        &self.suggester
     }
 
     /// The current snapshot.

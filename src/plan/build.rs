@@ -92,12 +92,19 @@ struct WordInput {
 /// corrections, and a run-together word is split into two known words
 /// (`hdmicord`), which then act as typed words. One typo beats a split, a split beats
 /// two typos.
-fn correct_words(words: &[QueryWord], ctx: &PlanContext, corrections: &mut Vec<Correction>) -> Vec<WordInput> {
+fn correct_words(
+    words: &[QueryWord],
+    ctx: &PlanContext,
+    corrections: &mut Vec<Correction>,
+) -> Vec<WordInput> {
     let words = rejoin_broken_words(words, ctx, corrections);
     let mut inputs = Vec::with_capacity(words.len());
     for word in words {
         if !is_plain_word(&word) {
-            inputs.push(WordInput { word, typos: Vec::new() });
+            inputs.push(WordInput {
+                word,
+                typos: Vec::new(),
+            });
             continue;
         }
         let doc_freq = ctx.lexicon.doc_freq(word.primary());
@@ -109,9 +116,16 @@ fn correct_words(words: &[QueryWord], ctx: &PlanContext, corrections: &mut Vec<C
         {
             corrections.push(Correction {
                 from: word.surface.clone(),
-                to: parts.iter().map(|p| p.surface.as_str()).collect::<Vec<_>>().join(" "),
+                to: parts
+                    .iter()
+                    .map(|p| p.surface.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
             });
-            inputs.extend(parts.into_iter().map(|word| WordInput { word, typos: Vec::new() }));
+            inputs.extend(parts.into_iter().map(|word| WordInput {
+                word,
+                typos: Vec::new(),
+            }));
             continue;
         }
         inputs.push(WordInput { word, typos });
@@ -125,13 +139,19 @@ fn is_plain_word(word: &QueryWord) -> bool {
 }
 
 /// Joins two adjacent words when one is unknown and together they make a known word.
-fn rejoin_broken_words(words: &[QueryWord], ctx: &PlanContext, corrections: &mut Vec<Correction>) -> Vec<QueryWord> {
+fn rejoin_broken_words(
+    words: &[QueryWord],
+    ctx: &PlanContext,
+    corrections: &mut Vec<Correction>,
+) -> Vec<QueryWord> {
     let mut out: Vec<QueryWord> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
         if i + 1 < words.len() && is_plain_word(&words[i]) && is_plain_word(&words[i + 1]) {
             let (a, b) = (&words[i], &words[i + 1]);
-            let unknown = |w: &QueryWord| ctx.lexicon.doc_freq(w.primary()) == 0 && !(ctx.known_elsewhere)(w.primary());
+            let unknown = |w: &QueryWord| {
+                ctx.lexicon.doc_freq(w.primary()) == 0 && !(ctx.known_elsewhere)(w.primary())
+            };
             if unknown(a) || unknown(b) {
                 let joined = format!("{}{}", a.surface, b.surface);
                 if let Some(term) = analyzed(&joined, ctx.analyzer)
@@ -175,7 +195,11 @@ fn with_alternatives(node: Node, extra: Vec<Node>) -> Node {
 fn terms_node(terms: &[String], kind: MatchKind, penalty: f32) -> Node {
     match terms {
         [single] => Node::Term(PlanTerm::new(single.clone(), kind, penalty)),
-        many => Node::All(many.iter().map(|t| Node::Term(PlanTerm::new(t.clone(), kind, penalty))).collect()),
+        many => Node::All(
+            many.iter()
+                .map(|t| Node::Term(PlanTerm::new(t.clone(), kind, penalty)))
+                .collect(),
+        ),
     }
 }
 
@@ -229,7 +253,11 @@ const RARE_WORD_RATIO: u64 = 20;
 /// words stay exact. `known` carries the document frequency of a word the index
 /// knows: such a word is only corrected when it is rare and the correction far more
 /// common, and never "corrected away" — the exact word keeps ranking first.
-fn typo_alternatives(word: &QueryWord, ctx: &PlanContext, known: Option<u64>) -> (Vec<PlanTerm>, Option<u8>) {
+fn typo_alternatives(
+    word: &QueryWord,
+    ctx: &PlanContext,
+    known: Option<u64>,
+) -> (Vec<PlanTerm>, Option<u8>) {
     let none = (Vec::new(), None);
     if known.is_some_and(|df| df > RARE_WORD_DOC_FREQ) {
         return none;
@@ -260,12 +288,18 @@ fn typo_alternatives(word: &QueryWord, ctx: &PlanContext, known: Option<u64>) ->
         }
     }
     candidates.retain(|c| {
-        let budget = ctx.typos.allowed_for_len(typed_len.max(c.term.chars().count()));
+        let budget = ctx
+            .typos
+            .allowed_for_len(typed_len.max(c.term.chars().count()));
         c.term.chars().all(char::is_alphabetic)
             && c.distance <= budget
             && known.is_none_or(|df| c.doc_freq >= RARE_WORD_RATIO * df.max(1))
     });
-    candidates.sort_by(|a, b| a.distance.cmp(&b.distance).then(b.doc_freq.cmp(&a.doc_freq)));
+    candidates.sort_by(|a, b| {
+        a.distance
+            .cmp(&b.distance)
+            .then(b.doc_freq.cmp(&a.doc_freq))
+    });
     candidates.truncate(MAX_TYPO_EXPANSIONS);
     let closest = candidates.first().map(|c| c.distance);
     let terms = candidates
@@ -313,7 +347,9 @@ fn split_known(surface: &str, ctx: &PlanContext) -> Option<Vec<QueryWord>> {
 fn analyzed(text: &str, analyzer: &Analyzer) -> Option<String> {
     let words = analyzer.query_words(text);
     match words.as_slice() {
-        [w] if w.alternatives.first().is_some_and(|a| a.len() == 1) => Some(w.primary().to_string()),
+        [w] if w.alternatives.first().is_some_and(|a| a.len() == 1) => {
+            Some(w.primary().to_string())
+        }
         _ => None,
     }
 }
@@ -322,7 +358,11 @@ fn analyzed(text: &str, analyzer: &Analyzer) -> Option<String> {
 fn merge_span(drafts: &mut Vec<Draft>, from: usize, to: usize, extra: Vec<Node>) {
     let span: Vec<Draft> = drafts.drain(from..to).collect();
     let required = span.iter().any(|d| d.clause.required);
-    let surface = span.iter().map(|d| d.clause.surface.as_str()).collect::<Vec<_>>().join(" ");
+    let surface = span
+        .iter()
+        .map(|d| d.clause.surface.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     let words: Vec<Node> = span
         .into_iter()
         .filter(|d| d.clause.required || !required)
@@ -357,12 +397,18 @@ fn apply_synonyms(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
     let mut i = 0;
     while i < drafts.len() {
         // Canonical terms of the single-word drafts from i on (spans stop the run).
-        let run: Vec<String> = drafts[i..].iter().map_while(|d| d.canonical.clone()).collect();
+        let run: Vec<String> = drafts[i..]
+            .iter()
+            .map_while(|d| d.canonical.clone())
+            .collect();
         let Some((end, expansions)) = ctx.synonyms.longest_match(&run, 0) else {
             i += 1;
             continue;
         };
-        let carried = drafts[i..i + end].iter().map(|d| d.carried).fold(1.0, f32::min);
+        let carried = drafts[i..i + end]
+            .iter()
+            .map(|d| d.carried)
+            .fold(1.0, f32::min);
         let extra: Vec<Node> = expansions
             .iter()
             .map(|terms| terms_node(terms, MatchKind::Synonym, penalty::SYNONYM * carried))
@@ -382,14 +428,24 @@ fn join_adjacent(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
     let mut i = 0;
     while i + 1 < drafts.len() {
         let (a, b) = (&drafts[i], &drafts[i + 1]);
-        let joinable = a.canonical.is_some() && b.canonical.is_some() && !a.stop_word && !b.stop_word;
+        let joinable =
+            a.canonical.is_some() && b.canonical.is_some() && !a.stop_word && !b.stop_word;
         let joined = joinable
-            .then(|| analyzed(&format!("{}{}", a.clause.surface, b.clause.surface), ctx.analyzer))
+            .then(|| {
+                analyzed(
+                    &format!("{}{}", a.clause.surface, b.clause.surface),
+                    ctx.analyzer,
+                )
+            })
             .flatten()
             .filter(|j| ctx.lexicon.doc_freq(j) > 0);
         match joined {
             Some(term) => {
-                let extra = vec![Node::Term(PlanTerm::new(term, MatchKind::Joined, penalty::JOINED))];
+                let extra = vec![Node::Term(PlanTerm::new(
+                    term,
+                    MatchKind::Joined,
+                    penalty::JOINED,
+                ))];
                 merge_span(drafts, i, i + 2, extra);
             }
             None => i += 1,
@@ -399,7 +455,11 @@ fn join_adjacent(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
 
 fn add_completions(draft: &mut Draft, word: &QueryWord, ctx: &PlanContext) {
     let surface = fold_word(&word.surface);
-    if draft.canonical.is_none() || word.is_number || word.is_stop_word || !surface.chars().all(char::is_alphabetic) {
+    if draft.canonical.is_none()
+        || word.is_number
+        || word.is_stop_word
+        || !surface.chars().all(char::is_alphabetic)
+    {
         return;
     }
     let primary = word.primary();

@@ -104,7 +104,9 @@ impl Node {
     pub fn terms(&self) -> Vec<&PlanTerm> {
         match self {
             Node::Term(t) => vec![t],
-            Node::All(children) | Node::Any(children) => children.iter().flat_map(Node::terms).collect(),
+            Node::All(children) | Node::Any(children) => {
+                children.iter().flat_map(Node::terms).collect()
+            }
         }
     }
 }
@@ -151,19 +153,26 @@ impl QueryPlan {
         let clauses: Vec<(Occur, Box<dyn Query>)> = self
             .clauses
             .iter()
-            .filter_map(|clause| match (compiler.node(&clause.node, &[]), clause.required) {
-                (Some(q), true) => Some((Occur::Must, q)),
-                (Some(q), false) => Some((Occur::Should, q)),
-                // A required word found nowhere: nothing can match all words.
-                (None, true) => Some((Occur::Must, Box::new(EmptyQuery) as Box<dyn Query>)),
-                (None, false) => None,
-            })
+            .filter_map(
+                |clause| match (compiler.node(&clause.node, &[]), clause.required) {
+                    (Some(q), true) => Some((Occur::Must, q)),
+                    (Some(q), false) => Some((Occur::Should, q)),
+                    // A required word found nowhere: nothing can match all words.
+                    (None, true) => Some((Occur::Must, Box::new(EmptyQuery) as Box<dyn Query>)),
+                    (None, false) => None,
+                },
+            )
             .collect();
         if clauses.is_empty() {
             return None;
         }
         let mut clauses = clauses;
-        clauses.extend(compiler.proximity(self).into_iter().map(|q| (Occur::Should, q)));
+        clauses.extend(
+            compiler
+                .proximity(self)
+                .into_iter()
+                .map(|q| (Occur::Should, q)),
+        );
         Some(Box::new(BooleanQuery::new(clauses)))
     }
 }
@@ -205,7 +214,10 @@ impl Compiler<'_> {
                     ],
                     1,
                 );
-                out.push(Box::new(BoostQuery::new(Box::new(phrase), tf.weight * PROXIMITY_BOOST)));
+                out.push(Box::new(BoostQuery::new(
+                    Box::new(phrase),
+                    tf.weight * PROXIMITY_BOOST,
+                )));
             }
         }
         out
@@ -216,7 +228,8 @@ impl Compiler<'_> {
         match node {
             Node::Term(term) => self.term(term, blend),
             Node::All(children) => {
-                let parts: Option<Vec<Box<dyn Query>>> = children.iter().map(|c| self.node(c, &[])).collect();
+                let parts: Option<Vec<Box<dyn Query>>> =
+                    children.iter().map(|c| self.node(c, &[])).collect();
                 let parts = parts?;
                 match parts.len() {
                     0 => None,
@@ -226,7 +239,10 @@ impl Compiler<'_> {
             }
             Node::Any(children) => {
                 let blend = self.blended_doc_freqs(children);
-                let parts: Vec<Box<dyn Query>> = children.iter().filter_map(|c| self.node(c, &blend)).collect();
+                let parts: Vec<Box<dyn Query>> = children
+                    .iter()
+                    .filter_map(|c| self.node(c, &blend))
+                    .collect();
                 match parts.len() {
                     0 => None,
                     1 => parts.into_iter().next(),
@@ -250,7 +266,9 @@ impl Compiler<'_> {
                 let exact = children
                     .iter()
                     .filter_map(|c| match c {
-                        Node::Term(t) if t.kind == MatchKind::Exact => Some(self.doc_freq(tf.field, &t.text)),
+                        Node::Term(t) if t.kind == MatchKind::Exact => {
+                            Some(self.doc_freq(tf.field, &t.text))
+                        }
                         _ => None,
                     })
                     .max()

@@ -20,16 +20,34 @@ struct Fixture {
 fn fixture(synonym_text: &str) -> Fixture {
     let analyzer = Analyzer::new(Stemmer::Light);
     let mut words = vec![
-        ("wireless", 400u64), ("mouse", 900), ("house", 30), ("sofa", 300), ("sofabed", 4),
-        ("soft", 50), ("linen", 120), ("loveseat", 15), ("love", 40), ("seat", 80),
-        ("headphones", 60), ("head", 20), ("phone", 90), ("couch", 2), ("laptop", 10), ("notebook", 500),
-        ("27", 70), ("inch", 200),
+        ("wireless", 400u64),
+        ("mouse", 900),
+        ("house", 30),
+        ("sofa", 300),
+        ("sofabed", 4),
+        ("soft", 50),
+        ("linen", 120),
+        ("loveseat", 15),
+        ("love", 40),
+        ("seat", 80),
+        ("headphones", 60),
+        ("head", 20),
+        ("phone", 90),
+        ("couch", 2),
+        ("laptop", 10),
+        ("notebook", 500),
+        ("27", 70),
+        ("inch", 200),
     ];
     words.sort();
     let lexicon = Lexicon::from_sorted(words.iter().map(|(w, d)| (w.as_bytes(), *d))).unwrap();
     let lines = synonyms::parse(synonym_text, "test.txt").unwrap();
     let synonyms = Synonyms::compile(&lines, &analyzer).unwrap();
-    Fixture { analyzer, lexicon, synonyms }
+    Fixture {
+        analyzer,
+        lexicon,
+        synonyms,
+    }
 }
 
 fn plan(f: &Fixture, query: &str) -> Planned {
@@ -46,7 +64,12 @@ fn plan(f: &Fixture, query: &str) -> Planned {
 }
 
 fn kinds(clause: &Clause) -> Vec<(String, MatchKind)> {
-    clause.node.terms().into_iter().map(|t| (t.text.clone(), t.kind)).collect()
+    clause
+        .node
+        .terms()
+        .into_iter()
+        .map(|t| (t.text.clone(), t.kind))
+        .collect()
 }
 
 #[test]
@@ -54,7 +77,10 @@ fn known_words_stay_exact() {
     let f = fixture("");
     let p = plan(&f, "wireless mouse ");
     assert_eq!(p.plan.clauses.len(), 2);
-    assert_eq!(kinds(&p.plan.clauses[0]), [("wireless".to_string(), MatchKind::Exact)]);
+    assert_eq!(
+        kinds(&p.plan.clauses[0]),
+        [("wireless".to_string(), MatchKind::Exact)]
+    );
     assert!(p.corrections.is_empty());
 }
 
@@ -63,15 +89,29 @@ fn unknown_words_get_typo_alternatives_and_a_correction() {
     let f = fixture("");
     let p = plan(&f, "wireles mosue ");
     let first = kinds(&p.plan.clauses[0]);
-    assert!(first.contains(&("wireless".to_string(), MatchKind::Typo)), "{first:?}");
+    assert!(
+        first.contains(&("wireless".to_string(), MatchKind::Typo)),
+        "{first:?}"
+    );
     assert_eq!(
         p.corrections,
         [
-            Correction { from: "wireles".into(), to: "wireless".into() },
-            Correction { from: "mosue".into(), to: "mouse".into() }
+            Correction {
+                from: "wireles".into(),
+                to: "wireless".into()
+            },
+            Correction {
+                from: "mosue".into(),
+                to: "mouse".into()
+            }
         ]
     );
-    let typo = p.plan.clauses[1].node.terms().into_iter().find(|t| t.kind == MatchKind::Typo).unwrap();
+    let typo = p.plan.clauses[1]
+        .node
+        .terms()
+        .into_iter()
+        .find(|t| t.kind == MatchKind::Typo)
+        .unwrap();
     assert!(typo.penalty < 1.0 && typo.fuzzy);
 }
 
@@ -85,17 +125,47 @@ fn typo_budget_depends_on_length_and_digits() {
     // Two typos only from 9 letters: "wirelesss" (9) → wireless at distance 1 anyway;
     // "headphnes" (9 letters, 1 typo), "heedphnes" (2 typos).
     assert_eq!(plan(&f, "heedphnes ").corrections[0].to, "headphones");
-    assert!(plan(&f, "mpuze ").corrections.is_empty(), "5 letters allow one typo, not two");
+    assert!(
+        plan(&f, "mpuze ").corrections.is_empty(),
+        "5 letters allow one typo, not two"
+    );
 }
 
 #[test]
-fn run_together_words_split() {
+fn run_together_words_split_into_typed_words() {
     let f = fixture("");
     let p = plan(&f, "wirelessmouse ");
     assert_eq!(p.corrections[0].to, "wireless mouse");
-    let terms = kinds(&p.plan.clauses[0]);
-    assert!(terms.contains(&("wireless".to_string(), MatchKind::Split)));
-    assert!(terms.contains(&("mouse".to_string(), MatchKind::Split)));
+    assert_eq!(p.plan.clauses.len(), 2, "the parts act as typed words");
+    assert_eq!(
+        kinds(&p.plan.clauses[0]),
+        [("wireless".to_string(), MatchKind::Exact)]
+    );
+    assert_eq!(
+        kinds(&p.plan.clauses[1]),
+        [("mouse".to_string(), MatchKind::Exact)]
+    );
+}
+
+#[test]
+fn words_broken_by_a_space_join_again() {
+    let f = fixture("");
+    let p = plan(&f, "wire less mouse ");
+    assert_eq!(
+        p.corrections[0],
+        Correction {
+            from: "wire less".into(),
+            to: "wireless".into()
+        }
+    );
+    assert_eq!(p.plan.clauses.len(), 2);
+}
+
+#[test]
+fn rare_known_words_keep_ranking_first_but_gain_corrections() {
+    let f = fixture("");
+    // "house" (30) is known and not rare enough to be corrected.
+    assert!(plan(&f, "house ").corrections.is_empty());
 }
 
 #[test]
@@ -103,20 +173,35 @@ fn synonyms_expand_words_and_spans() {
     let f = fixture("couch, sofa\nlove seat, loveseat\nlaptop => notebook\n");
     let p = plan(&f, "linen couch ");
     let terms = kinds(&p.plan.clauses[1]);
-    assert_eq!(terms, [("couch".to_string(), MatchKind::Exact), ("sofa".to_string(), MatchKind::Synonym)]);
+    assert_eq!(
+        terms,
+        [
+            ("couch".to_string(), MatchKind::Exact),
+            ("sofa".to_string(), MatchKind::Synonym)
+        ]
+    );
     let p = plan(&f, "linen love seat ");
     assert_eq!(p.plan.clauses.len(), 2, "the span is one clause");
     assert_eq!(p.plan.clauses[1].surface, "love seat");
     assert!(kinds(&p.plan.clauses[1]).contains(&("loveseat".to_string(), MatchKind::Synonym)));
     let p = plan(&f, "notebook ");
-    assert_eq!(kinds(&p.plan.clauses[0]).len(), 1, "one-way synonyms do not expand backwards");
+    assert_eq!(
+        kinds(&p.plan.clauses[0]).len(),
+        1,
+        "one-way synonyms do not expand backwards"
+    );
 }
 
 #[test]
 fn synonyms_apply_to_corrected_words_with_both_penalties() {
     let f = fixture("laptop => notebook\n");
     let p = plan(&f, "laptpo ");
-    let synonym = p.plan.clauses[0].node.terms().into_iter().find(|t| t.kind == MatchKind::Synonym).unwrap();
+    let synonym = p.plan.clauses[0]
+        .node
+        .terms()
+        .into_iter()
+        .find(|t| t.kind == MatchKind::Synonym)
+        .unwrap();
     assert_eq!(synonym.text, "notebook");
     assert!(synonym.penalty < super::penalty::SYNONYM);
 }
@@ -134,9 +219,21 @@ fn the_last_word_completes_while_typing() {
     let f = fixture("");
     let typing = plan(&f, "linen so");
     let terms = kinds(&typing.plan.clauses[1]);
-    assert!(terms.contains(&("sofa".to_string(), MatchKind::Prefix)), "{terms:?}");
+    assert!(
+        terms.contains(&("sofa".to_string(), MatchKind::Prefix)),
+        "{terms:?}"
+    );
     assert!(terms.contains(&("soft".to_string(), MatchKind::Prefix)));
     let done = plan(&f, "linen so ");
-    assert!(!kinds(&done.plan.clauses[1]).iter().any(|(_, k)| *k == MatchKind::Prefix));
-    assert!(!kinds(&plan(&f, "27").plan.clauses[0]).iter().any(|(_, k)| *k == MatchKind::Prefix), "no completion of numbers");
+    assert!(
+        !kinds(&done.plan.clauses[1])
+            .iter()
+            .any(|(_, k)| *k == MatchKind::Prefix)
+    );
+    assert!(
+        !kinds(&plan(&f, "27").plan.clauses[0])
+            .iter()
+            .any(|(_, k)| *k == MatchKind::Prefix),
+        "no completion of numbers"
+    );
 }

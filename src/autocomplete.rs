@@ -1,0 +1,415 @@
+//! Autocomplete: suggestions for what a shopper has typed so far.
+//!
+//! Built at index time ([`SuggestionBuilder`]) from product titles (phrases of one to
+//! three words), brands and category names, each weighted by the popularity of the
+//! products it occurs in, and written beside the index as an fst from the lowercased
+//! phrase to its score. [`Suggester`] answers from an fst prefix walk: the best
+//! suggestions of every one-to-three-character prefix are computed once at load, so
+//! broad prefixes cost a table lookup; longer prefixes walk only their own branch.
+//! Prefixes of four characters or more are also matched with one typo.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::path::Path;
+
+use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
+use serde::Serialize;
+
+use crate::analysis::{fold_word, is_stop_word};
+use crate::catalog::{FieldValue, Product};
+use crate::error::{Error, Result};
+use crate::schema::{FieldKind, StoreSchema};
+use crate::typo::TypoAutomaton;
+
+/// File name of the suggestions beside an index.
+pub const SUGGESTIONS_FILE: &str = "suggestions.fst";
+/// Longest title phrase suggested, in words.
+pub const MAX_PHRASE_WORDS: usize = 3;
+/// Most suggestions kept (the highest scored).
+pub const MAX_STORED: usize = 250_000;
+/// Prefixes up to this many characters have their best suggestions precomputed.
+pub const PRECOMPUTED_PREFIX_CHARS: usize = 3;
+/// Suggestions precomputed per prefix (the largest `limit` served from the table).
+pub const PRECOMPUTED_PER_PREFIX: usize = 20;
+/// Most suggestions a request may ask for.
+pub const MAX_LIMIT: usize = 20;
+/// Prefixes at least this long also match with one typo.
+pub const TYPO_PREFIX_CHARS: usize = 4;
+/// Most fst entries a longer-prefix walk reads.
+const MAX_SCAN: usize = 20_000;
+/// Score factor of a suggestion found only through a typo.
+const TYPO_FACTOR: f64 = 0.5;
+
+/// One suggestion.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Suggestion {
+    pub text: String,
+    pub score: f64,
+}
+
+/// Phrase normalization shared by building and querying.
+pub fn normalize(text: &str) -> String {
+    text.split_whitespace()
+        .map(fold_word)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Words of a title as suggestion material: folded, alphanumeric runs.
+fn title_words(title: &str) -> Vec<String> {
+    title
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '"' | '|' | '/'))
+        .map(|w| fold_word(w.trim_matches(|c: char| !c.is_alphanumeric())))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Collects suggestion phrases while a catalog is indexed.
+#[derive(Default)]
+pub struct SuggestionBuilder {
+    scores: HashMap<String, f64>,
+    title_fields: Vec<usize>,
+    name_fields: Vec<usize>,
+    popularity: Option<usize>,
+}
+
+impl SuggestionBuilder {
+    /// Titles come from the highest-weighted text fields; names from faceted keyword
+    /// fields (brands) and category fields.
+    pub fn new(schema: &StoreSchema) -> SuggestionBuilder {
+        let top_weight = schema
+            .fields
+            .iter()
+            .filter(|f| f.kind == FieldKind::Text)
+            .filter_map(|f| f.weight)
+            .fold(0.0f32, f32::max);
+        let title_fields = schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.kind == FieldKind::Text && f.weight == Some(top_weight))
+            .map(|(i, _)| i)
+            .collect();
+        let name_fields = schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| match f.kind {
+                FieldKind::Keyword { .. } => f.facet.is_some() && f.weight.is_some(),
+                FieldKind::Category { .. } => true,
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        SuggestionBuilder {
+            scores: HashMap::new(),
+            title_fields,
+            name_fields,
+            popularity: schema.roles.popularity,
+        }
+    }
+
+    /// Adds a product's phrases, weighted by its popularity.
+    pub fn add(&mut self, product: &Product) {
+        let popularity = match self.popularity.map(|i| &product.values[i]) {
+            Some(FieldValue::Number(p)) if *p > 0.0 => *p,
+            _ => 0.0,
+        };
+        let weight = 1.0 + (1.0 + popularity).ln();
+        let mut phrases: Vec<String> = Vec::new();
+        for &i in &self.title_fields {
+            if let FieldValue::Text(texts) = &product.values[i] {
+                for text in texts {
+                    phrases.extend(title_phrases(&title_words(text)));
+                }
+            }
+        }
+        for &i in &self.name_fields {
+            match &product.values[i] {
+                FieldValue::Keyword(values) => phrases.extend(values.iter().map(|v| normalize(v))),
+                FieldValue::Category(paths) => {
+                    phrases.extend(paths.iter().flatten().map(|l| normalize(l)))
+                }
+                _ => {}
+            }
+        }
+        phrases.sort();
+        phrases.dedup();
+        for phrase in phrases
+            .into_iter()
+            .filter(|p| !p.is_empty() && p.len() < 200)
+        {
+            *self.scores.entry(phrase).or_insert(0.0) += weight;
+        }
+    }
+
+    /// Writes the best phrases as an fst to `dir`.
+    pub fn write(self, dir: &Path) -> Result<usize> {
+        let mut entries: Vec<(String, f64)> = self.scores.into_iter().collect();
+        if entries.len() > MAX_STORED {
+            entries.sort_by(|a, b| b.1.total_cmp(&a.1));
+            entries.truncate(MAX_STORED);
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let path = dir.join(SUGGESTIONS_FILE);
+        let file = std::fs::File::create(&path)
+            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        let mut builder = MapBuilder::new(std::io::BufWriter::new(file))
+            .map_err(|e| Error::Internal(format!("writing suggestions: {e}")))?;
+        for (phrase, score) in &entries {
+            builder
+                .insert(phrase, (score * 100.0).round() as u64)
+                .map_err(|e| Error::Internal(format!("writing suggestions: {e}")))?;
+        }
+        builder
+            .finish()
+            .map_err(|e| Error::Internal(format!("writing suggestions: {e}")))?;
+        Ok(entries.len())
+    }
+}
+
+/// Words that join others in titles ("sofa in grey") but never start or end a suggestion.
+const CONNECTORS: &[&str] = &["in", "on", "by", "x", "w", "incl", "inc"];
+
+/// Phrases of one to three words starting and ending on a content word.
+fn title_phrases(words: &[String]) -> Vec<String> {
+    let content = |w: &String| {
+        !is_stop_word(w) && !CONNECTORS.contains(&w.as_str()) && w.chars().any(char::is_alphabetic)
+    };
+    let mut out = Vec::new();
+    for start in 0..words.len() {
+        if !content(&words[start]) {
+            continue;
+        }
+        for len in 1..=MAX_PHRASE_WORDS.min(words.len() - start) {
+            if content(&words[start + len - 1]) {
+                out.push(words[start..start + len].join(" "));
+            }
+        }
+    }
+    out
+}
+
+/// Answers autocomplete requests from the suggestions of an index.
+pub struct Suggester {
+    map: Map<Vec<u8>>,
+    /// Best suggestions (text, score) of every short prefix.
+    top: HashMap<String, Vec<(String, u64)>>,
+}
+
+impl std::fmt::Debug for Suggester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Suggester({} phrases)", self.map.len())
+    }
+}
+
+impl Suggester {
+    /// Loads the suggestions written beside an index (none when the file is absent).
+    pub fn load(dir: &Path) -> Result<Suggester> {
+        let path = dir.join(SUGGESTIONS_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Suggester::empty()),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let map =
+            Map::new(bytes).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+        let top = precompute(&map);
+        Ok(Suggester { map, top })
+    }
+
+    /// A suggester that suggests nothing.
+    pub fn empty() -> Suggester {
+        let map =
+            Map::from_iter(std::iter::empty::<(&str, u64)>()).unwrap_or_else(|_| unreachable!());
+        Suggester {
+            map,
+            top: HashMap::new(),
+        }
+    }
+
+    /// Number of phrases.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The best `limit` suggestions for what was typed.
+    pub fn suggest(&self, typed: &str, limit: usize) -> Vec<Suggestion> {
+        let prefix = normalize(typed);
+        let limit = limit.min(MAX_LIMIT);
+        if prefix.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        let mut found: Vec<(String, f64)> = match self.top.get(&prefix) {
+            Some(best) if limit <= PRECOMPUTED_PER_PREFIX => {
+                best.iter().map(|(t, s)| (t.clone(), *s as f64)).collect()
+            }
+            _ => self.walk_prefix(&prefix),
+        };
+        found.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        found.truncate(limit);
+        // Too few completions of what was typed: completions one typo away follow.
+        if prefix.chars().count() >= TYPO_PREFIX_CHARS && found.len() < limit {
+            let mut fuzzy: Vec<(String, f64)> = self
+                .walk_typo(&prefix)
+                .into_iter()
+                .filter(|(text, _)| !found.iter().any(|(t, _)| t == text))
+                .collect();
+            fuzzy.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            found.extend(fuzzy.into_iter().take(limit - found.len()));
+        }
+        found
+            .into_iter()
+            .map(|(text, score)| Suggestion {
+                text,
+                score: score.round() / 100.0,
+            })
+            .collect()
+    }
+
+    fn walk_prefix(&self, prefix: &str) -> Vec<(String, f64)> {
+        let automaton = fst::automaton::Str::new(prefix).starts_with();
+        let mut stream = self.map.search(automaton).into_stream();
+        let mut out = Vec::new();
+        while let Some((key, score)) = stream.next() {
+            if let Ok(text) = std::str::from_utf8(key) {
+                out.push((text.to_string(), score as f64));
+            }
+            if out.len() >= MAX_SCAN {
+                break;
+            }
+        }
+        out
+    }
+
+    fn walk_typo(&self, prefix: &str) -> Vec<(String, f64)> {
+        let automaton = TypoAutomaton::new(prefix, 1).starts_with();
+        let mut stream = self.map.search(automaton).into_stream();
+        let mut out = Vec::new();
+        while let Some((key, score)) = stream.next() {
+            if let Ok(text) = std::str::from_utf8(key) {
+                out.push((text.to_string(), score as f64 * TYPO_FACTOR));
+            }
+            if out.len() >= MAX_SCAN {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// The best suggestions of every prefix of up to [`PRECOMPUTED_PREFIX_CHARS`] characters.
+fn precompute(map: &Map<Vec<u8>>) -> HashMap<String, Vec<(String, u64)>> {
+    type Heap = BinaryHeap<std::cmp::Reverse<(u64, String)>>;
+    let mut heaps: HashMap<String, Heap> = HashMap::new();
+    let mut stream = map.stream();
+    while let Some((key, score)) = stream.next() {
+        let Ok(text) = std::str::from_utf8(key) else {
+            continue;
+        };
+        for (n, (end, _)) in text
+            .char_indices()
+            .skip(1)
+            .chain(std::iter::once((text.len(), ' ')))
+            .enumerate()
+        {
+            if n >= PRECOMPUTED_PREFIX_CHARS {
+                break;
+            }
+            let heap = heaps.entry(text[..end].to_string()).or_default();
+            heap.push(std::cmp::Reverse((score, text.to_string())));
+            if heap.len() > PRECOMPUTED_PER_PREFIX {
+                heap.pop();
+            }
+        }
+    }
+    heaps
+        .into_iter()
+        .map(|(prefix, heap)| {
+            let mut best: Vec<(String, u64)> = heap
+                .into_iter()
+                .map(|std::cmp::Reverse((s, t))| (t, s))
+                .collect();
+            best.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            (prefix, best)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suggester(phrases: &[(&str, u64)]) -> (tempfile::TempDir, Suggester) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sorted: Vec<_> = phrases.to_vec();
+        sorted.sort();
+        let mut builder =
+            MapBuilder::new(std::fs::File::create(dir.path().join(SUGGESTIONS_FILE)).unwrap())
+                .unwrap();
+        for (p, s) in sorted {
+            builder.insert(p, s).unwrap();
+        }
+        builder.finish().unwrap();
+        let s = Suggester::load(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    fn texts(s: &Suggester, typed: &str, limit: usize) -> Vec<String> {
+        s.suggest(typed, limit)
+            .into_iter()
+            .map(|s| s.text)
+            .collect()
+    }
+
+    #[test]
+    fn best_scored_completions_first() {
+        let (_d, s) = suggester(&[
+            ("sofa", 900),
+            ("sofa bed", 300),
+            ("soft throw", 500),
+            ("linen sofa", 200),
+            ("table", 50),
+        ]);
+        assert_eq!(texts(&s, "so", 2), ["sofa", "soft throw"]);
+        assert_eq!(texts(&s, "SOF", 8), ["sofa", "soft throw", "sofa bed"]);
+        assert_eq!(texts(&s, "Sofa", 2), ["sofa", "sofa bed"]);
+        assert_eq!(
+            texts(&s, "Sofa", 8),
+            ["sofa", "sofa bed", "soft throw"],
+            "one-typo completions follow"
+        );
+        assert_eq!(texts(&s, "linen so", 8), ["linen sofa"]);
+        assert!(texts(&s, "xyz", 8).is_empty());
+        assert!(texts(&s, "", 8).is_empty());
+    }
+
+    #[test]
+    fn longer_prefixes_tolerate_one_typo() {
+        let (_d, s) = suggester(&[("headphones", 900), ("headset", 300)]);
+        assert_eq!(texts(&s, "haedph", 8), ["headphones"]);
+        assert!(
+            texts(&s, "hae", 8).is_empty(),
+            "no typos under four characters"
+        );
+    }
+
+    #[test]
+    fn title_phrases_start_and_end_on_content_words() {
+        let words = title_words("Linen 3-Seat Sofa in Grey");
+        let phrases = title_phrases(&words);
+        assert!(
+            phrases.contains(&"linen 3-seat sofa".to_string()),
+            "{phrases:?}"
+        );
+        assert!(phrases.contains(&"sofa in grey".to_string()));
+        assert!(
+            !phrases
+                .iter()
+                .any(|p| p.starts_with("in ") || p.ends_with(" in"))
+        );
+    }
+}

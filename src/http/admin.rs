@@ -1,0 +1,64 @@
+//! Admin endpoints and their guard: `POST /v1/admin/reload`.
+//!
+//! When the server has an admin key (`CLERK_ADMIN_KEY`), admin and write endpoints
+//! require `Authorization: Bearer <key>`; [`require_admin`] is the one place that
+//! checks it.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+
+/// Rejects requests without the admin key, when one is configured.
+pub async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(key) = state.admin_key.as_deref() else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(given) if constant_time_eq(given.as_bytes(), key.as_bytes()) => {
+            next.run(request).await
+        }
+        Some(_) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the admin key is wrong",
+        )
+        .into_response(),
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this endpoint needs the header `Authorization: Bearer <CLERK_ADMIN_KEY>`",
+        )
+        .into_response(),
+    }
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Re-reads `synonyms/` (and rules); refuses the whole set on any problem.
+pub async fn reload(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let engine = state.engine.clone();
+    let report = tokio::task::spawn_blocking(move || engine.reload_config())
+        .await
+        .map_err(|e| {
+            ApiError::from(crate::Error::Internal(format!("reload task failed: {e}")))
+        })??;
+    Ok(Json(json!({"reloaded": report})))
+}
