@@ -21,6 +21,7 @@ use crate::index::{BuildObserver, BuildReport, DataDir, build_index};
 use crate::retrieve::Sort;
 use crate::schema::StoreSchema;
 use crate::search::{SearchRequest, SearchResponse};
+use crate::shoppers::{RedbStore, STORE_FILE, ShopperStore};
 
 /// Products in the demo catalog `clerk serve` generates on a fresh data directory.
 pub const DEMO_PRODUCTS: u64 = 20_000;
@@ -50,6 +51,17 @@ pub enum Command {
     DemoCatalog(DemoArgs),
     /// Measure relevance on a judged query set.
     Eval(EvalArgs),
+    /// Click-through and conversion per variant, from the recorded events.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[arg(long, default_value = "./clerk-data")]
+    pub data_dir: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the data and the store's configuration live.
@@ -154,11 +166,11 @@ pub struct EvalArgs {
     pub catalog: Option<PathBuf>,
     #[command(flatten)]
     pub dirs: Dirs,
-    /// Suites to run, comma-separated: clean, typo, spaces, plural.
+    /// Suites to run, comma-separated: clean, typo, spaces, plural, personalization.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "clean,typo,spaces,plural"
+        default_value = "clean,typo,spaces,plural,personalization"
     )]
     pub suites: Vec<String>,
     /// Print the report as JSON.
@@ -186,6 +198,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Search(args) => search(args),
         Command::Eval(args) => eval(args),
+        Command::Report(args) => report(args),
         Command::DemoCatalog(args) => {
             let started = std::time::Instant::now();
             let n = crate::demo::write_catalog(&args.out, args.products, args.seed)?;
@@ -234,10 +247,11 @@ fn serve(args: ServeArgs) -> Result<()> {
         crate::demo::write_catalog(&catalog, args.demo_products, DEMO_SEED)?;
         print_report(&index(&catalog, &args.dirs)?);
     }
-    let engine = Arc::new(Engine::open_with_config(
-        data,
-        Some(args.dirs.config_dir.clone()),
-    )?);
+    let store = RedbStore::open(&args.dirs.data_dir.join(STORE_FILE))?;
+    let engine = Arc::new(
+        Engine::open_with_config(data, Some(args.dirs.config_dir.clone()))?
+            .with_shoppers(Arc::new(store)),
+    );
     let state = AppState::new(engine.clone()).with_admin_key(std::env::var("CLERK_ADMIN_KEY").ok());
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
@@ -261,8 +275,13 @@ fn serve(args: ServeArgs) -> Result<()> {
 }
 
 fn search(args: SearchArgs) -> Result<()> {
-    let engine =
+    let mut engine =
         Engine::open_with_config(DataDir::new(&args.data_dir), Some(args.config_dir.clone()))?;
+    if args.shopper.is_some()
+        && let Some(store) = read_only_shoppers(&args.data_dir)
+    {
+        engine = engine.with_shoppers(store);
+    }
     let sort = Sort::parse(&args.sort).ok_or_else(|| {
         Error::bad_request(
             "bad_sort",
@@ -281,6 +300,7 @@ fn search(args: SearchArgs) -> Result<()> {
         page: args.page,
         per_page: args.per_page,
         explain: args.explain,
+        ..SearchRequest::default()
     };
     let response = engine.search(&request)?;
     if args.json {
@@ -295,14 +315,16 @@ fn search(args: SearchArgs) -> Result<()> {
 
 fn eval(args: EvalArgs) -> Result<()> {
     use crate::eval::{self, EvalReport, JudgedSet, Suite};
+    let personalization = args.suites.iter().any(|s| s == "personalization");
     let suites = args
         .suites
         .iter()
+        .filter(|s| *s != "personalization")
         .map(|name| {
             Suite::parse(name).ok_or_else(|| {
                 Error::bad_request(
                     "bad_suite",
-                    format!("unknown suite \"{name}\"; suites: clean, typo, spaces, plural"),
+                    format!("unknown suite \"{name}\"; suites: clean, typo, spaces, plural, personalization"),
                 )
             })
         })
@@ -322,9 +344,17 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
         None => args.dirs.data_dir.clone(),
     };
-    let engine =
+    let mut engine =
         Engine::open_with_config(DataDir::new(data_dir), Some(args.dirs.config_dir.clone()))?;
-    let report = eval::evaluate(&engine, &set, &suites)?;
+    if personalization {
+        // Simulated shoppers go to a scratch store, never to the data directory's.
+        engine = engine.with_shoppers(Arc::new(RedbStore::open(&scratch.path().join(STORE_FILE))?));
+    }
+    let engine = Arc::new(engine);
+    let mut report = eval::evaluate(&engine, &set, &suites)?;
+    if personalization {
+        report.personalization = Some(eval::personas::evaluate(&engine, &set)?);
+    }
     let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some(out) = &args.out {
         std::fs::write(out, &json)
@@ -361,6 +391,44 @@ fn eval(args: EvalArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn report(args: ReportArgs) -> Result<()> {
+    let path = args.data_dir.join(STORE_FILE);
+    if !path.exists() {
+        return Err(Error::NotFound(format!(
+            "no events recorded yet: {} does not exist",
+            path.display()
+        )));
+    }
+    let store = RedbStore::open_read_only(&path).or_else(|_| RedbStore::open(&path))?;
+    let mut tally = crate::report::Tally::default();
+    store.for_each_event(&mut |event| tally.add(event))?;
+    let reports = tally.finish();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).map_err(|e| Error::Internal(e.to_string()))?
+        );
+    } else {
+        print!("{}", crate::report::render(&reports));
+    }
+    Ok(())
+}
+
+/// The shopper store of a data directory for reading, when nobody else holds it.
+fn read_only_shoppers(data_dir: &Path) -> Option<Arc<dyn ShopperStore>> {
+    let path = data_dir.join(STORE_FILE);
+    if !path.exists() {
+        return None;
+    }
+    match RedbStore::open_read_only(&path) {
+        Ok(store) => Some(Arc::new(store)),
+        Err(e) => {
+            eprintln!("note: shopper profiles unavailable ({e}); searching anonymously");
+            None
+        }
+    }
 }
 
 fn print_human(response: &SearchResponse) {

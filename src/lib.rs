@@ -20,6 +20,7 @@
 //! * [`demo`] — the synthetic demo catalog;
 //! * [`http`] — the axum API; [`cli`] — the command line.
 
+pub mod affinity;
 pub mod analysis;
 pub mod autocomplete;
 pub mod catalog;
@@ -30,6 +31,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod events;
 pub mod facets;
 pub mod filter;
 pub mod http;
@@ -37,10 +39,13 @@ pub mod index;
 pub mod lexicon;
 pub mod metrics;
 pub mod plan;
+pub mod profiles;
 pub mod rank;
+pub mod report;
 pub mod retrieve;
 pub mod schema;
 pub mod search;
+pub mod shoppers;
 pub mod synonyms;
 pub mod typo;
 

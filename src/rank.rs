@@ -1,18 +1,29 @@
-//! Ranking: a document's final score from its text relevance and its priors.
+//! Ranking: a document's final score from its text relevance, its popularity and the
+//! shopper's affinity.
 //!
-//! Text relevance (BM25 over the schema's weighted fields) comes first. A popularity
-//! prior, normalized over the catalog, nudges equally relevant products: at most
-//! [`POPULARITY_BOOST`] of the text score, so it reorders near-ties but never lifts a
-//! weak match over a strong one. Browsing (an empty query) ranks by the prior alone.
-//! [`ScoreBreakdown`] keeps each part for `explain`.
+//! ```text
+//! query:    score = text × (1 + POPULARITY_BOOST × popularity) × (1 + impact × affinity)
+//! browsing: score = popularity + BROWSE_AFFINITY × impact × affinity
+//! ```
+//! Text relevance (BM25 over the schema's weighted fields) comes first: popularity and
+//! affinity are in [0, 1] and multiply the text score by bounded factors, so a product
+//! whose text score is below `1 / ((1 + POPULARITY_BOOST) × (1 + impact))` of another's
+//! can never pass it, whatever the shopper's profile (with the default impact of 1, a
+//! product needs over 45% of another's text score to pass it). With `impact` 0 the order is
+//! exactly the unpersonalized one. Browsing (an empty query) has no text to respect,
+//! so there the profile weighs in more. [`ScoreBreakdown`] keeps each part for
+//! `explain`.
 
 use serde::Serialize;
 
+use crate::affinity::Personalization;
 use crate::columns::SegmentColumns;
 use crate::index::Snapshot;
 
 /// The largest share of the text score popularity can add.
 pub const POPULARITY_BOOST: f32 = 0.1;
+/// How much a perfect affinity adds to a browsing score, per unit of impact.
+pub const BROWSE_AFFINITY: f32 = 2.0;
 
 /// How a document's score was made, for `explain`.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -21,6 +32,8 @@ pub struct ScoreBreakdown {
     pub text: f32,
     /// Popularity prior in [0, 1].
     pub popularity: f32,
+    /// The shopper's affinity for the product in [0, 1] (0 when not personalized).
+    pub affinity: f32,
 }
 
 /// Computes final scores for one query.
@@ -30,6 +43,10 @@ pub struct Ranker {
     popularity: Option<usize>,
     /// 1 / ln(1 + max popularity), so the prior spans [0, 1].
     popularity_scale: f32,
+    /// The shopper's profile, when personalizing.
+    personalization: Option<Personalization>,
+    /// `personalization_impact` of the schema.
+    impact: f32,
 }
 
 impl Ranker {
@@ -58,7 +75,20 @@ impl Ranker {
         Ranker {
             popularity,
             popularity_scale,
+            personalization: None,
+            impact: snapshot.schema.affinity.personalization_impact,
         }
+    }
+
+    /// The same ranker, re-scoring by a shopper's profile.
+    pub fn personalized(mut self, personalization: Option<Personalization>) -> Ranker {
+        self.personalization = personalization.filter(|p| !p.is_empty() && self.impact > 0.0);
+        self
+    }
+
+    /// The profile in use, if any.
+    pub fn personalization(&self) -> Option<&Personalization> {
+        self.personalization.as_ref()
     }
 
     /// The popularity prior of a document, in [0, 1].
@@ -73,23 +103,40 @@ impl Ranker {
         }
     }
 
-    /// The final score and its parts; `text` is `None` when browsing.
+    /// A document's score parts; `text` is 0 when browsing.
     #[inline]
-    pub fn score(
-        &self,
-        columns: &SegmentColumns,
-        doc: u32,
-        text: Option<f32>,
-    ) -> (f32, ScoreBreakdown) {
-        let popularity = self.popularity(columns, doc);
-        let breakdown = ScoreBreakdown {
-            text: text.unwrap_or(0.0),
-            popularity,
-        };
-        let score = match text {
-            Some(t) => t * (1.0 + POPULARITY_BOOST * popularity),
-            None => popularity,
-        };
-        (score, breakdown)
+    pub fn parts(&self, columns: &SegmentColumns, doc: u32, text: f32) -> ScoreBreakdown {
+        ScoreBreakdown {
+            text,
+            popularity: self.popularity(columns, doc),
+            affinity: match &self.personalization {
+                Some(p) => p.affinity(columns, doc),
+                None => 0.0,
+            },
+        }
+    }
+
+    /// The browsing score (no query text).
+    #[inline]
+    pub fn browse_score(&self, parts: &ScoreBreakdown) -> f32 {
+        parts.popularity + BROWSE_AFFINITY * self.impact * parts.affinity
+    }
+
+    /// The score of a text match.
+    #[inline]
+    pub fn text_score(&self, parts: &ScoreBreakdown) -> f32 {
+        parts.text
+            * (1.0 + POPULARITY_BOOST * parts.popularity)
+            * (1.0 + self.impact * parts.affinity)
+    }
+
+    /// The final score of a document's parts.
+    #[inline]
+    pub fn score(&self, parts: &ScoreBreakdown, browsing: bool) -> f32 {
+        if browsing {
+            self.browse_score(parts)
+        } else {
+            self.text_score(parts)
+        }
     }
 }

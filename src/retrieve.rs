@@ -185,7 +185,9 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
             if r.window == 0 {
                 return;
             }
-            let (score, breakdown) = r.ranker.score(columns, doc, (!browsing).then_some(text));
+            let breakdown = r
+                .ranker
+                .parts(columns, doc, if browsing { 0.0 } else { text });
             let key = match sort_values {
                 Some(values) => oriented(
                     values.get(doc as usize).copied().unwrap_or(f64::NAN),
@@ -195,7 +197,7 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
             };
             let candidate = Candidate {
                 address: DocAddress::new(ord as u32, doc),
-                score,
+                score: r.ranker.score(&breakdown, browsing),
                 breakdown,
                 key,
             };

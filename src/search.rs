@@ -16,14 +16,17 @@ use serde_json::{Map, Value};
 use tantivy::schema::Value as _;
 use tantivy::{DocAddress, TantivyDocument, Term};
 
+use crate::affinity::Personalization;
 use crate::analysis::QueryWord;
 use crate::config::StoreConfig;
 use crate::error::{Error, Result};
+use crate::events::Variant;
 use crate::facets;
 use crate::filter::{self, FilterSet};
 use crate::index::Snapshot;
 use crate::plan::{self, Node, PlanContext, Planned, QueryPlan};
-use crate::rank::{Ranker, ScoreBreakdown};
+use crate::profiles::Profile;
+use crate::rank::Ranker;
 use crate::retrieve::{Candidate, Retrieval, Retrieved, Sort, SortKey, retrieve};
 
 /// Largest `per_page`.
@@ -46,6 +49,10 @@ pub struct SearchRequest {
     pub page: usize,
     pub per_page: usize,
     pub explain: bool,
+    /// Preview switch: re-rank by the shopper's profile (default on).
+    pub personalize: bool,
+    /// Preview switch: apply merchandising rules (default on).
+    pub apply_rules: bool,
 }
 
 impl Default for SearchRequest {
@@ -59,6 +66,29 @@ impl Default for SearchRequest {
             page: 1,
             per_page: DEFAULT_PER_PAGE,
             explain: false,
+            personalize: true,
+            apply_rules: true,
+        }
+    }
+}
+
+/// Who is searching: the variant they are served and their profile.
+#[derive(Debug, Clone)]
+pub struct ShopperContext {
+    pub variant: Variant,
+    /// The profile, for personalized shoppers.
+    pub profile: Option<Profile>,
+    /// Unix seconds, for decaying the profile.
+    pub now: i64,
+}
+
+impl ShopperContext {
+    /// Nobody in particular.
+    pub fn anonymous() -> ShopperContext {
+        ShopperContext {
+            variant: Variant::Anonymous,
+            profile: None,
+            now: chrono::Utc::now().timestamp(),
         }
     }
 }
@@ -130,6 +160,9 @@ pub struct Explain {
     pub popularity: f32,
     pub affinity: f32,
     pub rules: Vec<String>,
+    /// Why the shopper's profile lifted this product, in their words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
 }
 
 /// One result.
@@ -173,6 +206,7 @@ pub fn search(
     snapshot: &Snapshot,
     config: &StoreConfig,
     request: &SearchRequest,
+    shopper: &ShopperContext,
 ) -> Result<SearchResponse> {
     let started = Instant::now();
     request.validate()?;
@@ -188,7 +222,13 @@ pub fn search(
     let sort = sort_key(request.sort, snapshot)?;
     let words = snapshot.analyzer.query_words(&request.q);
     let planned = plan_query(snapshot, config, &words, &request.q);
-    let ranker = Ranker::new(snapshot);
+    let personalization = match (&shopper.profile, shopper.variant, request.personalize) {
+        (Some(profile), Variant::Personalized, true) => {
+            Some(Personalization::new(profile, snapshot, shopper.now))
+        }
+        _ => None,
+    };
+    let ranker = Ranker::new(snapshot).personalized(personalization);
 
     let retrieval = Retrieval {
         snapshot,
@@ -199,7 +239,7 @@ pub fn search(
         window: request.page * request.per_page,
     };
     let (retrieved, relaxed) = retrieve_relaxing(&retrieval, planned.plan.clone(), request.sort)?;
-    let hits = page_hits(snapshot, &retrieved.top, request)?;
+    let hits = page_hits(snapshot, &retrieved.top, request, &ranker)?;
     let (message, did_you_mean) = if retrieved.total == 0 && !words.is_empty() {
         no_results(snapshot, &words, &request.q)
     } else {
@@ -211,11 +251,7 @@ pub fn search(
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
         page: request.page,
         per_page: request.per_page,
-        variant: if request.shopper.is_some() {
-            "personalized"
-        } else {
-            "anonymous"
-        },
+        variant: shopper.variant.name(),
         corrections: planned.corrections,
         relaxed,
         hits,
@@ -457,30 +493,45 @@ fn node_doc_freq(node: &Node, snapshot: &Snapshot) -> u64 {
 }
 
 /// The requested page of candidates, with their products loaded.
-fn page_hits(snapshot: &Snapshot, top: &[Candidate], request: &SearchRequest) -> Result<Vec<Hit>> {
+fn page_hits(
+    snapshot: &Snapshot,
+    top: &[Candidate],
+    request: &SearchRequest,
+    ranker: &Ranker,
+) -> Result<Vec<Hit>> {
     let from = (request.page - 1) * request.per_page;
     top.iter()
         .skip(from)
         .take(request.per_page)
         .map(|c| {
             let (id, product) = load_product(snapshot, c.address)?;
+            let explain = request.explain.then(|| Explain {
+                text: c.breakdown.text,
+                popularity: c.breakdown.popularity,
+                affinity: c.breakdown.affinity,
+                rules: Vec::new(),
+                because: because(snapshot, ranker, c),
+            });
             Ok(Hit {
                 id,
                 score: c.score,
                 product,
-                explain: request.explain.then(|| explain(&c.breakdown)),
+                explain,
             })
         })
         .collect()
 }
 
-fn explain(breakdown: &ScoreBreakdown) -> Explain {
-    Explain {
-        text: breakdown.text,
-        popularity: breakdown.popularity,
-        affinity: 0.0,
-        rules: Vec::new(),
+/// The profile's reason for a candidate it lifted.
+fn because(snapshot: &Snapshot, ranker: &Ranker, candidate: &Candidate) -> Option<String> {
+    if candidate.breakdown.affinity <= 0.0 {
+        return None;
     }
+    let personalization = ranker.personalization()?;
+    let columns = snapshot
+        .columns
+        .get(candidate.address.segment_ord as usize)?;
+    personalization.because(columns, candidate.address.doc_id, &snapshot.vocabulary)
 }
 
 /// A product's id and its returned fields, from the stored source.

@@ -81,3 +81,60 @@ fn fresh_checkout_serves_the_demo_catalog_and_stops_cleanly() {
     assert_eq!(health["documents"], 2000);
     assert!(again.stop());
 }
+
+#[test]
+fn accepted_events_survive_a_kill_and_feed_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::start(&data, &["--demo-products", "500"]);
+    let client = reqwest::blocking::Client::new();
+    let hits: Value = client
+        .get(server.url("/v1/search?q=&per_page=3"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let product = hits["hits"][0]["id"].as_str().unwrap().to_string();
+    let batch = json!([
+        {"type":"search","shopper":"s-durable","query":"lamp"},
+        {"type":"click","shopper":"s-durable","product":product,"query":"lamp","position":1},
+        {"type":"purchase","shopper":"s-durable","product":product}
+    ]);
+    let response = client
+        .post(server.url("/v1/events"))
+        .json(&batch)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    // No graceful shutdown: the process dies right after the 202.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let mut again = Server::start(&data, &[]);
+    let profile: Value = client
+        .get(again.url("/v1/shoppers/s-durable"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(profile["events"]["click"], 1, "{profile}");
+    assert_eq!(profile["events"]["purchase"], 1, "{profile}");
+    assert_eq!(profile["events"]["search"], 1, "{profile}");
+    assert!(again.stop());
+
+    let report = common::server::clerk()
+        .args(["report", "--json", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let variant = report.as_object().unwrap().values().next().unwrap();
+    assert_eq!(variant["searches"], 1);
+    assert_eq!(variant["clicks"], 1);
+    assert_eq!(variant["click_through"], 1.0);
+}

@@ -10,6 +10,7 @@
 
 pub mod judged;
 pub mod metrics;
+pub mod personas;
 pub mod suites;
 
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,9 @@ pub struct EvalReport {
     pub set: String,
     pub documents: u64,
     pub suites: Vec<SuiteResult>,
+    /// The personalization suite, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personalization: Option<personas::PersonaReport>,
 }
 
 impl EvalReport {
@@ -105,6 +109,7 @@ pub fn evaluate(engine: &Engine, set: &JudgedSet, suites: &[Suite]) -> Result<Ev
         set: set.name.clone(),
         documents: engine.documents(),
         suites: results,
+        personalization: None,
     })
 }
 
@@ -199,6 +204,9 @@ pub fn render_table(report: &EvalReport) -> String {
             m.latency_ms_p50,
             m.latency_ms_p99
         ));
+    }
+    if let Some(p) = &report.personalization {
+        out.push_str(&personas::render(p));
     }
     out
 }

@@ -10,6 +10,7 @@ mod autocomplete;
 pub mod error;
 pub mod params;
 mod search;
+mod shoppers;
 mod status;
 
 use std::future::Future;
@@ -22,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::engine::Engine;
 use crate::metrics::{Metrics, RequestLabels};
@@ -65,12 +66,20 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/v1/admin/reload", post(admin::reload))
+        .route("/v1/shoppers/{id}", delete(shoppers::forget))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,
         ));
     Router::new()
         .merge(admin)
+        .route(
+            "/v1/events",
+            post(shoppers::events).layer(DefaultBodyLimit::max(shoppers::MAX_EVENTS_BODY_BYTES)),
+        )
+        .route("/v1/shoppers/{id}", get(shoppers::profile))
+        .route("/v1/shoppers/{id}/opt-out", post(shoppers::opt_out))
+        .route("/v1/shoppers/{id}/opt-in", post(shoppers::opt_in))
         .route("/v1/autocomplete", get(autocomplete::autocomplete))
         .route("/health", get(status::health))
         .route("/metrics", get(status::metrics))
@@ -85,6 +94,19 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::from_fn(time_limit))
         .with_state(state)
+}
+
+/// A body that could not be read: larger than `limit`, or cut off.
+pub fn body_error(rejection: axum::extract::rejection::BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rejection.body_text())
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -4,10 +4,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 
 use super::params::{pairs_from_json, pairs_from_query, search_request};
-use super::{ApiError, AppState, MAX_SEARCH_BODY_BYTES};
+use super::{ApiError, AppState, MAX_SEARCH_BODY_BYTES, body_error};
 use crate::search::{SearchRequest, SearchResponse};
 
 pub async fn search_get(
@@ -22,22 +21,9 @@ pub async fn search_post(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    let body = body.map_err(body_error)?;
+    let body = body.map_err(|r| body_error(r, MAX_SEARCH_BODY_BYTES))?;
     let request = search_request(pairs_from_json(&body)?)?;
     run(state, request).await
-}
-
-/// A body that could not be read: too large, or cut off.
-pub fn body_error(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the request body is larger than {MAX_SEARCH_BODY_BYTES} bytes"),
-        )
-    } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rejection.body_text())
-    }
 }
 
 /// Runs the search on the blocking pool (it is CPU work) and records its metrics.

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use tantivy::index::SegmentId;
-use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, DocSet, Index, IndexReader, ReloadPolicy, Searcher, TERMINATED, Term};
 
 use crate::analysis::{Analyzer, ClerkTokenizer, TOKENIZER_NAME};
 use crate::autocomplete::Suggester;
@@ -45,12 +46,39 @@ pub struct Snapshot {
     pub analyzer: Analyzer,
     /// Every word of the typo-tolerant text fields, with its document frequency.
     pub lexicon: Arc<Lexicon>,
+    /// How common each affinity feature value is, computed on first use.
+    pub base_rates: std::sync::OnceLock<crate::affinity::BaseRates>,
 }
 
 impl Snapshot {
     /// Number of live (not deleted) products.
     pub fn num_docs(&self) -> u64 {
         self.searcher.num_docs()
+    }
+
+    /// Where the live product with id `id` is, if any.
+    pub fn find(&self, id: &str) -> Option<DocAddress> {
+        let term = Term::from_field_text(self.fields.id, id);
+        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
+            let Ok(inverted) = segment.inverted_index(self.fields.id) else {
+                continue;
+            };
+            let Ok(Some(mut postings)) = inverted.read_postings(&term, IndexRecordOption::Basic)
+            else {
+                continue;
+            };
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if segment
+                    .alive_bitset()
+                    .is_none_or(|alive| alive.is_alive(doc))
+                {
+                    return Some(DocAddress::new(ord as u32, doc));
+                }
+                doc = postings.advance();
+            }
+        }
+        None
     }
 }
 
@@ -213,5 +241,6 @@ fn build_snapshot(
         fields: fields.clone(),
         analyzer: analyzer.clone(),
         lexicon: cache.lexicon.clone(),
+        base_rates: std::sync::OnceLock::new(),
     })
 }

@@ -132,8 +132,62 @@ pub struct StoreSchema {
     pub roles: Roles,
     /// Attribute keys that may be faceted (as listed under the attributes field).
     pub attribute_facets: Vec<String>,
+    /// How shopper behaviour becomes affinity and re-ranking.
+    pub affinity: AffinitySettings,
     /// The TOML text this schema was read from, kept to snapshot it beside an index.
     pub source_text: String,
+}
+
+/// A product feature a shopper's affinity is learned on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AffinityFeature {
+    /// An exact-value column: a keyword field, a category field (every level), an
+    /// attribute (`attributes.color`).
+    Column(String),
+    /// The price band the product falls in (`price_bands` edges).
+    PriceBand,
+}
+
+/// Settings of the personalization loop (`[affinity]` in the schema).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AffinitySettings {
+    pub features: Vec<AffinityFeature>,
+    /// Edges of the price bands, ascending.
+    pub price_bands: Vec<f64>,
+    /// An event's weight halves every this many seconds.
+    pub half_life_seconds: f64,
+    /// Events closer together than this belong to one session.
+    pub session_gap_seconds: i64,
+    /// How much more the current session counts than older history.
+    pub session_boost: f32,
+    /// Weights of view, click, add_to_cart, purchase.
+    pub event_weights: [f32; 4],
+    /// How far personalization may lift a product: its score is multiplied by at most
+    /// `1 + personalization_impact` (0 turns personalization off).
+    pub personalization_impact: f32,
+    /// Share of shoppers served without personalization, to measure lift.
+    pub holdout_share: f64,
+    /// Amount of (decayed, weighted) behaviour at which a profile counts half.
+    pub confidence_events: f32,
+    /// Category paths whose products never feed a profile.
+    pub sensitive_categories: Vec<String>,
+}
+
+impl Default for AffinitySettings {
+    fn default() -> Self {
+        AffinitySettings {
+            features: Vec::new(),
+            price_bands: Vec::new(),
+            half_life_seconds: 30.0 * 86_400.0,
+            session_gap_seconds: 30 * 60,
+            session_boost: 2.0,
+            event_weights: [1.0, 2.0, 5.0, 10.0],
+            personalization_impact: 1.0,
+            holdout_share: 0.1,
+            confidence_events: 4.0,
+            sensitive_categories: Vec::new(),
+        }
+    }
 }
 
 /// Default number of values a facet returns.

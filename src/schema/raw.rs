@@ -3,8 +3,8 @@
 use serde::Deserialize;
 
 use super::{
-    CatalogFormat, DEFAULT_FACET_SIZE, FacetDef, FieldDef, FieldKind, Roles, Stemmer, StoreSchema,
-    normalize_attribute_key,
+    AffinityFeature, AffinitySettings, CatalogFormat, DEFAULT_FACET_SIZE, FacetDef, FieldDef,
+    FieldKind, Roles, Stemmer, StoreSchema, normalize_attribute_key,
 };
 use crate::error::{Error, Result};
 use crate::typo::TypoSettings;
@@ -20,6 +20,7 @@ pub(super) struct RawSchema {
     roles: RawRoles,
     #[serde(default)]
     typos: RawTypos,
+    affinity: Option<RawAffinity>,
     #[serde(default, rename = "field")]
     fields: Vec<RawField>,
 }
@@ -35,6 +36,30 @@ struct RawCatalog {
 #[serde(deny_unknown_fields)]
 struct RawAnalysis {
     stemmer: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAffinity {
+    features: Option<Vec<String>>,
+    price_bands: Option<Vec<f64>>,
+    half_life_days: Option<f64>,
+    session_minutes: Option<i64>,
+    session_boost: Option<f32>,
+    personalization_impact: Option<f32>,
+    holdout_share: Option<f64>,
+    confidence_events: Option<f32>,
+    sensitive_categories: Option<Vec<String>>,
+    event_weights: Option<RawEventWeights>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEventWeights {
+    view: Option<f32>,
+    click: Option<f32>,
+    add_to_cart: Option<f32>,
+    purchase: Option<f32>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -180,10 +205,19 @@ impl RawSchema {
                 typos.one_typo_from, typos.two_typos_from
             ));
         }
+        let affinity = resolve_affinity(
+            self.affinity,
+            &fields,
+            &attribute_facets,
+            &roles,
+            origin,
+            &mut problems,
+        );
         if !problems.is_empty() {
             return Err(Error::Config { problems });
         }
         Ok(StoreSchema {
+            affinity,
             format,
             id_source: self.catalog.id.unwrap_or_else(|| "id".to_string()),
             stemmer,
@@ -317,6 +351,147 @@ fn resolve_facet(
         return Err("`facet_size` must be at least 1".to_string());
     }
     Ok(Some(FacetDef { size, ranges }))
+}
+
+/// The `[affinity]` section, with defaults: every faceted keyword field, every
+/// category field, the faceted attributes, and the price band when there is a price.
+fn resolve_affinity(
+    raw: Option<RawAffinity>,
+    fields: &[FieldDef],
+    attribute_facets: &[String],
+    roles: &Roles,
+    origin: &str,
+    problems: &mut Vec<String>,
+) -> AffinitySettings {
+    let raw = raw.unwrap_or_default();
+    let defaults = AffinitySettings::default();
+    let attributes = fields
+        .iter()
+        .find(|f| matches!(f.kind, FieldKind::Attributes { .. }));
+    let mut bad = |what: String| problems.push(format!("{origin}: [affinity] {what}"));
+    let feature = |name: &str, bad: &mut dyn FnMut(String)| -> Option<AffinityFeature> {
+        if name == "price_band" {
+            if roles.price.is_none() {
+                bad("price_band needs a price field".into());
+                return None;
+            }
+            return Some(AffinityFeature::PriceBand);
+        }
+        match fields.iter().find(|f| f.name == name) {
+            Some(f)
+                if matches!(
+                    f.kind,
+                    FieldKind::Keyword { .. } | FieldKind::Category { .. }
+                ) =>
+            {
+                Some(AffinityFeature::Column(f.name.clone()))
+            }
+            Some(f) => {
+                bad(format!(
+                    "feature \"{name}\" is a {} field; use keyword, category or attribute fields",
+                    f.kind.name()
+                ));
+                None
+            }
+            None => match attributes {
+                Some(a) => Some(AffinityFeature::Column(super::attribute_column(
+                    &a.name, name,
+                ))),
+                None => {
+                    bad(format!("feature \"{name}\" names no field"));
+                    None
+                }
+            },
+        }
+    };
+    let features = match &raw.features {
+        Some(names) => names.iter().filter_map(|n| feature(n, &mut bad)).collect(),
+        None => {
+            let mut out: Vec<AffinityFeature> = fields
+                .iter()
+                .filter(|f| match f.kind {
+                    FieldKind::Keyword { .. } => f.facet.is_some(),
+                    FieldKind::Category { .. } => true,
+                    _ => false,
+                })
+                .map(|f| AffinityFeature::Column(f.name.clone()))
+                .collect();
+            if let Some(a) = attributes {
+                out.extend(
+                    attribute_facets
+                        .iter()
+                        .map(|k| AffinityFeature::Column(super::attribute_column(&a.name, k))),
+                );
+            }
+            if roles.price.is_some() {
+                out.push(AffinityFeature::PriceBand);
+            }
+            out
+        }
+    };
+    let price_bands = raw.price_bands.clone().unwrap_or_else(|| {
+        roles
+            .price
+            .and_then(|p| fields[p].facet.as_ref())
+            .map(|f| f.ranges.clone())
+            .unwrap_or_else(|| vec![0.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0])
+    });
+    if price_bands.windows(2).any(|w| w[0] >= w[1]) {
+        bad(format!("price_bands must ascend: {price_bands:?}"));
+    }
+    let weights = raw.event_weights.unwrap_or_default();
+    let event_weights = [
+        weights.view.unwrap_or(defaults.event_weights[0]),
+        weights.click.unwrap_or(defaults.event_weights[1]),
+        weights.add_to_cart.unwrap_or(defaults.event_weights[2]),
+        weights.purchase.unwrap_or(defaults.event_weights[3]),
+    ];
+    if event_weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        bad("event weights must be numbers >= 0".into());
+    }
+    let settings = AffinitySettings {
+        features,
+        price_bands,
+        half_life_seconds: raw
+            .half_life_days
+            .map(|d| d * 86_400.0)
+            .unwrap_or(defaults.half_life_seconds),
+        session_gap_seconds: raw
+            .session_minutes
+            .map(|m| m * 60)
+            .unwrap_or(defaults.session_gap_seconds),
+        session_boost: raw.session_boost.unwrap_or(defaults.session_boost),
+        event_weights,
+        personalization_impact: raw
+            .personalization_impact
+            .unwrap_or(defaults.personalization_impact),
+        holdout_share: raw.holdout_share.unwrap_or(defaults.holdout_share),
+        confidence_events: raw.confidence_events.unwrap_or(defaults.confidence_events),
+        sensitive_categories: raw.sensitive_categories.unwrap_or_default(),
+    };
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if !positive(settings.half_life_seconds) || settings.session_gap_seconds <= 0 {
+        bad("half_life_days and session_minutes must be positive".into());
+    }
+    if !(0.0..=1.0).contains(&settings.holdout_share) {
+        bad(format!(
+            "holdout_share must be between 0 and 1, got {}",
+            settings.holdout_share
+        ));
+    }
+    if !(0.0..=10.0).contains(&settings.personalization_impact) {
+        bad(format!(
+            "personalization_impact must be between 0 and 10, got {}",
+            settings.personalization_impact
+        ));
+    }
+    if settings.session_boost.is_nan()
+        || settings.session_boost < 0.0
+        || !positive(settings.confidence_events as f64)
+    {
+        bad("session_boost must be >= 0 and confidence_events > 0".into());
+    }
+    settings
 }
 
 /// Role fields default to the field of the same name when it has a fitting kind.

@@ -42,11 +42,32 @@ pub fn demo_fixture(n: u64, seed: u64) -> Fixture {
 
 /// Indexes JSON Lines `lines` into a fresh temporary data directory.
 pub fn fixture_from_lines(lines: &[Value]) -> Fixture {
+    fixture_with_schema(lines, &demo_schema())
+}
+
+/// Indexes JSON Lines `lines` with `schema`.
+pub fn fixture_with_schema(lines: &[Value], schema: &StoreSchema) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let catalog = dir.path().join("catalog.jsonl");
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&catalog, text).expect("write catalog");
-    fixture_from_catalog(dir, &catalog, &demo_schema())
+    fixture_from_catalog(dir, &catalog, schema)
+}
+
+/// The demo schema with some of its text replaced (e.g. another impact).
+pub fn demo_schema_with(from: &str, to: &str) -> StoreSchema {
+    let text =
+        std::fs::read_to_string(repo_root().join("index-schema/schema.toml")).expect("schema");
+    assert!(text.contains(from), "{from} not in the demo schema");
+    StoreSchema::parse(&text.replace(from, to), "schema.toml").expect("schema")
+}
+
+/// Indexes `n` demo products with `schema`.
+pub fn demo_fixture_with_schema(n: u64, seed: u64, schema: &StoreSchema) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = dir.path().join("catalog.jsonl");
+    clerk::demo::write_catalog(&catalog, n, seed).expect("demo catalog");
+    fixture_from_catalog(dir, &catalog, schema)
 }
 
 fn fixture_from_catalog(dir: TempDir, catalog: &Path, schema: &StoreSchema) -> Fixture {

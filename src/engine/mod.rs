@@ -3,7 +3,13 @@
 //! It owns the live index of a data directory and swaps to a new one when `clerk
 //! index` activates it (the data directory's `CURRENT` changes). Every caller — the
 //! HTTP handlers, `clerk search`, `clerk eval`, the benchmarks — runs queries through
-//! [`Engine::search`], so they all share one pipeline.
+//! [`Engine::search`], so they all share one pipeline. Shopper events and profiles
+//! go through the engine too ([`shoppers`]), so a profile is always read against the
+//! index it was built from.
+
+mod shoppers;
+
+pub use shoppers::{AffinityView, ProfileView};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,6 +21,7 @@ use crate::config::{LoadReport, StoreConfig};
 use crate::error::{Error, Result};
 use crate::index::{DataDir, LiveIndex, Snapshot};
 use crate::search::{self, SearchRequest, SearchResponse};
+use crate::shoppers::ShopperStore;
 
 /// A data directory's live index and the store's configuration, ready to search.
 pub struct Engine {
@@ -25,6 +32,8 @@ pub struct Engine {
     /// Where `synonyms/` and `boosts/` are read from; `None` runs without them.
     config_dir: Option<PathBuf>,
     config: ArcSwap<StoreConfig>,
+    /// Events and profiles; `None` serves everyone anonymously.
+    shoppers: Option<Arc<dyn ShopperStore>>,
 }
 
 impl Engine {
@@ -47,7 +56,14 @@ impl Engine {
             open_dir,
             config_dir,
             config: ArcSwap::from_pointee(config),
+            shoppers: None,
         })
+    }
+
+    /// The same engine, recording events and personalizing with `store`.
+    pub fn with_shoppers(mut self, store: Arc<dyn ShopperStore>) -> Engine {
+        self.shoppers = Some(store);
+        self
     }
 
     /// The configuration in force.
@@ -88,7 +104,9 @@ impl Engine {
 
     /// Runs one search through the whole pipeline.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
-        search::search(&self.snapshot(), &self.config(), request)
+        let snapshot = self.snapshot();
+        let shopper = self.shopper_context(request.shopper.as_deref(), &snapshot)?;
+        search::search(&snapshot, &self.config(), request, &shopper)
     }
 
     /// Autocomplete suggestions for what a shopper has typed.

@@ -1,0 +1,483 @@
+//! Affinity: products as feature vectors, shoppers' profiles as dense weight arrays.
+//!
+//! Two directions meet here:
+//! * event → profile: [`product_features`] reads a product's affinity features
+//!   (brand, every category level, attributes, price band) from the snapshot's columns
+//!   as stable strings (`brand=Nordby`), which the profile accumulates;
+//! * profile → ranking: [`Personalization::new`] turns a profile into one dense array
+//!   per feature group, indexed by the columns' value ids: each value's share of the
+//!   shopper's behaviour beyond its share of the catalog (always buying one brand is a
+//!   taste; buying the catalog's commonest brand now and then is not). Scoring a
+//!   document is then a few array reads ([`Personalization::affinity`]): the mean
+//!   over features of the preference for the document's value, times the profile's
+//!   confidence (a profile starts helping after a few events). [`Personalization::because`] says which feature lifted a hit, in a
+//!   shopper's words.
+
+use std::collections::HashMap;
+
+use tantivy::DocAddress;
+
+use crate::columns::{ColumnKind, NO_PARENT, SegmentColumns, Vocabulary};
+use crate::events::EventKind;
+use crate::index::Snapshot;
+use crate::profiles::{FeatureWeight, Profile};
+use crate::schema::{AffinityFeature, AffinitySettings};
+
+/// The feature group name of price bands.
+pub const PRICE_BAND: &str = "price_band";
+
+/// Where a group reads its values.
+#[derive(Debug, Clone)]
+enum Source {
+    Column { column: usize, category: bool },
+    PriceBand { numeric: usize, edges: Vec<f64> },
+}
+
+/// One feature group of a profile, as a dense array.
+#[derive(Debug, Clone)]
+struct Group {
+    name: String,
+    source: Source,
+    /// Preference per value id (or per price band) in [0, 1]: the value's share of the
+    /// shopper's behaviour beyond its share of the catalog.
+    weights: Vec<f32>,
+}
+
+/// A shopper's profile, ready for scoring documents of one snapshot.
+#[derive(Debug, Clone)]
+pub struct Personalization {
+    groups: Vec<Group>,
+    /// Confidence in the profile, in [0, 1).
+    confidence: f32,
+    /// Number of configured features: the affinity is the mean over all of them.
+    feature_count: f32,
+    /// The profile's weights by feature, for explanations.
+    weights: HashMap<String, FeatureWeight>,
+}
+
+/// The price band of `price`: `lo..hi` (or `lo..` for the last band).
+fn price_band(edges: &[f64], price: f64) -> Option<usize> {
+    if price.is_nan() || edges.first().is_none_or(|&lo| price < lo) {
+        return None;
+    }
+    Some(edges.partition_point(|&e| e <= price) - 1)
+}
+
+fn band_label(edges: &[f64], band: usize) -> String {
+    match edges.get(band + 1) {
+        Some(hi) => format!("{}..{}", edges[band], hi),
+        None => format!("{}..", edges[band]),
+    }
+}
+
+/// The share of products having each value of each affinity feature: what a shopper
+/// with no taste at all would show. Indexed by feature group name, then value id (or
+/// price band).
+#[derive(Debug, Clone, Default)]
+pub struct BaseRates {
+    shares: HashMap<String, Vec<f32>>,
+}
+
+impl BaseRates {
+    /// Counts every live product's feature values.
+    pub fn compute(snapshot: &Snapshot) -> BaseRates {
+        let settings = &snapshot.schema.affinity;
+        let vocab = &snapshot.vocabulary;
+        let mut shares = HashMap::new();
+        let mut live = 0u64;
+        let mut counts: Vec<(String, Option<usize>, Vec<f32>)> = settings
+            .features
+            .iter()
+            .filter_map(|f| match f {
+                AffinityFeature::Column(name) => {
+                    let column = vocab.column_id(name)?;
+                    Some((
+                        name.clone(),
+                        Some(column),
+                        vec![0.0; vocab.column(column).len()],
+                    ))
+                }
+                AffinityFeature::PriceBand => Some((
+                    PRICE_BAND.to_string(),
+                    None,
+                    vec![0.0; settings.price_bands.len()],
+                )),
+            })
+            .collect();
+        let price = price_numeric(snapshot);
+        for (ord, segment) in snapshot.searcher.segment_readers().iter().enumerate() {
+            let Some(columns) = snapshot.columns.get(ord) else {
+                continue;
+            };
+            for doc in 0..segment.max_doc() {
+                if segment.alive_bitset().is_some_and(|a| !a.is_alive(doc)) {
+                    continue;
+                }
+                live += 1;
+                for (_, column, slots) in &mut counts {
+                    match column {
+                        Some(c) => {
+                            for &v in columns
+                                .keyword(*c)
+                                .map(|col| col.values(doc))
+                                .unwrap_or(&[])
+                            {
+                                if let Some(slot) = slots.get_mut(v as usize) {
+                                    *slot += 1.0;
+                                }
+                            }
+                        }
+                        None => {
+                            let value =
+                                price.and_then(|p| columns.numeric(p).get(doc as usize).copied());
+                            if let Some(band) =
+                                value.and_then(|v| price_band(&settings.price_bands, v))
+                            {
+                                slots[band] += 1.0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (name, _, mut slots) in counts {
+            for slot in &mut slots {
+                *slot /= live.max(1) as f32;
+            }
+            shares.insert(name, slots);
+        }
+        BaseRates { shares }
+    }
+
+    fn share(&self, group: &str, value: usize) -> f32 {
+        self.shares
+            .get(group)
+            .and_then(|s| s.get(value))
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
+/// The numeric column holding the price, if the schema has one.
+fn price_numeric(snapshot: &Snapshot) -> Option<usize> {
+    let def = snapshot.schema.roles.price?;
+    snapshot.fields.numeric.iter().position(|n| n.def == def)
+}
+
+/// A product's affinity features, and whether it sits in a sensitive category.
+pub fn product_features(snapshot: &Snapshot, address: DocAddress) -> (Vec<String>, bool) {
+    let settings = &snapshot.schema.affinity;
+    let Some(columns) = snapshot.columns.get(address.segment_ord as usize) else {
+        return (Vec::new(), false);
+    };
+    let doc = address.doc_id;
+    let vocab = &snapshot.vocabulary;
+    let mut features = Vec::new();
+    let mut sensitive = false;
+    for feature in &settings.features {
+        match feature {
+            AffinityFeature::Column(name) => {
+                let Some(column) = vocab.column_id(name) else {
+                    continue;
+                };
+                let dict = vocab.column(column);
+                for &value in columns
+                    .keyword(column)
+                    .map(|c| c.values(doc))
+                    .unwrap_or(&[])
+                {
+                    let label = match dict.kind {
+                        ColumnKind::Category => dict.path(value),
+                        ColumnKind::Keyword => dict.label(value).to_string(),
+                    };
+                    if dict.kind == ColumnKind::Category && is_sensitive(&label, settings) {
+                        sensitive = true;
+                    }
+                    features.push(format!("{name}={label}"));
+                }
+            }
+            AffinityFeature::PriceBand => {
+                let Some(numeric) = price_numeric(snapshot) else {
+                    continue;
+                };
+                let price = columns
+                    .numeric(numeric)
+                    .get(doc as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN);
+                if let Some(band) = price_band(&settings.price_bands, price) {
+                    features.push(format!(
+                        "{PRICE_BAND}={}",
+                        band_label(&settings.price_bands, band)
+                    ));
+                }
+            }
+        }
+    }
+    (features, sensitive)
+}
+
+/// Whether a category path is, or is under, a sensitive category.
+fn is_sensitive(path: &str, settings: &AffinitySettings) -> bool {
+    let path = crate::columns::normalize_value(path);
+    settings.sensitive_categories.iter().any(|s| {
+        let s = crate::columns::normalize_value(s);
+        path == s || path.starts_with(&format!("{s}/"))
+    })
+}
+
+impl Personalization {
+    /// The dense form of `profile` at time `now` for `snapshot`'s columns.
+    pub fn new(profile: &Profile, snapshot: &Snapshot, now: i64) -> Personalization {
+        let settings = &snapshot.schema.affinity;
+        let weights = profile.weights_at(now, settings);
+        let evidence = profile.evidence_at(now, settings);
+        let confidence = evidence / (evidence + settings.confidence_events);
+        let mut groups = Vec::new();
+        let base = snapshot
+            .base_rates
+            .get_or_init(|| BaseRates::compute(snapshot));
+        for feature in &settings.features {
+            if let Some(group) = group_for(feature, &weights, evidence, base, snapshot) {
+                groups.push(group);
+            }
+        }
+        // The mean runs over every configured feature: a document matching the
+        // shopper's taste on more features scores higher.
+        Personalization {
+            groups,
+            confidence,
+            feature_count: settings.features.len().max(1) as f32,
+            weights: weights
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
+
+    /// True when the profile has nothing to say about any document.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty() || self.confidence <= 0.0
+    }
+
+    /// The document's affinity in [0, 1].
+    #[inline]
+    pub fn affinity(&self, columns: &SegmentColumns, doc: u32) -> f32 {
+        let mut sum = 0.0;
+        for group in &self.groups {
+            sum += best_in_group(group, columns, doc).0;
+        }
+        self.confidence * sum / self.feature_count
+    }
+
+    /// Why a document was lifted: "because you viewed other Nordby products".
+    pub fn because(
+        &self,
+        columns: &SegmentColumns,
+        doc: u32,
+        vocab: &Vocabulary,
+    ) -> Option<String> {
+        let (group, value, strength) = self
+            .groups
+            .iter()
+            .map(|g| {
+                let (w, v) = best_in_group(g, columns, doc);
+                (g, v, w)
+            })
+            .filter(|(_, v, w)| v.is_some() && *w > 0.0)
+            .max_by(|a, b| a.2.total_cmp(&b.2))?;
+        if strength <= 0.0 {
+            return None;
+        }
+        let value = value?;
+        let (feature, phrase) = match &group.source {
+            Source::Column { column, category } => {
+                let dict = vocab.column(*column);
+                if *category {
+                    (
+                        format!("{}={}", group.name, dict.path(value)),
+                        format!("other products in {}", dict.label(value)),
+                    )
+                } else {
+                    let label = dict.label(value);
+                    let phrase = if group.name.contains('.') {
+                        format!("other {} products", label.to_lowercase())
+                    } else {
+                        format!("other {label} products")
+                    };
+                    (format!("{}={label}", group.name), phrase)
+                }
+            }
+            Source::PriceBand { edges, .. } => {
+                let feature = format!("{PRICE_BAND}={}", band_label(edges, value as usize));
+                let verb = self
+                    .weights
+                    .get(&feature)
+                    .map(|w| verb(w.dominant()))
+                    .unwrap_or("viewed");
+                return Some(format!("it is in the price range of products you {verb}"));
+            }
+        };
+        let verb = self
+            .weights
+            .get(&feature)
+            .map(|w| verb(w.dominant()))
+            .unwrap_or("viewed");
+        Some(format!("you {verb} {phrase}"))
+    }
+}
+
+fn verb(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::View => "viewed",
+        EventKind::Click => "clicked on",
+        EventKind::AddToCart => "added to your cart",
+        EventKind::Purchase => "bought",
+        EventKind::Search => "searched for",
+    }
+}
+
+/// The strongest preference among a document's values in a group, and that value.
+#[inline]
+fn best_in_group(group: &Group, columns: &SegmentColumns, doc: u32) -> (f32, Option<u32>) {
+    match &group.source {
+        Source::Column { column, .. } => {
+            let mut best = (0.0f32, None);
+            if let Some(col) = columns.keyword(*column) {
+                for &v in col.values(doc) {
+                    let w = group.weights.get(v as usize).copied().unwrap_or(0.0);
+                    if w > best.0 {
+                        best = (w, Some(v));
+                    }
+                }
+            }
+            best
+        }
+        Source::PriceBand { numeric, edges } => {
+            let price = columns
+                .numeric(*numeric)
+                .get(doc as usize)
+                .copied()
+                .unwrap_or(f64::NAN);
+            match price_band(edges, price) {
+                Some(band) => (
+                    group.weights.get(band).copied().unwrap_or(0.0),
+                    Some(band as u32),
+                ),
+                None => (0.0, None),
+            }
+        }
+    }
+}
+
+/// The dense weights of one feature group, or `None` when the profile has none.
+fn group_for(
+    feature: &AffinityFeature,
+    weights: &HashMap<&str, FeatureWeight>,
+    evidence: f32,
+    base: &BaseRates,
+    snapshot: &Snapshot,
+) -> Option<Group> {
+    let (name, source, size) = match feature {
+        AffinityFeature::Column(name) => {
+            let column = snapshot.vocabulary.column_id(name)?;
+            let dict = snapshot.vocabulary.column(column);
+            let category = dict.kind == ColumnKind::Category;
+            (
+                name.clone(),
+                Source::Column { column, category },
+                dict.len(),
+            )
+        }
+        AffinityFeature::PriceBand => {
+            let numeric = price_numeric(snapshot)?;
+            let edges = snapshot.schema.affinity.price_bands.clone();
+            let size = edges.len();
+            (
+                PRICE_BAND.to_string(),
+                Source::PriceBand { numeric, edges },
+                size,
+            )
+        }
+    };
+    let prefix = format!("{name}=");
+    let mut dense = vec![0.0f32; size];
+    for (feature, w) in weights {
+        let Some(value) = feature.strip_prefix(&prefix) else {
+            continue;
+        };
+        let index = match &source {
+            Source::Column { column, .. } => snapshot
+                .vocabulary
+                .column(*column)
+                .lookup(value)
+                .map(|v| v as usize),
+            Source::PriceBand { edges, .. } => {
+                (0..edges.len()).find(|&b| band_label(edges, b) == value)
+            }
+        };
+        if let Some(slot) = index.and_then(|i| dense.get_mut(i)) {
+            *slot += w.total();
+        }
+    }
+    if evidence <= 0.0 {
+        return None;
+    }
+    // A preference is a value's share of the shopper's behaviour beyond its share of
+    // the catalog: buying HP in a catalog that is 15% HP says little, buying DELL every
+    // time says a lot. Products without the feature count against the share.
+    for (value, w) in dense.iter_mut().enumerate() {
+        let share = (*w / evidence).min(1.0);
+        let expected = base.share(&name, value).min(0.99);
+        *w = ((share - expected) / (1.0 - expected)).clamp(0.0, 1.0);
+    }
+    if dense.iter().all(|w| *w <= 0.0) {
+        return None;
+    }
+    if let Source::Column {
+        column,
+        category: true,
+    } = &source
+    {
+        // Roots are shared by whole departments: they count half.
+        let dict = snapshot.vocabulary.column(*column);
+        for (id, w) in dense.iter_mut().enumerate() {
+            if dict.parent(id as u32) == NO_PARENT {
+                *w *= 0.5;
+            }
+        }
+    }
+    Some(Group {
+        name,
+        source,
+        weights: dense,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_bands_are_half_open() {
+        let edges = [0.0, 50.0, 100.0];
+        assert_eq!(price_band(&edges, 0.0), Some(0));
+        assert_eq!(price_band(&edges, 50.0), Some(1));
+        assert_eq!(price_band(&edges, 1e6), Some(2));
+        assert_eq!(price_band(&edges, -1.0), None);
+        assert_eq!(band_label(&edges, 1), "50..100");
+        assert_eq!(band_label(&edges, 2), "100..");
+    }
+
+    #[test]
+    fn sensitive_categories_cover_their_subtree() {
+        let settings = AffinitySettings {
+            sensitive_categories: vec!["Health/Adult".into()],
+            ..AffinitySettings::default()
+        };
+        assert!(is_sensitive("Health/Adult", &settings));
+        assert!(is_sensitive("health/adult/Toys", &settings));
+        assert!(!is_sensitive("Health/Adulthood", &settings));
+        assert!(!is_sensitive("Furniture", &settings));
+    }
+}

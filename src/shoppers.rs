@@ -1,0 +1,335 @@
+//! The shopper store: events and profiles, durable, behind a trait.
+//!
+//! [`ShopperStore`] is what the engine needs: record a batch of events (and move the
+//! profiles) atomically and durably, read a profile, forget a shopper, opt one out,
+//! and walk the events for reports. [`RedbStore`] is the default: an embedded,
+//! crash-safe redb file in the data directory. A batch is one write transaction,
+//! committed with immediate durability before the caller answers `202`, so a crash
+//! after the answer loses none of it. A shared store (Redis, PostgreSQL) for several
+//! replicas implements the same trait.
+//!
+//! Holdout assignment lives here too: a stable hash of the shopper id decides, the
+//! same way on every replica and every restart, who is served without personalization.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::error::{Error, Result};
+use crate::events::{Event, Variant};
+use crate::profiles::Profile;
+use crate::schema::AffinitySettings;
+
+const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
+const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const NEXT_SEQ: &str = "next_seq";
+
+/// File name of the default store in a data directory.
+pub const STORE_FILE: &str = "shoppers.redb";
+
+/// An event with the product features it carries into the profile.
+pub type Recorded = (Event, Vec<String>);
+
+/// Where events and profiles live.
+pub trait ShopperStore: Send + Sync {
+    /// Records a batch and updates the profiles, all or nothing, durably.
+    fn record(&self, batch: &[Recorded], settings: &AffinitySettings) -> Result<()>;
+    /// The shopper's profile, if the shopper has one.
+    fn profile(&self, shopper: &str) -> Result<Option<Profile>>;
+    /// Forgets the shopper: profile and every event. Returns whether anything existed.
+    fn forget(&self, shopper: &str) -> Result<bool>;
+    /// Opts the shopper out of personalization (affinities are erased) or back in.
+    fn set_opted_out(&self, shopper: &str, opted_out: bool) -> Result<()>;
+    /// Calls `visit` with every stored event.
+    fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()>;
+}
+
+/// Whether `shopper` is in the holdout group: a stable hash of the id, compared with
+/// the share.
+pub fn in_holdout(shopper: &str, share: f64) -> bool {
+    // FNV-1a then a final mix: stable across builds, machines and restarts.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in shopper.as_bytes() {
+        h = (h ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    (h as f64 / u64::MAX as f64) < share
+}
+
+/// The variant a shopper is served: holdout by hash, anonymous when opted out.
+pub fn variant_of(shopper: &str, opted_out: bool, settings: &AffinitySettings) -> Variant {
+    if opted_out {
+        Variant::Anonymous
+    } else if in_holdout(shopper, settings.holdout_share) {
+        Variant::Holdout
+    } else {
+        Variant::Personalized
+    }
+}
+
+fn storage<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
+    move |e| Error::Internal(format!("shopper store: {what}: {e}"))
+}
+
+/// The embedded default store.
+pub enum RedbStore {
+    Writable(Database),
+    /// Opened beside no writer (e.g. `clerk report` on a stopped server's data).
+    ReadOnly(ReadOnlyDatabase),
+}
+
+impl RedbStore {
+    /// Opens (or creates) the store for reading and writing; one process at a time.
+    pub fn open(path: &Path) -> Result<RedbStore> {
+        let db = Database::create(path).map_err(|e| {
+            Error::Internal(format!(
+                "opening {}: {e} (is another clerk serving this data directory?)",
+                path.display()
+            ))
+        })?;
+        let txn = db.begin_write().map_err(storage("begin"))?;
+        txn.open_table(EVENTS).map_err(storage("events table"))?;
+        txn.open_table(PROFILES)
+            .map_err(storage("profiles table"))?;
+        txn.open_table(META).map_err(storage("meta table"))?;
+        txn.commit().map_err(storage("commit"))?;
+        Ok(RedbStore::Writable(db))
+    }
+
+    /// Opens an existing store read-only.
+    pub fn open_read_only(path: &Path) -> Result<RedbStore> {
+        ReadOnlyDatabase::open(path)
+            .map(RedbStore::ReadOnly)
+            .map_err(|e| Error::Internal(format!("opening {} read-only: {e}", path.display())))
+    }
+
+    fn writable(&self) -> Result<&Database> {
+        match self {
+            RedbStore::Writable(db) => Ok(db),
+            RedbStore::ReadOnly(_) => Err(Error::Internal(
+                "the shopper store is open read-only".into(),
+            )),
+        }
+    }
+
+    fn read(&self) -> Result<redb::ReadTransaction> {
+        match self {
+            RedbStore::Writable(db) => db.begin_read(),
+            RedbStore::ReadOnly(db) => db.begin_read(),
+        }
+        .map_err(storage("begin read"))
+    }
+}
+
+fn decode_profile(bytes: &[u8]) -> Result<Profile> {
+    serde_json::from_slice(bytes).map_err(storage("decoding a profile"))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(storage("encoding"))
+}
+
+impl ShopperStore for RedbStore {
+    fn record(&self, batch: &[Recorded], settings: &AffinitySettings) -> Result<()> {
+        let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
+        {
+            let mut meta = txn.open_table(META).map_err(storage("meta"))?;
+            let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+            let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+            let mut seq = meta
+                .get(NEXT_SEQ)
+                .map_err(storage("seq"))?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            let mut touched: HashMap<&str, Profile> = HashMap::new();
+            for (event, features) in batch {
+                events
+                    .insert((event.shopper.as_str(), seq), encode(event)?.as_slice())
+                    .map_err(storage("insert event"))?;
+                seq += 1;
+                if !touched.contains_key(event.shopper.as_str()) {
+                    let existing = profiles
+                        .get(event.shopper.as_str())
+                        .map_err(storage("read profile"))?;
+                    let profile = match existing {
+                        Some(bytes) => decode_profile(bytes.value())?,
+                        None => Profile::default(),
+                    };
+                    touched.insert(event.shopper.as_str(), profile);
+                }
+                if let Some(profile) = touched.get_mut(event.shopper.as_str()) {
+                    profile.apply(event, features, settings);
+                }
+            }
+            for (shopper, profile) in &touched {
+                profiles
+                    .insert(*shopper, encode(profile)?.as_slice())
+                    .map_err(storage("write profile"))?;
+            }
+            meta.insert(NEXT_SEQ, seq).map_err(storage("seq"))?;
+        }
+        txn.commit().map_err(storage("commit"))
+    }
+
+    fn profile(&self, shopper: &str) -> Result<Option<Profile>> {
+        let txn = self.read()?;
+        let table = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+        let found = table.get(shopper).map_err(storage("read profile"))?;
+        found.map(|bytes| decode_profile(bytes.value())).transpose()
+    }
+
+    fn forget(&self, shopper: &str) -> Result<bool> {
+        let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
+        let existed;
+        {
+            let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+            let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+            let had_profile = profiles
+                .remove(shopper)
+                .map_err(storage("remove profile"))?
+                .is_some();
+            let keys: Vec<u64> = events
+                .range((shopper, 0u64)..=(shopper, u64::MAX))
+                .map_err(storage("events"))?
+                .filter_map(|entry| entry.ok().map(|(k, _)| k.value().1))
+                .collect();
+            for seq in &keys {
+                events
+                    .remove((shopper, *seq))
+                    .map_err(storage("remove event"))?;
+            }
+            existed = had_profile || !keys.is_empty();
+        }
+        txn.commit().map_err(storage("commit"))?;
+        Ok(existed)
+    }
+
+    fn set_opted_out(&self, shopper: &str, opted_out: bool) -> Result<()> {
+        let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
+        {
+            let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+            let existing = profiles
+                .get(shopper)
+                .map_err(storage("read profile"))?
+                .map(|b| b.value().to_vec());
+            let mut profile = match existing {
+                Some(bytes) => decode_profile(&bytes)?,
+                None => Profile::default(),
+            };
+            profile.opted_out = opted_out;
+            if opted_out {
+                profile.clear_affinities();
+            }
+            profiles
+                .insert(shopper, encode(&profile)?.as_slice())
+                .map_err(storage("write profile"))?;
+        }
+        txn.commit().map_err(storage("commit"))
+    }
+
+    fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()> {
+        let txn = self.read()?;
+        let table = txn.open_table(EVENTS).map_err(storage("events"))?;
+        for entry in table.iter().map_err(storage("events"))? {
+            let (_, bytes) = entry.map_err(storage("events"))?;
+            let event: Event =
+                serde_json::from_slice(bytes.value()).map_err(storage("decoding an event"))?;
+            visit(&event);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventKind;
+
+    fn event(shopper: &str, kind: EventKind, ts: i64) -> Event {
+        Event {
+            kind,
+            shopper: shopper.into(),
+            product: Some("p-1".into()),
+            query: None,
+            position: None,
+            ts,
+            variant: Variant::Personalized,
+        }
+    }
+
+    #[test]
+    fn batches_survive_reopening_and_forgetting_removes_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        let settings = AffinitySettings::default();
+        {
+            let store = RedbStore::open(&path).unwrap();
+            let batch = vec![
+                (event("a", EventKind::View, 10), vec!["brand=X".to_string()]),
+                (
+                    event("a", EventKind::Purchase, 20),
+                    vec!["brand=X".to_string()],
+                ),
+                (event("b", EventKind::View, 30), vec!["brand=Y".to_string()]),
+            ];
+            store.record(&batch, &settings).unwrap();
+        }
+        let store = RedbStore::open(&path).unwrap();
+        let a = store.profile("a").unwrap().unwrap();
+        assert_eq!(a.counts.view, 1);
+        assert_eq!(a.counts.purchase, 1);
+        assert!(a.long_term["brand=X"].total() > 10.0);
+        let mut seen = 0;
+        store.for_each_event(&mut |_| seen += 1).unwrap();
+        assert_eq!(seen, 3);
+        assert!(store.forget("a").unwrap());
+        assert!(store.profile("a").unwrap().is_none());
+        let mut left = Vec::new();
+        store
+            .for_each_event(&mut |e| left.push(e.shopper.clone()))
+            .unwrap();
+        assert_eq!(left, ["b"]);
+        assert!(!store.forget("nobody").unwrap());
+    }
+
+    #[test]
+    fn opting_out_erases_affinities_and_keeps_them_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join(STORE_FILE)).unwrap();
+        let settings = AffinitySettings::default();
+        store
+            .record(
+                &[(event("a", EventKind::View, 1), vec!["brand=X".into()])],
+                &settings,
+            )
+            .unwrap();
+        store.set_opted_out("a", true).unwrap();
+        store
+            .record(
+                &[(event("a", EventKind::Purchase, 2), vec!["brand=X".into()])],
+                &settings,
+            )
+            .unwrap();
+        let profile = store.profile("a").unwrap().unwrap();
+        assert!(profile.opted_out && profile.long_term.is_empty());
+        assert_eq!(profile.counts.purchase, 1);
+    }
+
+    #[test]
+    fn holdout_is_stable_and_near_its_share() {
+        let share = 0.1;
+        let ids: Vec<String> = (0..20_000).map(|i| format!("shopper-{i}")).collect();
+        let held = ids.iter().filter(|id| in_holdout(id, share)).count() as f64 / ids.len() as f64;
+        assert!((0.08..0.12).contains(&held), "{held}");
+        assert_eq!(
+            in_holdout("shopper-7", share),
+            in_holdout("shopper-7", share)
+        );
+        assert!(!in_holdout("anyone", 0.0));
+        assert!(in_holdout("anyone", 1.0));
+    }
+}

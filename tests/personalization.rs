@@ -1,0 +1,374 @@
+//! Shopper events, profiles and personalized re-ranking through the engine and the API.
+//!
+//! Properties checked:
+//! * a batch with any invalid event is rejected whole and records nothing;
+//! * a profile learns from purchases and lifts matching products, and each lifted hit
+//!   explains itself in shopper words;
+//! * `personalization_impact = 0` gives exactly the unpersonalized order and scores;
+//! * relevance stays first: a product never ranks above one whose text score exceeds
+//!   its own by more than the bounded personalization and popularity factors;
+//! * products in sensitive categories never feed a profile;
+//! * holdout shoppers are served unpersonalized, with `variant: "holdout"`;
+//! * forgetting removes profile and events; opting out erases affinities and serves the
+//!   shopper anonymously.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use clerk::engine::Engine;
+use clerk::http::{AppState, router};
+use clerk::index::DataDir;
+use clerk::schema::StoreSchema;
+use clerk::search::{SearchRequest, SearchResponse};
+use clerk::shoppers::{RedbStore, STORE_FILE, in_holdout};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use common::{Fixture, demo_fixture_with_schema, demo_schema, demo_schema_with};
+
+struct Setup {
+    fixture: Fixture,
+    engine: Arc<Engine>,
+}
+
+fn setup(schema: &StoreSchema) -> Setup {
+    let fixture = demo_fixture_with_schema(3000, 21, schema);
+    let store = RedbStore::open(&fixture.dir.path().join(STORE_FILE)).unwrap();
+    let engine = Engine::open(DataDir::new(fixture.data_dir()))
+        .unwrap()
+        .with_shoppers(Arc::new(store));
+    Setup {
+        fixture,
+        engine: Arc::new(engine),
+    }
+}
+
+/// A shopper id outside the holdout group.
+fn personalized_shopper(name: &str) -> String {
+    (0..)
+        .map(|i| format!("{name}-{i}"))
+        .find(|id| !in_holdout(id, 0.1))
+        .unwrap()
+}
+
+/// Products of the catalog matching a predicate.
+fn products_where(f: &Fixture, pred: impl Fn(&Value) -> bool) -> Vec<&Value> {
+    f.products.iter().filter(|p| pred(p)).collect()
+}
+
+/// Purchases of every product in `products` (at most `n`) by `shopper`.
+fn purchases(shopper: &str, products: &[&Value], n: usize) -> Vec<u8> {
+    let events: Vec<Value> = products
+        .iter()
+        .take(n)
+        .map(|p| json!({"type":"purchase","shopper":shopper,"product":p["id"]}))
+        .collect();
+    serde_json::to_vec(&events).unwrap()
+}
+
+fn search(engine: &Engine, q: &str, shopper: Option<&str>) -> SearchResponse {
+    engine
+        .search(&SearchRequest {
+            shopper: shopper.map(str::to_string),
+            per_page: 100,
+            explain: true,
+            ..SearchRequest::query(q)
+        })
+        .unwrap()
+}
+
+fn ids(response: &SearchResponse) -> Vec<&str> {
+    response.hits.iter().map(|h| h.id.as_str()).collect()
+}
+
+#[test]
+fn invalid_batches_are_rejected_whole() {
+    let s = setup(&demo_schema());
+    let good = s.fixture.products[0]["id"].as_str().unwrap();
+    let body = json!([
+        {"type":"view","shopper":"s-1","product":good},
+        {"type":"view","shopper":"s-1","product":"no-such-product"}
+    ]);
+    let err = s
+        .engine
+        .record_events(body.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("event 1") && err.contains("no-such-product"),
+        "{err}"
+    );
+    assert!(
+        s.engine.profile_view("s-1").is_err(),
+        "nothing of the batch was recorded"
+    );
+}
+
+#[test]
+fn purchases_lift_matching_products_and_explain_why() {
+    let s = setup(&demo_schema());
+    let shopper = personalized_shopper("fan");
+    // A shopper who keeps buying one brand's rugs.
+    let brand = "Loom House";
+    let bought = products_where(&s.fixture, |p| {
+        p["brand"] == brand && p["category"][0] == "Rugs"
+    });
+    assert!(bought.len() >= 5, "{}", bought.len());
+    let accepted = s
+        .engine
+        .record_events(&purchases(&shopper, &bought, 5))
+        .unwrap();
+    assert_eq!(accepted, 5);
+
+    let profile = s.engine.profile_view(&shopper).unwrap();
+    assert_eq!(profile.events.purchase, 5);
+    assert!(
+        profile
+            .affinities
+            .iter()
+            .any(|a| a.feature == "brand" && a.value == brand),
+        "{:?}",
+        profile.affinities
+    );
+
+    let anonymous = search(&s.engine, "rug ", None);
+    let personal = search(&s.engine, "rug ", Some(&shopper));
+    assert_eq!(anonymous.variant, "anonymous");
+    assert_eq!(personal.variant, "personalized");
+    assert_eq!(
+        anonymous.total, personal.total,
+        "personalization re-ranks, never filters"
+    );
+    // The brand's products move up: the first one and the mean rank of all of them.
+    let ranks = |r: &SearchResponse| -> Vec<usize> {
+        r.hits
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.product["brand"] == brand)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let (before, after) = (ranks(&anonymous), ranks(&personal));
+    assert!(!before.is_empty() && !after.is_empty());
+    assert!(
+        after[0] < before[0],
+        "first at {} personalized, {} anonymous",
+        after[0],
+        before[0]
+    );
+    let mean = |r: &[usize]| r.iter().sum::<usize>() as f64 / r.len() as f64;
+    assert!(mean(&after) < mean(&before), "{after:?} vs {before:?}");
+    let lifted = personal
+        .hits
+        .iter()
+        .find(|h| h.product["brand"] == brand)
+        .unwrap();
+    let explain = lifted.explain.as_ref().unwrap();
+    assert!(explain.affinity > 0.0);
+    let because = explain.because.as_deref().unwrap();
+    assert!(because.starts_with("you bought"), "{because}");
+    // Anonymous hits never claim a reason.
+    assert!(
+        anonymous
+            .hits
+            .iter()
+            .all(|h| h.explain.as_ref().unwrap().because.is_none())
+    );
+}
+
+#[test]
+fn impact_zero_is_the_unpersonalized_order() {
+    let s = setup(&demo_schema_with(
+        "personalization_impact = 1.0",
+        "personalization_impact = 0.0",
+    ));
+    let shopper = personalized_shopper("zero");
+    let bought = products_where(&s.fixture, |p| p["category"][0] == "Lighting");
+    s.engine
+        .record_events(&purchases(&shopper, &bought, 8))
+        .unwrap();
+    for q in ["lamp ", "grey ", ""] {
+        let anonymous = search(&s.engine, q, None);
+        let personal = search(&s.engine, q, Some(&shopper));
+        assert_eq!(ids(&anonymous), ids(&personal), "{q:?}");
+        let scores = |r: &SearchResponse| r.hits.iter().map(|h| h.score).collect::<Vec<_>>();
+        assert_eq!(scores(&anonymous), scores(&personal));
+    }
+}
+
+#[test]
+fn strong_text_matches_are_not_displaced_by_weak_ones() {
+    let impact = demo_schema().affinity.personalization_impact;
+    let s = setup(&demo_schema());
+    let shopper = personalized_shopper("strong");
+    let bought = products_where(&s.fixture, |p| p["brand"] == "Nordby");
+    s.engine
+        .record_events(&purchases(&shopper, &bought, 10))
+        .unwrap();
+    let bound = (1.0 + clerk::rank::POPULARITY_BOOST) * (1.0 + impact) * (1.0 + 1e-4);
+    for q in ["oak table ", "velvet sofa ", "brass lamp ", "wool rug "] {
+        let response = search(&s.engine, q, Some(&shopper));
+        let texts: Vec<f32> = response
+            .hits
+            .iter()
+            .map(|h| h.explain.as_ref().unwrap().text)
+            .collect();
+        for i in 0..texts.len() {
+            for j in i + 1..texts.len() {
+                assert!(
+                    texts[j] <= texts[i] * bound,
+                    "{q}: hit {j} (text {}) ranks below hit {i} (text {})",
+                    texts[j],
+                    texts[i]
+                );
+            }
+        }
+        assert!(
+            response
+                .hits
+                .iter()
+                .any(|h| h.explain.as_ref().unwrap().affinity > 0.0),
+            "{q}"
+        );
+    }
+}
+
+#[test]
+fn sensitive_categories_never_feed_a_profile() {
+    let s = setup(&demo_schema_with(
+        "sensitive_categories = []",
+        "sensitive_categories = [\"Bed & Bath\"]",
+    ));
+    let shopper = personalized_shopper("private");
+    let bought = products_where(&s.fixture, |p| p["category"][0] == "Bed & Bath");
+    s.engine
+        .record_events(&purchases(&shopper, &bought, 4))
+        .unwrap();
+    let profile = s.engine.profile_view(&shopper).unwrap();
+    assert_eq!(profile.events.purchase, 4, "the events are counted");
+    assert!(profile.affinities.is_empty(), "{:?}", profile.affinities);
+}
+
+#[test]
+fn holdout_shoppers_are_served_unpersonalized() {
+    let s = setup(&demo_schema());
+    let shopper = (0..)
+        .map(|i| format!("control-{i}"))
+        .find(|id| in_holdout(id, 0.1))
+        .unwrap();
+    let bought = products_where(&s.fixture, |p| p["brand"] == "Nordby");
+    s.engine
+        .record_events(&purchases(&shopper, &bought, 6))
+        .unwrap();
+    let anonymous = search(&s.engine, "chair ", None);
+    let held = search(&s.engine, "chair ", Some(&shopper));
+    assert_eq!(held.variant, "holdout");
+    assert_eq!(ids(&anonymous), ids(&held));
+    assert_eq!(
+        s.engine.profile_view(&shopper).unwrap().variant,
+        clerk::events::Variant::Holdout
+    );
+}
+
+async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn events_profiles_forgetting_and_opt_out_over_http() {
+    let s = setup(&demo_schema());
+    let state = AppState::new(s.engine.clone()).with_admin_key(Some("k".into()));
+    let shopper = personalized_shopper("http");
+    let product = s.fixture.products[3]["id"].as_str().unwrap().to_string();
+    let batch = json!([
+        {"type":"view","shopper":shopper,"product":product,"ts":"2026-11-20T10:00:00Z"},
+        {"type":"search","shopper":shopper,"query":"linen sofa"},
+        {"type":"click","shopper":shopper,"product":product,"query":"linen sofa","position":3}
+    ]);
+    let post = |body: String| {
+        Request::post("/v1/events")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (status, body) = call(&state, post(batch.to_string())).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body, json!({"accepted": 3}));
+
+    let (status, body) = call(
+        &state,
+        post(json!([{"type":"view","shopper":shopper}]).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "invalid_events");
+    assert!(
+        body["error"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("event 0: a view event needs \"product\""),
+        "{body}"
+    );
+
+    let get = |id: &str| {
+        Request::get(format!("/v1/shoppers/{id}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, profile) = call(&state, get(&shopper)).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["events"]["view"], 1);
+    assert_eq!(profile["events"]["search"], 1);
+    assert_eq!(profile["opted_out"], false);
+    assert!(!profile["affinities"].as_array().unwrap().is_empty());
+
+    // Opt out: affinities erased, searches anonymous.
+    let (status, _) = call(
+        &state,
+        Request::post(format!("/v1/shoppers/{shopper}/opt-out"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, profile) = call(&state, get(&shopper)).await;
+    assert_eq!(profile["opted_out"], true);
+    assert!(profile["affinities"].as_array().unwrap().is_empty());
+    assert_eq!(
+        search(&s.engine, "sofa ", Some(&shopper)).variant,
+        "anonymous"
+    );
+    let (_, body) = call(&state, post(batch.to_string())).await;
+    assert_eq!(body["accepted"], 3);
+    let (_, profile) = call(&state, get(&shopper)).await;
+    assert!(
+        profile["affinities"].as_array().unwrap().is_empty(),
+        "opted out shoppers learn nothing"
+    );
+
+    // Forget: admin only, then gone.
+    let delete = |key: Option<&str>| {
+        let mut r = Request::delete(format!("/v1/shoppers/{shopper}"));
+        if let Some(k) = key {
+            r = r.header("authorization", format!("Bearer {k}"));
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let (status, _) = call(&state, delete(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&state, delete(Some("k"))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = call(&state, get(&shopper)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
