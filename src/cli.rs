@@ -53,6 +53,21 @@ pub enum Command {
     Eval(EvalArgs),
     /// Click-through and conversion per variant, from the recorded events.
     Report(ReportArgs),
+    /// Merchandising rules: `clerk rules check` validates boosts/ (and synonyms/).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate synonyms/ and boosts/ against the index, as a reload would.
+    Check {
+        #[arg(long, default_value = "./clerk-data")]
+        data_dir: PathBuf,
+        /// Folder holding synonyms/ and boosts/.
+        #[arg(long, default_value = ".")]
+        config_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -74,7 +89,7 @@ pub struct Dirs {
     #[arg(long, default_value = ".")]
     pub config_dir: PathBuf,
     /// Schema used to build: a name in index-schema/ (without .toml) or a path.
-    #[arg(long, default_value = "schema")]
+    #[arg(long, default_value = "demo")]
     pub schema: String,
 }
 
@@ -199,6 +214,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => search(args),
         Command::Eval(args) => eval(args),
         Command::Report(args) => report(args),
+        Command::Rules(RulesCommand::Check {
+            data_dir,
+            config_dir,
+        }) => check_rules(&data_dir, &config_dir),
         Command::DemoCatalog(args) => {
             let started = std::time::Instant::now();
             let n = crate::demo::write_catalog(&args.out, args.products, args.seed)?;
@@ -390,6 +409,17 @@ fn eval(args: EvalArgs) -> Result<()> {
             ),
         ));
     }
+    Ok(())
+}
+
+fn check_rules(data_dir: &Path, config_dir: &Path) -> Result<()> {
+    let engine = Engine::open(DataDir::new(data_dir))?;
+    let config = crate::config::StoreConfig::load(config_dir, &engine.snapshot())?;
+    let report = config.report();
+    println!(
+        "ok: {} rules in {} file(s), {} synonym lines in {} file(s)",
+        report.rules, report.rule_files, report.synonym_lines, report.synonym_files
+    );
     Ok(())
 }
 

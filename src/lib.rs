@@ -43,6 +43,7 @@ pub mod profiles;
 pub mod rank;
 pub mod report;
 pub mod retrieve;
+pub mod rules;
 pub mod schema;
 pub mod search;
 pub mod shoppers;

@@ -19,6 +19,7 @@ use crate::facets::{FacetCounts, FacetSpec};
 use crate::filter::FilterSet;
 use crate::index::Snapshot;
 use crate::rank::{Ranker, ScoreBreakdown};
+use crate::rules::ActiveRules;
 
 /// Result orderings (SPEC `sort`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -59,14 +60,18 @@ pub struct Candidate {
     pub address: DocAddress,
     pub score: f32,
     pub breakdown: ScoreBreakdown,
+    /// A merchandising rule buried it: it goes below every unburied product.
+    pub buried: bool,
     /// Sort value, oriented so larger is better (NaN-free).
     key: f64,
 }
 
 impl Candidate {
     fn cmp_rank(&self, other: &Candidate) -> Ordering {
-        self.key
-            .total_cmp(&other.key)
+        other
+            .buried
+            .cmp(&self.buried)
+            .then_with(|| self.key.total_cmp(&other.key))
             .then_with(|| self.score.total_cmp(&other.score))
             // Earlier documents win ties, so the order is stable across pages.
             .then_with(|| other.address.segment_ord.cmp(&self.address.segment_ord))
@@ -101,6 +106,8 @@ pub struct Retrieval<'a> {
     pub filters: &'a FilterSet,
     pub facets: &'a [FacetSpec],
     pub ranker: &'a Ranker,
+    /// Merchandising rules in force: hides, boosts, buries; pins are placed after.
+    pub rules: &'a ActiveRules<'a>,
     pub sort: SortKey,
     /// How many of the best candidates to keep.
     pub window: usize,
@@ -112,6 +119,8 @@ pub struct Retrieved {
     /// The best candidates, best first.
     pub top: Vec<Candidate>,
     pub facet_counts: FacetCounts,
+    /// Pinned products that matched (counted, but kept out of `top` for placing).
+    pub pinned_matches: Vec<DocAddress>,
 }
 
 impl Retrieved {
@@ -122,10 +131,15 @@ impl Retrieved {
         let seen: std::collections::HashSet<DocAddress> = top.iter().map(|c| c.address).collect();
         top.extend(more.top.into_iter().filter(|c| !seen.contains(&c.address)));
         top.truncate(window);
+        let mut pinned_matches = self.pinned_matches;
+        pinned_matches.extend(more.pinned_matches);
+        pinned_matches.sort();
+        pinned_matches.dedup();
         Retrieved {
             total: more.total.max(self.total),
             top,
             facet_counts: more.facet_counts,
+            pinned_matches,
         }
     }
 }
@@ -152,6 +166,7 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
     let mut counts = FacetCounts::new(r.facets, &r.snapshot.vocabulary);
     let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(r.window + 1);
     let mut total = 0u64;
+    let mut pinned_matches = Vec::new();
 
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
         let Some(columns) = r.snapshot.columns.get(ord) else {
@@ -161,6 +176,10 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
         let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
         let mut visit = |doc: DocId, text: Score| {
             if alive.is_some_and(|a| !a.is_alive(doc)) {
+                return;
+            }
+            let address = DocAddress::new(ord as u32, doc);
+            if r.rules.is_hidden(address) {
                 return;
             }
             let fails = if r.filters.is_empty() {
@@ -182,12 +201,17 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
             for (i, spec) in r.facets.iter().enumerate() {
                 counts.add(i, spec, columns, doc);
             }
+            if r.rules.is_pinned(address) {
+                pinned_matches.push(address);
+                return;
+            }
             if r.window == 0 {
                 return;
             }
             let breakdown = r
                 .ranker
                 .parts(columns, doc, if browsing { 0.0 } else { text });
+            let effect = r.rules.effect(columns, doc);
             let key = match sort_values {
                 Some(values) => oriented(
                     values.get(doc as usize).copied().unwrap_or(f64::NAN),
@@ -196,9 +220,10 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
                 None => 0.0,
             };
             let candidate = Candidate {
-                address: DocAddress::new(ord as u32, doc),
-                score: r.ranker.score(&breakdown, browsing),
+                address,
+                score: r.ranker.score(&breakdown, browsing) * effect.factor,
                 breakdown,
+                buried: effect.buried,
                 key,
             };
             if heap.len() < r.window {
@@ -218,7 +243,71 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
         total,
         top,
         facet_counts: counts,
+        pinned_matches,
     })
+}
+
+/// Places the active pins at their slots.
+///
+/// A pinned product shows where the merchandiser put it on every page and under every
+/// profile, provided it passes the request's filters; one that did not match the query
+/// text is still shown, and then counted in the total and the facets too. When fewer
+/// results than a pin's slot exist, the pin closes up behind them.
+pub fn place_pins(r: &Retrieval, mut retrieved: Retrieved) -> Retrieved {
+    if r.rules.pins.is_empty() {
+        return retrieved;
+    }
+    let mut pinned = Vec::new();
+    for pin in &r.rules.pins {
+        let address = pin.address;
+        let Some(columns) = r.snapshot.columns.get(address.segment_ord as usize) else {
+            continue;
+        };
+        if !retrieved.pinned_matches.contains(&address) {
+            let segment = r.snapshot.searcher.segment_reader(address.segment_ord);
+            let alive = segment
+                .alive_bitset()
+                .is_none_or(|a| a.is_alive(address.doc_id));
+            if !alive || r.filters.fail_mask(columns, address.doc_id) != 0 {
+                continue;
+            }
+            retrieved.total += 1;
+            for (i, spec) in r.facets.iter().enumerate() {
+                retrieved.facet_counts.add(i, spec, columns, address.doc_id);
+            }
+        }
+        let breakdown = r.ranker.parts(columns, address.doc_id, 0.0);
+        pinned.push((pin.slot, address, breakdown));
+    }
+    let mut organic = std::mem::take(&mut retrieved.top).into_iter().peekable();
+    let mut pins = pinned.into_iter().peekable();
+    let mut top = Vec::with_capacity(r.window);
+    while top.len() < r.window {
+        let position = top.len() + 1;
+        let take_pin = match (pins.peek(), organic.peek()) {
+            (Some((slot, _, _)), Some(_)) => *slot <= position,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_pin {
+            pins.next().map(|(_, address, breakdown)| Candidate {
+                address,
+                score: organic.peek().map(|c| c.score).unwrap_or(0.0),
+                breakdown,
+                buried: false,
+                key: 0.0,
+            })
+        } else {
+            organic.next()
+        };
+        match next {
+            Some(candidate) => top.push(candidate),
+            None => break,
+        }
+    }
+    retrieved.top = top;
+    retrieved
 }
 
 /// A sort value turned so that larger is better; missing values sort last.

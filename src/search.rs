@@ -27,7 +27,8 @@ use crate::index::Snapshot;
 use crate::plan::{self, Node, PlanContext, Planned, QueryPlan};
 use crate::profiles::Profile;
 use crate::rank::Ranker;
-use crate::retrieve::{Candidate, Retrieval, Retrieved, Sort, SortKey, retrieve};
+use crate::retrieve::{Candidate, Retrieval, Retrieved, Sort, SortKey, place_pins, retrieve};
+use crate::rules::{ActiveRules, CompiledRules, RequestFacts};
 
 /// Largest `per_page`.
 pub const MAX_PER_PAGE: usize = 100;
@@ -70,6 +71,16 @@ impl Default for SearchRequest {
             apply_rules: true,
         }
     }
+}
+
+/// Everything a search runs against: one snapshot, one configuration, the rules
+/// compiled for that snapshot, and who is searching.
+#[derive(Clone, Copy)]
+pub struct SearchContext<'a> {
+    pub snapshot: &'a Snapshot,
+    pub config: &'a StoreConfig,
+    pub rules: &'a CompiledRules,
+    pub shopper: &'a ShopperContext,
 }
 
 /// Who is searching: the variant they are served and their profile.
@@ -202,12 +213,13 @@ pub struct SearchResponse {
 }
 
 /// Runs the whole pipeline for one request against one snapshot and configuration.
-pub fn search(
-    snapshot: &Snapshot,
-    config: &StoreConfig,
-    request: &SearchRequest,
-    shopper: &ShopperContext,
-) -> Result<SearchResponse> {
+pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<SearchResponse> {
+    let SearchContext {
+        snapshot,
+        config,
+        rules,
+        shopper,
+    } = *context;
     let started = Instant::now();
     request.validate()?;
     let numeric_defs: Vec<usize> = snapshot.fields.numeric.iter().map(|n| n.def).collect();
@@ -230,16 +242,32 @@ pub fn search(
     };
     let ranker = Ranker::new(snapshot).personalized(personalization);
 
+    let active = match request.apply_rules {
+        true => ActiveRules::select(
+            &config.rules,
+            rules,
+            &RequestFacts {
+                query: &request.q,
+                filters: &filter_specs,
+                now: shopper.now,
+            },
+            snapshot,
+            &snapshot.analyzer,
+        ),
+        false => ActiveRules::none(),
+    };
     let retrieval = Retrieval {
         snapshot,
         filters: &filters,
         facets: &facet_specs,
         ranker: &ranker,
+        rules: &active,
         sort,
         window: request.page * request.per_page,
     };
     let (retrieved, relaxed) = retrieve_relaxing(&retrieval, planned.plan.clone(), request.sort)?;
-    let hits = page_hits(snapshot, &retrieved.top, request, &ranker)?;
+    let retrieved = place_pins(&retrieval, retrieved);
+    let hits = page_hits(&retrieval, &retrieved.top, request)?;
     let (message, did_you_mean) = if retrieved.total == 0 && !words.is_empty() {
         no_results(snapshot, &words, &request.q)
     } else {
@@ -258,7 +286,7 @@ pub fn search(
         facets: retrieved
             .facet_counts
             .into_response(&facet_specs, &snapshot.vocabulary),
-        rules_applied: Vec::new(),
+        rules_applied: active.names.clone(),
         message,
         did_you_mean,
         plan: request.explain.then_some(planned.plan),
@@ -494,11 +522,11 @@ fn node_doc_freq(node: &Node, snapshot: &Snapshot) -> u64 {
 
 /// The requested page of candidates, with their products loaded.
 fn page_hits(
-    snapshot: &Snapshot,
+    retrieval: &Retrieval,
     top: &[Candidate],
     request: &SearchRequest,
-    ranker: &Ranker,
 ) -> Result<Vec<Hit>> {
+    let (snapshot, ranker) = (retrieval.snapshot, retrieval.ranker);
     let from = (request.page - 1) * request.per_page;
     top.iter()
         .skip(from)
@@ -509,7 +537,11 @@ fn page_hits(
                 text: c.breakdown.text,
                 popularity: c.breakdown.popularity,
                 affinity: c.breakdown.affinity,
-                rules: Vec::new(),
+                rules: snapshot
+                    .columns
+                    .get(c.address.segment_ord as usize)
+                    .map(|columns| retrieval.rules.labels(columns, c.address))
+                    .unwrap_or_default(),
                 because: because(snapshot, ranker, c),
             });
             Ok(Hit {

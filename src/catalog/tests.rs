@@ -12,11 +12,7 @@ use super::*;
 use crate::schema::{CatalogFormat, StoreSchema};
 
 fn demo_schema() -> StoreSchema {
-    StoreSchema::parse(
-        include_str!("../../index-schema/schema.toml"),
-        "schema.toml",
-    )
-    .unwrap()
+    StoreSchema::parse(include_str!("../../index-schema/demo.toml"), "demo.toml").unwrap()
 }
 
 fn record(value: Value) -> Map<String, Value> {

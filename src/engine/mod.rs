@@ -7,6 +7,7 @@
 //! go through the engine too ([`shoppers`]), so a profile is always read against the
 //! index it was built from.
 
+mod products;
 mod shoppers;
 
 pub use shoppers::{AffinityView, ProfileView};
@@ -20,7 +21,8 @@ use crate::autocomplete::Suggestion;
 use crate::config::{LoadReport, StoreConfig};
 use crate::error::{Error, Result};
 use crate::index::{DataDir, LiveIndex, Snapshot};
-use crate::search::{self, SearchRequest, SearchResponse};
+use crate::rules::CompiledRules;
+use crate::search::{self, SearchContext, SearchRequest, SearchResponse};
 use crate::shoppers::ShopperStore;
 
 /// A data directory's live index and the store's configuration, ready to search.
@@ -34,6 +36,15 @@ pub struct Engine {
     config: ArcSwap<StoreConfig>,
     /// Events and profiles; `None` serves everyone anonymously.
     shoppers: Option<Arc<dyn ShopperStore>>,
+    /// Rules compiled for the latest (snapshot, configuration) pair.
+    compiled: Mutex<Option<CompiledFor>>,
+}
+
+/// Rules compiled for one snapshot and configuration (held, so neither is reused).
+struct CompiledFor {
+    snapshot: Arc<Snapshot>,
+    config: Arc<StoreConfig>,
+    rules: Arc<CompiledRules>,
 }
 
 impl Engine {
@@ -46,7 +57,7 @@ impl Engine {
     pub fn open_with_config(data: DataDir, config_dir: Option<PathBuf>) -> Result<Engine> {
         let index = LiveIndex::open_current(&data)?;
         let config = match &config_dir {
-            Some(dir) => StoreConfig::load(dir, &index.snapshot().analyzer)?,
+            Some(dir) => StoreConfig::load(dir, &index.snapshot())?,
             None => StoreConfig::default(),
         };
         let open_dir = Mutex::new(index.dir().to_path_buf());
@@ -57,6 +68,7 @@ impl Engine {
             config_dir,
             config: ArcSwap::from_pointee(config),
             shoppers: None,
+            compiled: Mutex::new(None),
         })
     }
 
@@ -76,7 +88,7 @@ impl Engine {
         let Some(dir) = &self.config_dir else {
             return Ok(self.config().report());
         };
-        let config = StoreConfig::load(dir, &self.snapshot().analyzer)?;
+        let config = StoreConfig::load(dir, &self.snapshot())?;
         let report = config.report();
         self.config.store(Arc::new(config));
         Ok(report)
@@ -105,8 +117,41 @@ impl Engine {
     /// Runs one search through the whole pipeline.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
         let snapshot = self.snapshot();
+        let config = self.config();
+        let rules = self.compiled_rules(&snapshot, &config);
         let shopper = self.shopper_context(request.shopper.as_deref(), &snapshot)?;
-        search::search(&snapshot, &self.config(), request, &shopper)
+        let context = SearchContext {
+            snapshot: &snapshot,
+            config: &config,
+            rules: &rules,
+            shopper: &shopper,
+        };
+        search::search(&context, request)
+    }
+
+    /// The rules compiled for `snapshot`, compiled again when the snapshot or the
+    /// configuration changed since the last search.
+    fn compiled_rules(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        config: &Arc<StoreConfig>,
+    ) -> Arc<CompiledRules> {
+        if let Ok(cache) = self.compiled.lock()
+            && let Some(cached) = cache.as_ref()
+            && Arc::ptr_eq(&cached.snapshot, snapshot)
+            && Arc::ptr_eq(&cached.config, config)
+        {
+            return cached.rules.clone();
+        }
+        let rules = Arc::new(config.rules.compile(snapshot));
+        if let Ok(mut cache) = self.compiled.lock() {
+            *cache = Some(CompiledFor {
+                snapshot: snapshot.clone(),
+                config: config.clone(),
+                rules: rules.clone(),
+            });
+        }
+        rules
     }
 
     /// Autocomplete suggestions for what a shopper has typed.
@@ -129,7 +174,7 @@ impl Engine {
         let index = LiveIndex::open(&current)?;
         // Synonyms are compiled with the analyzer, which the new index may change.
         if let Some(dir) = &self.config_dir {
-            let config = StoreConfig::load(dir, &index.snapshot().analyzer)?;
+            let config = StoreConfig::load(dir, &index.snapshot())?;
             self.config.store(Arc::new(config));
         }
         self.index.store(Arc::new(index));

@@ -3,11 +3,7 @@
 use super::*;
 
 fn schema() -> StoreSchema {
-    StoreSchema::parse(
-        include_str!("../../index-schema/schema.toml"),
-        "schema.toml",
-    )
-    .unwrap()
+    StoreSchema::parse(include_str!("../../index-schema/demo.toml"), "demo.toml").unwrap()
 }
 
 fn numeric_defs(schema: &StoreSchema) -> Vec<usize> {

@@ -6,12 +6,30 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
+
+/// The bearer token of a request, if any.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Whether the request may use admin features: no key is configured, or it sent it.
+pub fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+    match state.admin_key.as_deref() {
+        None => true,
+        Some(key) => presented_key(headers)
+            .is_some_and(|given| constant_time_eq(given.as_bytes(), key.as_bytes())),
+    }
+}
 
 /// Rejects requests without the admin key, when one is configured.
 pub async fn require_admin(
@@ -19,32 +37,14 @@ pub async fn require_admin(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(key) = state.admin_key.as_deref() else {
+    if is_admin(&state, request.headers()) {
         return next.run(request).await;
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(given) if constant_time_eq(given.as_bytes(), key.as_bytes()) => {
-            next.run(request).await
-        }
-        Some(_) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the admin key is wrong",
-        )
-        .into_response(),
-        None => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "this endpoint needs the header `Authorization: Bearer <CLERK_ADMIN_KEY>`",
-        )
-        .into_response(),
     }
+    let message = match presented_key(request.headers()) {
+        Some(_) => "the admin key is wrong",
+        None => "this endpoint needs the header `Authorization: Bearer <CLERK_ADMIN_KEY>`",
+    };
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response()
 }
 
 /// Compares secrets without an early exit on the first differing byte.

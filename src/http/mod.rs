@@ -9,6 +9,7 @@ mod admin;
 mod autocomplete;
 pub mod error;
 pub mod params;
+mod products;
 mod search;
 mod shoppers;
 mod status;
@@ -23,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::engine::Engine;
 use crate::metrics::{Metrics, RequestLabels};
@@ -67,6 +68,11 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/shoppers/{id}", delete(shoppers::forget))
+        .route(
+            "/v1/products",
+            put(products::upsert).layer(DefaultBodyLimit::max(products::MAX_PRODUCTS_BODY_BYTES)),
+        )
+        .route("/v1/products/{id}", delete(products::delete))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,
@@ -94,6 +100,18 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::from_fn(time_limit))
         .with_state(state)
+}
+
+/// Runs blocking engine work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&crate::engine::Engine) -> crate::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || work(&engine))
+        .await
+        .map_err(|e| ApiError::from(crate::Error::Internal(format!("task failed: {e}"))))?
+        .map_err(ApiError::from)
 }
 
 /// A body that could not be read: larger than `limit`, or cut off.

@@ -11,7 +11,16 @@ use crate::search::SearchRequest;
 
 /// Parameter names `/v1/search` understands.
 const KNOWN: &[&str] = &[
-    "q", "shopper", "filter", "facets", "sort", "page", "per_page", "explain",
+    "q",
+    "shopper",
+    "filter",
+    "facets",
+    "sort",
+    "page",
+    "per_page",
+    "explain",
+    "rules",
+    "personalization",
 ];
 
 /// Pairs from a URL query string (`filter` may repeat).
@@ -85,6 +94,8 @@ pub fn search_request(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
             "page" => request.page = whole_number("page", &value)?,
             "per_page" => request.per_page = whole_number("per_page", &value)?,
             "explain" => request.explain = boolean("explain", &value)?,
+            "rules" => request.apply_rules = boolean("rules", &value)?,
+            "personalization" => request.personalize = boolean("personalization", &value)?,
             other => {
                 return Err(bad(
                     "unknown_parameter",

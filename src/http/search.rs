@@ -5,25 +5,48 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 
+use axum::http::{HeaderMap, StatusCode};
+
+use super::admin::is_admin;
 use super::params::{pairs_from_json, pairs_from_query, search_request};
 use super::{ApiError, AppState, MAX_SEARCH_BODY_BYTES, body_error};
 use crate::search::{SearchRequest, SearchResponse};
 
 pub async fn search_get(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request = search_request(pairs_from_query(query.as_deref().unwrap_or("")))?;
+    check_preview(&state, &headers, &request)?;
     run(state, request).await
 }
 
 pub async fn search_post(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let body = body.map_err(|r| body_error(r, MAX_SEARCH_BODY_BYTES))?;
     let request = search_request(pairs_from_json(&body)?)?;
+    check_preview(&state, &headers, &request)?;
     run(state, request).await
+}
+
+/// `rules=off` and `personalization=off` are merchandiser previews: admin only.
+fn check_preview(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &SearchRequest,
+) -> Result<(), ApiError> {
+    if (request.apply_rules && request.personalize) || is_admin(state, headers) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "rules=off and personalization=off are previews for merchandisers: send `Authorization: Bearer <CLERK_ADMIN_KEY>`",
+    ))
 }
 
 /// Runs the search on the blocking pool (it is CPU work) and records its metrics.

@@ -8,23 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, body_error};
+use super::{ApiError, AppState, blocking, body_error};
 use crate::engine::ProfileView;
 
 /// Largest event batch body.
 pub const MAX_EVENTS_BODY_BYTES: usize = 2 << 20;
-
-/// Runs blocking engine work off the async threads.
-async fn blocking<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce(&crate::engine::Engine) -> crate::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    let engine = state.engine.clone();
-    tokio::task::spawn_blocking(move || work(&engine))
-        .await
-        .map_err(|e| ApiError::from(crate::Error::Internal(format!("task failed: {e}"))))?
-        .map_err(ApiError::from)
-}
 
 /// Records a batch; `202` once it is durable, `400` naming every bad event.
 pub async fn events(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tantivy::{Index, IndexWriter};
 
-use super::data_dir::{DataDir, SCHEMA_SNAPSHOT};
+use super::data_dir::{DataDir, SCHEMA_NAME, SCHEMA_SNAPSHOT};
 use super::document::to_document;
 use super::register_analyzer;
 use crate::autocomplete::SuggestionBuilder;
@@ -168,6 +168,7 @@ fn write_index(
     writer.wait_merging_threads()?;
     suggestions.write(dir)?;
     std::fs::write(dir.join(SCHEMA_SNAPSHOT), &schema.source_text)
+        .and_then(|_| std::fs::write(dir.join(SCHEMA_NAME), &schema.name))
         .map_err(|e| Error::io("writing the schema snapshot", e))?;
     Ok((indexed, rejected, rejections))
 }

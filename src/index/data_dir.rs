@@ -23,6 +23,8 @@ const INDEXES: &str = "indexes";
 const BUILDING_SUFFIX: &str = ".building";
 /// Name of the schema snapshot inside an index directory.
 pub const SCHEMA_SNAPSHOT: &str = "clerk-schema.toml";
+/// The schema's name (`demo`, `icecat`), beside its snapshot.
+pub const SCHEMA_NAME: &str = "clerk-schema.name";
 /// How many complete index directories to keep (the live one and its predecessor,
 /// which a server may still be reading from while it switches).
 const KEEP_INDEXES: usize = 2;

@@ -10,6 +10,7 @@
 pub mod build;
 pub mod data_dir;
 pub mod document;
+mod update;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -100,13 +101,19 @@ pub struct LiveIndex {
     cache: Mutex<ColumnCache>,
     snapshot: ArcSwap<Snapshot>,
     suggester: Arc<Suggester>,
+    /// Opened on the first product update (`clerk search` never needs one).
+    writer: Mutex<Option<tantivy::IndexWriter>>,
 }
 
 impl LiveIndex {
     /// Opens the index in `dir` with the schema snapshot stored beside it.
     pub fn open(dir: &Path) -> Result<LiveIndex> {
         let schema_path = dir.join(data_dir::SCHEMA_SNAPSHOT);
-        let schema = Arc::new(StoreSchema::load(&schema_path)?);
+        let mut schema = StoreSchema::load(&schema_path)?;
+        schema.name = std::fs::read_to_string(dir.join(data_dir::SCHEMA_NAME))
+            .map(|n| n.trim().to_string())
+            .unwrap_or_default();
+        let schema = Arc::new(schema);
         let fields = Arc::new(IndexFields::build(&schema));
         let index = Index::open_in_dir(dir)?;
         register_analyzer(&index, &schema);
@@ -130,6 +137,7 @@ impl LiveIndex {
         let suggester = Arc::new(Suggester::load(dir)?);
         Ok(LiveIndex {
             suggester,
+            writer: Mutex::new(None),
             dir: dir.to_path_buf(),
             index,
             reader,

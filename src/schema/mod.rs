@@ -123,6 +123,8 @@ pub struct Roles {
 /// The resolved, validated store schema.
 #[derive(Debug, Clone)]
 pub struct StoreSchema {
+    /// The schema's name: its file name without `.toml` (`demo`, `icecat`).
+    pub name: String,
     pub format: CatalogFormat,
     /// Where the product id comes from in the input.
     pub id_source: String,
@@ -206,7 +208,12 @@ impl StoreSchema {
         let raw: raw::RawSchema = toml::from_str(text).map_err(|e| Error::Config {
             problems: vec![raw::describe_toml_error(origin, text, &e)],
         })?;
-        raw.resolve(text, origin)
+        let mut schema = raw.resolve(text, origin)?;
+        schema.name = Path::new(origin)
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        Ok(schema)
     }
 
     /// The field called `name`, if the schema declares it.
@@ -293,12 +300,12 @@ pub fn normalize_attribute_key(key: &str) -> String {
 mod tests {
     use super::*;
 
-    const DEMO: &str = include_str!("../../index-schema/schema.toml");
+    const DEMO: &str = include_str!("../../index-schema/demo.toml");
     const ICECAT: &str = include_str!("../../index-schema/icecat.toml");
 
     #[test]
     fn shipped_schemas_are_valid() {
-        let demo = StoreSchema::parse(DEMO, "schema.toml").unwrap();
+        let demo = StoreSchema::parse(DEMO, "demo.toml").unwrap();
         assert!(demo.roles.price.is_some());
         assert!(demo.roles.popularity.is_some());
         assert!(demo.field("title").unwrap().required);
@@ -330,7 +337,7 @@ mod tests {
 
     #[test]
     fn attribute_names_resolve_short_and_long() {
-        let schema = StoreSchema::parse(DEMO, "schema.toml").unwrap();
+        let schema = StoreSchema::parse(DEMO, "demo.toml").unwrap();
         for name in ["color", "attributes.color", "attributes.Color"] {
             match schema.resolve(name) {
                 Some(FieldRef::Attribute { column }) => assert_eq!(column, "attributes.color"),

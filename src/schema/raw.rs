@@ -217,6 +217,7 @@ impl RawSchema {
             return Err(Error::Config { problems });
         }
         Ok(StoreSchema {
+            name: String::new(),
             affinity,
             format,
             id_source: self.catalog.id.unwrap_or_else(|| "id".to_string()),

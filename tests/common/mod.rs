@@ -29,7 +29,7 @@ pub fn repo_root() -> &'static Path {
 }
 
 pub fn demo_schema() -> StoreSchema {
-    StoreSchema::load(&repo_root().join("index-schema/schema.toml")).expect("demo schema")
+    StoreSchema::load(&repo_root().join("index-schema/demo.toml")).expect("demo schema")
 }
 
 /// Indexes `n` demo products (seed `seed`) into a fresh temporary data directory.
@@ -56,10 +56,9 @@ pub fn fixture_with_schema(lines: &[Value], schema: &StoreSchema) -> Fixture {
 
 /// The demo schema with some of its text replaced (e.g. another impact).
 pub fn demo_schema_with(from: &str, to: &str) -> StoreSchema {
-    let text =
-        std::fs::read_to_string(repo_root().join("index-schema/schema.toml")).expect("schema");
+    let text = std::fs::read_to_string(repo_root().join("index-schema/demo.toml")).expect("schema");
     assert!(text.contains(from), "{from} not in the demo schema");
-    StoreSchema::parse(&text.replace(from, to), "schema.toml").expect("schema")
+    StoreSchema::parse(&text.replace(from, to), "demo.toml").expect("schema")
 }
 
 /// Indexes `n` demo products with `schema`.

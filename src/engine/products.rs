@@ -1,0 +1,64 @@
+//! The engine's catalog updates: `PUT /v1/products` and `DELETE /v1/products/{id}`.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::Engine;
+use crate::catalog::Product;
+use crate::error::{Error, Result};
+
+/// Most products in one update.
+pub const MAX_UPSERT: usize = 10_000;
+
+impl Engine {
+    /// Validates a JSON array of products (all or nothing) and upserts them; returns
+    /// how many. They are searchable when this returns.
+    pub fn upsert_products(&self, body: &[u8]) -> Result<usize> {
+        let invalid = |problems: Vec<String>| Error::Config { problems };
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| invalid(vec![format!("the body is not valid JSON: {e}")]))?;
+        let Value::Array(items) = value else {
+            return Err(invalid(vec![
+                "the body must be a JSON array of products".into(),
+            ]));
+        };
+        if items.is_empty() || items.len() > MAX_UPSERT {
+            return Err(invalid(vec![format!(
+                "send between 1 and {MAX_UPSERT} products, not {}",
+                items.len()
+            )]));
+        }
+        let index = self.index();
+        let schema = index.schema().clone();
+        let mut products = Vec::with_capacity(items.len());
+        let mut problems = Vec::new();
+        let mut ids = HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            let Value::Object(record) = item else {
+                problems.push(format!("product {i}: must be a JSON object"));
+                continue;
+            };
+            match Product::from_record(&schema, record) {
+                Ok(product) if !ids.insert(product.id.clone()) => {
+                    problems.push(format!(
+                        "product {i}: id \"{}\" appears twice in the batch",
+                        product.id
+                    ));
+                }
+                Ok(product) => products.push(product),
+                Err(reason) => problems.push(format!("product {i}: {reason}")),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        index.upsert(&products)?;
+        Ok(products.len())
+    }
+
+    /// Removes a product from the live index.
+    pub fn delete_product(&self, id: &str) -> Result<()> {
+        self.index().delete(id)
+    }
+}

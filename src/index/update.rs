@@ -1,0 +1,71 @@
+//! Incremental catalog updates: upserts and deletes on the live index.
+//!
+//! One writer per live index, opened on first use and kept. Every call commits and
+//! publishes a fresh snapshot before it returns, so a price or stock change is visible
+//! to the next search (and to merchandising rules reading it) at once.
+
+use tantivy::{IndexWriter, Term};
+
+use super::LiveIndex;
+use super::document::to_document;
+use crate::catalog::Product;
+use crate::error::{Error, Result};
+
+/// Memory the update writer may use.
+const UPDATE_WRITER_BYTES: usize = 64 << 20;
+
+impl LiveIndex {
+    fn with_writer<T>(&self, work: impl FnOnce(&mut IndexWriter) -> Result<T>) -> Result<T> {
+        let mut guard = self
+            .writer
+            .lock()
+            .map_err(|_| Error::Internal("index writer poisoned".into()))?;
+        if guard.is_none() {
+            let writer = self
+                .index
+                .writer_with_num_threads(1, UPDATE_WRITER_BYTES)
+                .map_err(|e| {
+                    Error::Internal(format!(
+                        "cannot open the index for updates ({e}); is another process writing {}?",
+                        self.dir.display()
+                    ))
+                })?;
+            *guard = Some(writer);
+        }
+        let writer = guard
+            .as_mut()
+            .ok_or_else(|| Error::Internal("no index writer".into()))?;
+        let result = work(writer);
+        if result.is_err() {
+            // A failed commit leaves the writer unusable: roll back to the last commit.
+            let _ = writer.rollback();
+        }
+        result
+    }
+
+    /// Adds or replaces products (by id), commits, and publishes the change.
+    pub fn upsert(&self, products: &[Product]) -> Result<()> {
+        self.with_writer(|writer| {
+            for product in products {
+                writer.delete_term(Term::from_field_text(self.fields.id, &product.id));
+                writer.add_document(to_document(product, &self.schema, &self.fields))?;
+            }
+            writer.commit()?;
+            Ok(())
+        })?;
+        self.refresh()
+    }
+
+    /// Removes a product; `NotFound` when there is none with that id.
+    pub fn delete(&self, id: &str) -> Result<()> {
+        if self.snapshot().find(id).is_none() {
+            return Err(Error::NotFound(format!("no product \"{id}\"")));
+        }
+        self.with_writer(|writer| {
+            writer.delete_term(Term::from_field_text(self.fields.id, id));
+            writer.commit()?;
+            Ok(())
+        })?;
+        self.refresh()
+    }
+}
