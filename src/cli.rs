@@ -200,6 +200,10 @@ pub struct EvalArgs {
     /// With --compare: fail when clean NDCG@10 falls more than this below the baseline.
     #[arg(long)]
     pub max_drop: Option<f64>,
+    /// Run the queries as analyzed, without synonyms, typos, splits, joins or
+    /// completions (to measure what the query layer is worth).
+    #[arg(long)]
+    pub without_query_layer: bool,
 }
 
 /// Runs a parsed command.
@@ -370,7 +374,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         engine = engine.with_shoppers(Arc::new(RedbStore::open(&scratch.path().join(STORE_FILE))?));
     }
     let engine = Arc::new(engine);
-    let mut report = eval::evaluate(&engine, &set, &suites)?;
+    let mut report = eval::evaluate(&engine, &set, &suites, !args.without_query_layer)?;
     if personalization {
         report.personalization = Some(eval::personas::evaluate(&engine, &set)?);
     }

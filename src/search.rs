@@ -54,6 +54,9 @@ pub struct SearchRequest {
     pub personalize: bool,
     /// Preview switch: apply merchandising rules (default on).
     pub apply_rules: bool,
+    /// Synonyms, typos, splits, joins and completions (default on; off only to measure
+    /// what they are worth).
+    pub expand_query: bool,
 }
 
 impl Default for SearchRequest {
@@ -69,6 +72,7 @@ impl Default for SearchRequest {
             explain: false,
             personalize: true,
             apply_rules: true,
+            expand_query: true,
         }
     }
 }
@@ -233,7 +237,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
     )?;
     let sort = sort_key(request.sort, snapshot)?;
     let words = snapshot.analyzer.query_words(&request.q);
-    let planned = plan_query(snapshot, config, &words, &request.q);
+    let planned = plan_query(snapshot, config, &words, request);
     let personalization = match (&shopper.profile, shopper.variant, request.personalize) {
         (Some(profile), Variant::Personalized, true) => {
             Some(Personalization::new(profile, snapshot, shopper.now))
@@ -298,7 +302,7 @@ pub fn plan_query(
     snapshot: &Snapshot,
     config: &StoreConfig,
     words: &[QueryWord],
-    raw_query: &str,
+    request: &SearchRequest,
 ) -> Planned {
     let exact_fields: Vec<_> = snapshot
         .fields
@@ -321,8 +325,9 @@ pub fn plan_query(
         lexicon: &snapshot.lexicon,
         synonyms: &config.synonyms,
         typos: snapshot.schema.typos,
-        prefix_last: !raw_query.ends_with(char::is_whitespace),
+        prefix_last: !request.q.ends_with(char::is_whitespace),
         known_elsewhere: &known_elsewhere,
+        expand: request.expand_query,
     };
     plan::build(words, &context)
 }

@@ -80,14 +80,20 @@ impl EvalReport {
     }
 }
 
-/// Runs every query of `set` in every suite through `engine`.
-pub fn evaluate(engine: &Engine, set: &JudgedSet, suites: &[Suite]) -> Result<EvalReport> {
+/// Runs every query of `set` in every suite through `engine`; `expand` false runs
+/// them without the query layer (synonyms, typos, splits, joins, completions).
+pub fn evaluate(
+    engine: &Engine,
+    set: &JudgedSet,
+    suites: &[Suite],
+    expand: bool,
+) -> Result<EvalReport> {
     let mut results: Vec<SuiteResult> = Vec::new();
     for &suite in suites {
         let mut scores = Vec::with_capacity(set.queries.len());
         for query in &set.queries {
             let text = suite.rewrite(&query.id, &query.text);
-            scores.push(score_query(engine, query, &text)?);
+            scores.push(score_query(engine, query, &text, expand)?);
         }
         results.push(SuiteResult {
             suite: suite.name().to_string(),
@@ -114,9 +120,15 @@ pub fn evaluate(engine: &Engine, set: &JudgedSet, suites: &[Suite]) -> Result<Ev
 }
 
 /// Searches `text` and scores the ranking against `query`'s judgments.
-pub fn score_query(engine: &Engine, query: &JudgedQuery, text: &str) -> Result<QueryScore> {
+pub fn score_query(
+    engine: &Engine,
+    query: &JudgedQuery,
+    text: &str,
+    expand: bool,
+) -> Result<QueryScore> {
     let request = SearchRequest {
         per_page: DEPTH,
+        expand_query: expand,
         ..SearchRequest::query(text)
     };
     let response = engine.search(&request)?;

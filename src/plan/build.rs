@@ -34,6 +34,9 @@ pub struct PlanContext<'a> {
     pub prefix_last: bool,
     /// Whether a term occurs in a field the lexicon leaves out (`typos = false`).
     pub known_elsewhere: &'a dyn Fn(&str) -> bool,
+    /// False plans the words as analyzed: no typos, splits, joins, synonyms or
+    /// completions (to measure what the query layer is worth).
+    pub expand: bool,
 }
 
 /// A plan and the corrections made while building it.
@@ -57,6 +60,9 @@ struct Draft {
 pub fn build(words: &[QueryWord], ctx: &PlanContext) -> Planned {
     let only_stop_words = words.iter().all(|w| w.is_stop_word);
     let mut corrections = Vec::new();
+    if !ctx.expand {
+        return plain(words, only_stop_words);
+    }
     let inputs = correct_words(words, ctx, &mut corrections);
     let mut drafts: Vec<Draft> = inputs
         .into_iter()
@@ -78,6 +84,25 @@ pub fn build(words: &[QueryWord], ctx: &PlanContext) -> Planned {
             clauses: drafts.into_iter().map(|d| d.clause).collect(),
         },
         corrections,
+    }
+}
+
+/// The plan of the words as analyzed, without any expansion.
+fn plain(words: &[QueryWord], only_stop_words: bool) -> Planned {
+    let clauses = words
+        .iter()
+        .map(|word| {
+            let required = !word.is_stop_word || only_stop_words;
+            let input = WordInput {
+                word: word.clone(),
+                typos: Vec::new(),
+            };
+            word_draft(input, required, &mut Vec::new()).clause
+        })
+        .collect();
+    Planned {
+        plan: QueryPlan { clauses },
+        corrections: Vec::new(),
     }
 }
 

@@ -59,6 +59,7 @@ fn plan(f: &Fixture, query: &str) -> Planned {
         typos: TypoSettings::default(),
         prefix_last: !query.ends_with(' '),
         known_elsewhere: &nowhere,
+        expand: true,
     };
     build(&f.analyzer.query_words(query), &ctx)
 }
