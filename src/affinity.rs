@@ -255,6 +255,16 @@ impl Personalization {
         }
     }
 
+    /// The highest affinity any document can have under this profile.
+    pub fn max_affinity(&self) -> f32 {
+        let best: f32 = self
+            .groups
+            .iter()
+            .map(|g| g.weights.iter().copied().fold(0.0, f32::max))
+            .sum();
+        self.confidence * best / self.feature_count
+    }
+
     /// True when the profile has nothing to say about any document.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty() || self.confidence <= 0.0

@@ -133,6 +133,65 @@ impl FacetCounts {
         FacetCounts { counts }
     }
 
+    /// Counts every document of `docs` toward facet `index`, one column at a time.
+    pub fn add_all(
+        &mut self,
+        index: usize,
+        spec: &FacetSpec,
+        columns: &SegmentColumns,
+        docs: &[u32],
+    ) {
+        let counts = &mut self.counts[index];
+        match &spec.kind {
+            FacetKind::Terms { column: Some(c) } | FacetKind::Tree { column: Some(c) } => {
+                let Some(col) = columns.keyword(*c) else {
+                    return;
+                };
+                match col.single() {
+                    Some(single) => {
+                        for &doc in docs {
+                            if let Some(slot) = single
+                                .get(doc as usize)
+                                .and_then(|&v| counts.get_mut(v as usize))
+                            {
+                                *slot += 1;
+                            }
+                        }
+                    }
+                    None => {
+                        for &doc in docs {
+                            for &v in col.values(doc) {
+                                if let Some(slot) = counts.get_mut(v as usize) {
+                                    *slot += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            FacetKind::Ranges { numeric, edges } => {
+                let values = columns.numeric(*numeric);
+                for &doc in docs {
+                    let value = values.get(doc as usize).copied().unwrap_or(f64::NAN);
+                    if let Some(bucket) = bucket_of(edges, value) {
+                        counts[bucket] += 1;
+                    }
+                }
+            }
+            FacetKind::Bool { numeric } => {
+                let values = columns.numeric(*numeric);
+                for &doc in docs {
+                    match values.get(doc as usize) {
+                        Some(v) if *v == 1.0 => counts[0] += 1,
+                        Some(v) if *v == 0.0 => counts[1] += 1,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Counts document `doc` toward facet `index`.
     #[inline]
     pub fn add(&mut self, index: usize, spec: &FacetSpec, columns: &SegmentColumns, doc: u32) {

@@ -19,6 +19,18 @@ use crate::typo::TypoAutomaton;
 
 /// Most words a prefix may expand to (the most frequent ones are kept).
 pub const MAX_PREFIX_EXPANSIONS: usize = 30;
+
+/// How many completions a prefix of `chars` characters gets: a one-letter prefix
+/// matches half the catalog, so it may only bring its few commonest words.
+pub fn prefix_budget(chars: usize) -> usize {
+    match chars {
+        0 => 0,
+        1 => 3,
+        2 => 8,
+        3 => 16,
+        _ => MAX_PREFIX_EXPANSIONS,
+    }
+}
 /// Most lexicon entries a prefix walk reads before it stops looking.
 pub const MAX_PREFIX_SCAN: usize = 20_000;
 /// Most candidates a fuzzy walk collects before ranking them.

@@ -39,50 +39,45 @@ pub struct ScoreBreakdown {
 /// Computes final scores for one query.
 #[derive(Debug, Clone)]
 pub struct Ranker {
-    /// Index into the numeric columns of the popularity field.
-    popularity: Option<usize>,
     /// 1 / ln(1 + max popularity), so the prior spans [0, 1].
     popularity_scale: f32,
     /// The shopper's profile, when personalizing.
     personalization: Option<Personalization>,
     /// `personalization_impact` of the schema.
     impact: f32,
+    /// The highest affinity the profile gives any document (0 without a profile).
+    max_affinity: f32,
 }
 
 impl Ranker {
     /// A ranker for `snapshot`'s catalog.
     pub fn new(snapshot: &Snapshot) -> Ranker {
-        let popularity = snapshot
-            .schema
-            .roles
-            .popularity
-            .and_then(|def| snapshot.fields.numeric.iter().position(|n| n.def == def));
-        let max = popularity
-            .map(|p| {
-                snapshot
-                    .columns
-                    .iter()
-                    .flat_map(|c| c.numeric(p).iter().copied())
-                    .filter(|v| v.is_finite())
-                    .fold(0.0f64, f64::max)
-            })
-            .unwrap_or(0.0);
-        let popularity_scale = if max > 0.0 {
-            (1.0 / (1.0 + max).ln()) as f32
+        let max_prior = snapshot
+            .columns
+            .iter()
+            .map(|c| c.prior_max())
+            .fold(0.0f32, f32::max);
+        let popularity_scale = if max_prior > 0.0 {
+            1.0 / max_prior
         } else {
             0.0
         };
         Ranker {
-            popularity,
             popularity_scale,
             personalization: None,
             impact: snapshot.schema.affinity.personalization_impact,
+            max_affinity: 0.0,
         }
     }
 
     /// The same ranker, re-scoring by a shopper's profile.
     pub fn personalized(mut self, personalization: Option<Personalization>) -> Ranker {
         self.personalization = personalization.filter(|p| !p.is_empty() && self.impact > 0.0);
+        self.max_affinity = self
+            .personalization
+            .as_ref()
+            .map(|p| p.max_affinity())
+            .unwrap_or(0.0);
         self
     }
 
@@ -94,12 +89,9 @@ impl Ranker {
     /// The popularity prior of a document, in [0, 1].
     #[inline]
     pub fn popularity(&self, columns: &SegmentColumns, doc: u32) -> f32 {
-        let Some(p) = self.popularity else { return 0.0 };
-        let raw = columns.numeric(p).get(doc as usize).copied().unwrap_or(0.0);
-        if raw.is_finite() && raw > 0.0 {
-            ((1.0 + raw).ln() as f32 * self.popularity_scale).min(1.0)
-        } else {
-            0.0
+        match columns.prior().get(doc as usize) {
+            Some(prior) => (prior * self.popularity_scale).min(1.0),
+            None => 0.0,
         }
     }
 
@@ -113,6 +105,25 @@ impl Ranker {
                 Some(p) => p.affinity(columns, doc),
                 None => 0.0,
             },
+        }
+    }
+
+    /// The highest score the document could get with a perfect affinity: cheap (no
+    /// profile lookups), never below the real score.
+    #[inline]
+    pub fn upper_bound(
+        &self,
+        columns: &SegmentColumns,
+        doc: u32,
+        text: f32,
+        browsing: bool,
+    ) -> f32 {
+        let popularity = self.popularity(columns, doc);
+        let affinity = self.max_affinity;
+        if browsing {
+            popularity + BROWSE_AFFINITY * self.impact * affinity
+        } else {
+            text * (1.0 + POPULARITY_BOOST * popularity) * (1.0 + self.impact * affinity)
         }
     }
 

@@ -11,7 +11,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use tantivy::query::{AllQuery, EnableScoring, Query};
+use tantivy::query::{EnableScoring, Query};
 use tantivy::{DocAddress, DocId, Score};
 
 use crate::error::Result;
@@ -145,18 +145,19 @@ impl Retrieved {
 }
 
 /// Runs the retrieval pass for `query` (`None` browses the whole catalog).
+///
+/// Per segment, in stages over arrays rather than per document through every stage:
+/// collect the matches (tantivy's scorer, or every live document when browsing),
+/// apply hides and filters, count facets column by column, then score and keep the
+/// best. A document whose best possible score (full affinity, every boost) cannot
+/// beat the current top is not scored in full: the top stays exact, the work shrinks.
 pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
     let searcher = &r.snapshot.searcher;
     let browsing = query.is_none();
-    let all = AllQuery;
-    let query: &dyn Query = query.unwrap_or(&all);
-    let scoring = if browsing {
-        EnableScoring::disabled_from_searcher(searcher)
-    } else {
-        EnableScoring::enabled_from_searcher(searcher)
+    let weight = match query {
+        Some(q) => Some(q.weight(EnableScoring::enabled_from_searcher(searcher))?),
+        None => None,
     };
-    let weight = query.weight(scoring)?;
-
     let own_masks: Vec<u64> = r
         .facets
         .iter()
@@ -167,51 +168,68 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
     let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(r.window + 1);
     let mut total = 0u64;
     let mut pinned_matches = Vec::new();
+    let mut matches: Vec<(DocId, Score)> = Vec::new();
+    let mut passing: Vec<(DocId, Score)> = Vec::new();
+    let mut counted: Vec<DocId> = Vec::new();
+    let mut partial: Vec<(DocId, u64)> = Vec::new();
+    let boost_ceiling = r.rules.max_factor();
 
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
         let Some(columns) = r.snapshot.columns.get(ord) else {
             continue;
         };
         let alive = segment.alive_bitset();
-        let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
-        let mut visit = |doc: DocId, text: Score| {
+        matches.clear();
+        match &weight {
+            Some(weight) => {
+                weight.for_each(segment, &mut |doc, score| matches.push((doc, score)))?
+            }
+            None => matches.extend((0..segment.max_doc()).map(|doc| (doc, 0.0))),
+        }
+        // Hides, deletes and filters.
+        passing.clear();
+        counted.clear();
+        partial.clear();
+        for &(doc, score) in &matches {
             if alive.is_some_and(|a| !a.is_alive(doc)) {
-                return;
+                continue;
             }
             let address = DocAddress::new(ord as u32, doc);
             if r.rules.is_hidden(address) {
-                return;
+                continue;
             }
             let fails = if r.filters.is_empty() {
                 0
             } else {
                 r.filters.fail_mask(columns, doc)
             };
-            if fails != 0 {
-                if fails & !facet_masks == 0 {
-                    for (i, spec) in r.facets.iter().enumerate() {
-                        if fails & !own_masks[i] == 0 {
-                            counts.add(i, spec, columns, doc);
-                        }
-                    }
+            if fails == 0 {
+                counted.push(doc);
+                if r.rules.is_pinned(address) {
+                    pinned_matches.push(address);
+                } else {
+                    passing.push((doc, score));
                 }
-                return;
+            } else if fails & !facet_masks == 0 {
+                partial.push((doc, fails));
             }
-            total += 1;
-            for (i, spec) in r.facets.iter().enumerate() {
-                counts.add(i, spec, columns, doc);
+        }
+        total += counted.len() as u64;
+        // Facets, one column at a time; a facet also counts the documents that fail
+        // only its own filters (disjunctive faceting).
+        for (i, spec) in r.facets.iter().enumerate() {
+            counts.add_all(i, spec, columns, &counted);
+            for &(doc, fails) in &partial {
+                if fails & !own_masks[i] == 0 {
+                    counts.add(i, spec, columns, doc);
+                }
             }
-            if r.rules.is_pinned(address) {
-                pinned_matches.push(address);
-                return;
-            }
-            if r.window == 0 {
-                return;
-            }
-            let breakdown = r
-                .ranker
-                .parts(columns, doc, if browsing { 0.0 } else { text });
-            let effect = r.rules.effect(columns, doc);
+        }
+        if r.window == 0 {
+            continue;
+        }
+        let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
+        for &(doc, text) in &passing {
             let key = match sort_values {
                 Some(values) => oriented(
                     values.get(doc as usize).copied().unwrap_or(f64::NAN),
@@ -219,6 +237,22 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
                 ),
                 None => 0.0,
             };
+            let address = DocAddress::new(ord as u32, doc);
+            if heap.len() >= r.window
+                && let Some(worst) = heap.peek()
+                && !worst.0.buried
+            {
+                // Even fully lifted, can this document pass the worst of the top?
+                let best_case = r.ranker.upper_bound(columns, doc, text, browsing) * boost_ceiling;
+                let beats = key
+                    .total_cmp(&worst.0.key)
+                    .then_with(|| best_case.total_cmp(&worst.0.score));
+                if beats == Ordering::Less {
+                    continue;
+                }
+            }
+            let breakdown = r.ranker.parts(columns, doc, text);
+            let effect = r.rules.effect(columns, doc);
             let candidate = Candidate {
                 address,
                 score: r.ranker.score(&breakdown, browsing) * effect.factor,
@@ -234,8 +268,7 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
                 heap.pop();
                 heap.push(Worst(candidate));
             }
-        };
-        weight.for_each(segment, &mut visit)?;
+        }
     }
     let mut top: Vec<Candidate> = heap.into_iter().map(|w| w.0).collect();
     top.sort_by(|a, b| b.cmp_rank(a));

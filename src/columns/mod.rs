@@ -22,12 +22,18 @@ use crate::schema::IndexFields;
 use crate::schema::fields::{KEYWORDS_FIELD, KW_SEPARATOR};
 pub use vocabulary::{ColumnDict, ColumnKind, NO_PARENT, ValueId, Vocabulary, normalize_value};
 
-/// Value lists per document in compressed-row form.
+/// Marks a document without a value in a single-valued column.
+const NONE: ValueId = ValueId::MAX;
+
+/// Value lists per document: one id per document when no document has two (brand,
+/// colour — one array read), compressed rows otherwise (category nodes).
 #[derive(Debug, Default, Clone)]
 pub struct MultiColumn {
-    /// `starts[d]..starts[d + 1]` indexes `values` for document `d`.
+    /// `starts[d]..starts[d + 1]` indexes `values` for document `d` (empty when single).
     starts: Vec<u32>,
     values: Vec<ValueId>,
+    /// One value (or [`NONE`]) per document, when the column is single-valued.
+    single: Vec<ValueId>,
 }
 
 impl MultiColumn {
@@ -35,10 +41,22 @@ impl MultiColumn {
     #[inline]
     pub fn values(&self, doc: u32) -> &[ValueId] {
         let d = doc as usize;
+        if !self.single.is_empty() {
+            return match self.single.get(d) {
+                Some(v) if *v != NONE => std::slice::from_ref(v),
+                _ => &[],
+            };
+        }
         match (self.starts.get(d), self.starts.get(d + 1)) {
             (Some(&from), Some(&to)) => &self.values[from as usize..to as usize],
             _ => &[],
         }
+    }
+
+    /// One value per document (or [`ValueId::MAX`]) when the column is single-valued.
+    #[inline]
+    pub fn single(&self) -> Option<&[ValueId]> {
+        (!self.single.is_empty()).then_some(self.single.as_slice())
     }
 
     fn push(&mut self, doc: u32, value: ValueId) {
@@ -52,10 +70,25 @@ impl MultiColumn {
         while self.starts.len() <= num_docs as usize {
             self.starts.push(self.values.len() as u32);
         }
+        if num_docs > 0 && self.starts.windows(2).all(|w| w[1] - w[0] <= 1) {
+            self.single = self
+                .starts
+                .windows(2)
+                .map(|w| {
+                    if w[1] > w[0] {
+                        self.values[w[0] as usize]
+                    } else {
+                        NONE
+                    }
+                })
+                .collect();
+            self.starts = Vec::new();
+            self.values = Vec::new();
+        }
     }
 
     fn heap_bytes(&self) -> usize {
-        (self.starts.capacity() + self.values.capacity()) * 4
+        (self.starts.capacity() + self.values.capacity() + self.single.capacity()) * 4
     }
 }
 
@@ -66,6 +99,10 @@ pub struct SegmentColumns {
     keyword: Vec<Option<MultiColumn>>,
     /// Indexed like `IndexFields::numeric`.
     numeric: Vec<Vec<f64>>,
+    /// `ln(1 + popularity)` per document, when the schema has a popularity field.
+    prior: Vec<f32>,
+    /// The largest of `prior`.
+    prior_max: f32,
 }
 
 impl SegmentColumns {
@@ -73,6 +110,7 @@ impl SegmentColumns {
     pub fn build(
         reader: &SegmentReader,
         fields: &IndexFields,
+        popularity: Option<usize>,
         vocab: &mut Vocabulary,
     ) -> Result<SegmentColumns> {
         let num_docs = reader.max_doc();
@@ -117,7 +155,31 @@ impl SegmentColumns {
             };
             columns.numeric.push(values);
         }
+        if let Some(values) = popularity.and_then(|p| columns.numeric.get(p)) {
+            columns.prior = values
+                .iter()
+                .map(|&v| {
+                    if v.is_finite() && v > 0.0 {
+                        (1.0 + v).ln() as f32
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            columns.prior_max = columns.prior.iter().copied().fold(0.0, f32::max);
+        }
         Ok(columns)
+    }
+
+    /// The largest `ln(1 + popularity)` of the segment.
+    pub fn prior_max(&self) -> f32 {
+        self.prior_max
+    }
+
+    /// `ln(1 + popularity)` of each document (empty without a popularity field).
+    #[inline]
+    pub fn prior(&self) -> &[f32] {
+        &self.prior
     }
 
     /// The exact-value column with vocabulary id `column`, if this segment has values in it.
@@ -157,11 +219,24 @@ mod tests {
         column.push(1, 8);
         column.push(3, 9);
         column.finish(5);
+        assert!(column.single().is_none(), "document 1 has two values");
         assert_eq!(column.values(0), &[] as &[u32]);
         assert_eq!(column.values(1), &[7, 8]);
         assert_eq!(column.values(2), &[] as &[u32]);
         assert_eq!(column.values(3), &[9]);
         assert_eq!(column.values(4), &[] as &[u32]);
         assert_eq!(column.values(99), &[] as &[u32]);
+    }
+
+    #[test]
+    fn single_valued_columns_are_one_array() {
+        let mut column = MultiColumn::default();
+        column.push(0, 4);
+        column.push(2, 6);
+        column.finish(3);
+        assert_eq!(column.single(), Some(&[4, ValueId::MAX, 6][..]));
+        assert_eq!(column.values(0), &[4]);
+        assert_eq!(column.values(1), &[] as &[u32]);
+        assert_eq!(column.values(2), &[6]);
     }
 }

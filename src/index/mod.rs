@@ -225,7 +225,11 @@ fn build_snapshot(
             None => {
                 changed = true;
                 let vocab = vocabulary.get_or_insert_with(|| (*cache.vocabulary).clone());
-                let cols = Arc::new(SegmentColumns::build(segment, fields, vocab)?);
+                let popularity = schema
+                    .roles
+                    .popularity
+                    .and_then(|def| fields.numeric.iter().position(|n| n.def == def));
+                let cols = Arc::new(SegmentColumns::build(segment, fields, popularity, vocab)?);
                 (cols, Lexicon::segment_terms(segment, fields)?)
             }
         };

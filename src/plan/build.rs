@@ -16,7 +16,7 @@
 
 use super::{Clause, MatchKind, Node, PlanTerm, QueryPlan, penalty};
 use crate::analysis::{Analyzer, QueryWord, fold_word, is_stop_word};
-use crate::lexicon::{Lexicon, MAX_PREFIX_EXPANSIONS};
+use crate::lexicon::{Lexicon, prefix_budget};
 use crate::search::Correction;
 use crate::synonyms::Synonyms;
 use crate::typo::{MAX_TYPO_EXPANSIONS, MAX_TYPO_WORD_BYTES, TypoSettings};
@@ -490,7 +490,7 @@ fn add_completions(draft: &mut Draft, word: &QueryWord, ctx: &PlanContext) {
     let primary = word.primary();
     let extra: Vec<Node> = ctx
         .lexicon
-        .prefixed(&surface, MAX_PREFIX_EXPANSIONS)
+        .prefixed(&surface, prefix_budget(surface.chars().count()))
         .into_iter()
         .filter(|(term, _)| term != primary)
         .map(|(term, _)| Node::Term(PlanTerm::new(term, MatchKind::Prefix, penalty::PREFIX)))

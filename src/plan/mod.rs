@@ -149,7 +149,11 @@ impl QueryPlan {
 
     /// The tantivy query for this plan, or `None` when it has no words.
     pub fn compile(&self, fields: &IndexFields, searcher: &Searcher) -> Option<Box<dyn Query>> {
-        let compiler = Compiler { fields, searcher };
+        let compiler = Compiler {
+            fields,
+            searcher,
+            doc_freqs: Default::default(),
+        };
         let clauses: Vec<(Occur, Box<dyn Query>)> = self
             .clauses
             .iter()
@@ -189,6 +193,7 @@ fn exact_word(node: &Node) -> Option<&str> {
 struct Compiler<'a> {
     fields: &'a IndexFields,
     searcher: &'a Searcher,
+    doc_freqs: std::cell::RefCell<std::collections::HashMap<(tantivy::schema::Field, String), u64>>,
 }
 
 impl Compiler<'_> {
@@ -226,7 +231,7 @@ impl Compiler<'_> {
     /// `blend`: per text field, the document frequency the term's IDF is set to.
     fn node(&self, node: &Node, blend: &[u64]) -> Option<Box<dyn Query>> {
         match node {
-            Node::Term(term) => self.term(term, blend),
+            Node::Term(term) => union(self.term(term, blend)),
             Node::All(children) => {
                 let parts: Option<Vec<Box<dyn Query>>> =
                     children.iter().map(|c| self.node(c, &[])).collect();
@@ -238,16 +243,17 @@ impl Compiler<'_> {
                 }
             }
             Node::Any(children) => {
+                // One flat union of every alternative's per-field term queries: nested
+                // unions cost tantivy a buffer refill per level.
                 let blend = self.blended_doc_freqs(children);
-                let parts: Vec<Box<dyn Query>> = children
-                    .iter()
-                    .filter_map(|c| self.node(c, &blend))
-                    .collect();
-                match parts.len() {
-                    0 => None,
-                    1 => parts.into_iter().next(),
-                    _ => Some(Box::new(BooleanQuery::union(parts))),
+                let mut parts: Vec<Box<dyn Query>> = Vec::new();
+                for child in children {
+                    match child {
+                        Node::Term(term) => parts.extend(self.term(term, &blend)),
+                        other => parts.extend(self.node(other, &blend)),
+                    }
                 }
+                union(parts)
             }
         }
     }
@@ -288,15 +294,24 @@ impl Compiler<'_> {
             .collect()
     }
 
+    /// Document frequency of `text` in `field`, looked up once per query.
     fn doc_freq(&self, field: tantivy::schema::Field, text: &str) -> u64 {
-        self.searcher
+        let key = (field, text.to_string());
+        if let Some(&df) = self.doc_freqs.borrow().get(&key) {
+            return df;
+        }
+        let df = self
+            .searcher
             .doc_freq(&TantivyTerm::from_field_text(field, text))
-            .unwrap_or(0)
+            .unwrap_or(0);
+        self.doc_freqs.borrow_mut().insert(key, df);
+        df
     }
 
-    fn term(&self, term: &PlanTerm, blend: &[u64]) -> Option<Box<dyn Query>> {
+    /// The per-field term queries of one term (none where it does not occur).
+    fn term(&self, term: &PlanTerm, blend: &[u64]) -> Vec<Box<dyn Query>> {
         if term.text.is_empty() {
-            return None;
+            return Vec::new();
         }
         let docs = self.searcher.num_docs();
         let per_field: Vec<Box<dyn Query>> = self
@@ -322,10 +337,16 @@ impl Compiler<'_> {
                 Some(Box::new(BoostQuery::new(Box::new(query), boost)) as Box<dyn Query>)
             })
             .collect();
-        match per_field.len() {
-            0 => None,
-            _ => Some(Box::new(BooleanQuery::union(per_field))),
-        }
+        per_field
+    }
+}
+
+/// A union of `parts`, or the part itself when there is one.
+fn union(mut parts: Vec<Box<dyn Query>>) -> Option<Box<dyn Query>> {
+    match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(Box::new(BooleanQuery::union(parts))),
     }
 }
 

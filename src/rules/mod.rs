@@ -315,6 +315,11 @@ impl<'a> ActiveRules<'a> {
         active
     }
 
+    /// The largest factor the boosts can multiply a score by (demotes never raise it).
+    pub fn max_factor(&self) -> f32 {
+        self.boosts.iter().map(|(_, f, _)| f.max(1.0)).product()
+    }
+
     /// True when no rule is in force.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
