@@ -379,12 +379,18 @@ fn the_top_of_a_short_page_equals_the_top_of_a_long_one() {
     let s = setup(&demo_schema());
     let shopper = personalized_shopper("oracle");
     let bought = products_where(&s.fixture, |p| p["category"][0] == "Lighting");
-    s.engine.record_events(&purchases(&shopper, &bought, 10)).unwrap();
+    s.engine
+        .record_events(&purchases(&shopper, &bought, 10))
+        .unwrap();
     for q in ["lamp ", "s", "grey ", "", "velvet sofa "] {
         for who in [None, Some(shopper.as_str())] {
             let short = s
                 .engine
-                .search(&SearchRequest { shopper: who.map(str::to_string), per_page: 7, ..SearchRequest::query(q) })
+                .search(&SearchRequest {
+                    shopper: who.map(str::to_string),
+                    per_page: 7,
+                    ..SearchRequest::query(q)
+                })
                 .unwrap();
             let long = search(&s.engine, q, who);
             let long_ids: Vec<&str> = ids(&long).into_iter().take(7).collect();
