@@ -51,5 +51,23 @@ fn stages(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, stages);
+/// Autocomplete on the 100k demo catalog: short, long and typo'd prefixes.
+fn autocomplete(c: &mut Criterion) {
+    let bench = Bench::new(Catalog::Demo(100_000));
+    let prefixes = [
+        "s", "so", "sof", "linen so", "brass fl", "chandel", "velvte",
+    ];
+    c.bench_function("autocomplete/demo-100000/7_prefixes", |b| {
+        b.iter(|| {
+            let found: usize = prefixes
+                .iter()
+                .map(|p| bench.engine.autocomplete(black_box(p), 8).len())
+                .sum();
+            assert!(found > 0);
+            found
+        })
+    });
+}
+
+criterion_group!(benches, stages, autocomplete);
 criterion_main!(benches);

@@ -162,3 +162,49 @@ impl JudgedSet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wands_layout_maps_labels_to_grades() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("query.csv"),
+            "query_id\tquery\tquery_class\n0\tsalon chair\tMassage Chairs\n1\tdinosaur\t\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("label.csv"),
+            "id\tquery_id\tproduct_id\tlabel\n1\t0\t25434\tExact\n2\t0\t12088\tPartial\n3\t1\t42\tIrrelevant\n",
+        )
+        .unwrap();
+        let set = JudgedSet::load(dir.path()).unwrap();
+        assert_eq!(set.queries.len(), 2);
+        assert_eq!(set.queries[0].text, "salon chair");
+        assert_eq!(set.queries[0].grade("25434"), 2);
+        assert_eq!(set.queries[0].grade("12088"), 1);
+        assert_eq!(set.queries[1].grade("42"), 0);
+        std::fs::write(
+            dir.path().join("label.csv"),
+            "id\tquery_id\tproduct_id\tlabel\n1\t0\t1\tGreat\n",
+        )
+        .unwrap();
+        assert!(
+            JudgedSet::load(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("label \"Great\"")
+        );
+    }
+
+    #[test]
+    fn trec_layout_reports_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("queries.tsv"), "q1\tred shoe\n").unwrap();
+        std::fs::write(dir.path().join("qrels.tsv"), "q1 0 a 2\nq1 0 b\n").unwrap();
+        let err = JudgedSet::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("qrels.tsv:2"), "{err}");
+    }
+}
