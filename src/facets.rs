@@ -133,6 +133,33 @@ impl FacetCounts {
         FacetCounts { counts }
     }
 
+    /// Replaces facet `index`'s counts.
+    pub fn set(&mut self, index: usize, counts: &[u32]) {
+        self.counts[index].clear();
+        self.counts[index].extend_from_slice(counts);
+    }
+
+    /// Zeroes facet `index`.
+    pub fn clear(&mut self, index: usize) {
+        self.counts[index].iter_mut().for_each(|c| *c = 0);
+    }
+
+    /// Facet `index`'s counts.
+    pub fn get(&self, index: usize) -> &[u32] {
+        &self.counts[index]
+    }
+
+    /// Takes document `doc` back out of facet `index` (a hidden product).
+    pub fn subtract(&mut self, index: usize, spec: &FacetSpec, columns: &SegmentColumns, doc: u32) {
+        let mut one = FacetCounts {
+            counts: vec![vec![0; self.counts[index].len()]],
+        };
+        one.add(0, spec, columns, doc);
+        for (total, taken) in self.counts[index].iter_mut().zip(&one.counts[0]) {
+            *total = total.saturating_sub(*taken);
+        }
+    }
+
     /// Counts every document of `docs` toward facet `index`, one column at a time.
     pub fn add_all(
         &mut self,

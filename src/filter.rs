@@ -289,6 +289,58 @@ impl Clause {
     }
 }
 
+impl Clause {
+    /// How many documents of the segment the clause lets through, when it can list them
+    /// (a positive filter on exact values); `None` when it can only be tested.
+    pub fn candidate_count(&self, columns: &SegmentColumns) -> Option<usize> {
+        let Test::Column { column, accept } = &self.test else {
+            return None;
+        };
+        if self.negate {
+            return None;
+        }
+        let Some(postings) = column.and_then(|c| columns.postings(c)) else {
+            return Some(0);
+        };
+        Some(
+            accept
+                .iter()
+                .enumerate()
+                .filter(|(_, ok)| **ok)
+                .map(|(v, _)| postings.docs(v as ValueId).len())
+                .sum(),
+        )
+    }
+
+    /// The documents of the segment the clause lets through, ascending, when it can
+    /// list them (see [`Clause::candidate_count`]).
+    pub fn candidates(&self, columns: &SegmentColumns) -> Option<Vec<u32>> {
+        let Test::Column { column, accept } = &self.test else {
+            return None;
+        };
+        if self.negate {
+            return None;
+        }
+        let Some(postings) = column.and_then(|c| columns.postings(c)) else {
+            return Some(Vec::new());
+        };
+        let mut docs: Vec<u32> = Vec::new();
+        let mut lists = 0;
+        for (v, _) in accept.iter().enumerate().filter(|(_, ok)| **ok) {
+            let list = postings.docs(v as ValueId);
+            if !list.is_empty() {
+                docs.extend_from_slice(list);
+                lists += 1;
+            }
+        }
+        if lists > 1 {
+            docs.sort_unstable();
+            docs.dedup();
+        }
+        Some(docs)
+    }
+}
+
 /// The request's filters, compiled; at most [`MAX_FILTERS`].
 #[derive(Debug, Clone, Default)]
 pub struct FilterSet {

@@ -249,6 +249,38 @@ fn hidden_products_never_show_anywhere() {
         },
     );
     assert_eq!(browse.total, 1999);
+    // Browsing takes whole-catalog facet counts from a cache: the hidden product is
+    // still taken out, with or without filters.
+    let filter_sets = [
+        vec![],
+        vec![format!("brand:{brand}")],
+        vec![format!("brand:{brand}"), "in_stock:true|false".to_string()],
+    ];
+    for filters in filter_sets {
+        let request = SearchRequest {
+            facets: vec!["in_stock".into()],
+            filters: filters.clone(),
+            ..SearchRequest::query("")
+        };
+        let with = search(&s.engine, request.clone());
+        let without = search(
+            &s.engine,
+            SearchRequest {
+                apply_rules: false,
+                ..request
+            },
+        );
+        let stock = |r: &SearchResponse| -> u64 {
+            r.facets["in_stock"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["count"].as_u64().unwrap())
+                .sum()
+        };
+        assert_eq!(stock(&with) + 1, stock(&without), "{filters:?}");
+        assert_eq!(with.total + 1, without.total, "{filters:?}");
+    }
 }
 
 #[test]

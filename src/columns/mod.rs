@@ -92,11 +92,68 @@ impl MultiColumn {
     }
 }
 
+/// The documents having each value of a column: the column turned inside out, so a
+/// filter on a value visits only its documents.
+#[derive(Debug, Default, Clone)]
+pub struct ValuePostings {
+    /// `starts[v]..starts[v + 1]` indexes `docs` for value `v`.
+    starts: Vec<u32>,
+    docs: Vec<u32>,
+}
+
+impl ValuePostings {
+    fn build(column: &MultiColumn, num_docs: u32) -> ValuePostings {
+        let mut counts: Vec<u32> = Vec::new();
+        for doc in 0..num_docs {
+            for &v in column.values(doc) {
+                let v = v as usize;
+                if counts.len() <= v {
+                    counts.resize(v + 1, 0);
+                }
+                counts[v] += 1;
+            }
+        }
+        let mut starts = Vec::with_capacity(counts.len() + 1);
+        let mut at = 0u32;
+        starts.push(0);
+        for c in &counts {
+            at += c;
+            starts.push(at);
+        }
+        let mut fill: Vec<u32> = starts[..counts.len()].to_vec();
+        let mut docs = vec![0u32; at as usize];
+        for doc in 0..num_docs {
+            for &v in column.values(doc) {
+                let slot = &mut fill[v as usize];
+                docs[*slot as usize] = doc;
+                *slot += 1;
+            }
+        }
+        ValuePostings { starts, docs }
+    }
+
+    /// The documents (ascending) having value `value`.
+    #[inline]
+    pub fn docs(&self, value: ValueId) -> &[u32] {
+        let v = value as usize;
+        match (self.starts.get(v), self.starts.get(v + 1)) {
+            (Some(&from), Some(&to)) => &self.docs[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.starts.capacity() + self.docs.capacity()) * 4
+    }
+}
+
 /// The columns of one segment.
 #[derive(Debug, Default)]
 pub struct SegmentColumns {
     /// Indexed by vocabulary column id; `None` when the segment has no such values.
     keyword: Vec<Option<MultiColumn>>,
+    /// The same columns inside out (value → documents), same indexing.
+    postings: Vec<Option<ValuePostings>>,
     /// Indexed like `IndexFields::numeric`.
     numeric: Vec<Vec<f64>>,
     /// `ln(1 + popularity)` per document, when the schema has a popularity field.
@@ -144,6 +201,11 @@ impl SegmentColumns {
             for column in columns.keyword.iter_mut().flatten() {
                 column.finish(num_docs);
             }
+            columns.postings = columns
+                .keyword
+                .iter()
+                .map(|c| c.as_ref().map(|c| ValuePostings::build(c, num_docs)))
+                .collect();
         }
         for numeric in &fields.numeric {
             let column = reader.fast_fields().column_opt::<f64>(&numeric.column)?;
@@ -188,6 +250,12 @@ impl SegmentColumns {
         self.keyword.get(column).and_then(Option::as_ref)
     }
 
+    /// The documents having each value of column `column`, if this segment has any.
+    #[inline]
+    pub fn postings(&self, column: usize) -> Option<&ValuePostings> {
+        self.postings.get(column).and_then(Option::as_ref)
+    }
+
     /// The numeric values of `IndexFields::numeric[index]`.
     #[inline]
     pub fn numeric(&self, index: usize) -> &[f64] {
@@ -201,6 +269,12 @@ impl SegmentColumns {
             .flatten()
             .map(MultiColumn::heap_bytes)
             .sum::<usize>()
+            + self
+                .postings
+                .iter()
+                .flatten()
+                .map(ValuePostings::heap_bytes)
+                .sum::<usize>()
             + self.numeric.iter().map(|n| n.capacity() * 8).sum::<usize>()
     }
 }

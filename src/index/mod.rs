@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub lexicon: Arc<Lexicon>,
     /// How common each affinity feature value is, computed on first use.
     pub base_rates: std::sync::OnceLock<crate::affinity::BaseRates>,
+    /// Whole-catalog facet counts by facet key, computed on first use.
+    pub facet_totals: Mutex<HashMap<String, Arc<Vec<u32>>>>,
 }
 
 impl Snapshot {
@@ -254,5 +256,6 @@ fn build_snapshot(
         analyzer: analyzer.clone(),
         lexicon: cache.lexicon.clone(),
         base_rates: std::sync::OnceLock::new(),
+        facet_totals: Mutex::new(HashMap::new()),
     })
 }

@@ -325,6 +325,11 @@ impl<'a> ActiveRules<'a> {
         self.names.is_empty()
     }
 
+    /// Every hidden product.
+    pub fn hidden(&self) -> impl Iterator<Item = DocAddress> + '_ {
+        self.hidden.iter().copied()
+    }
+
     /// Whether the product at `address` is hidden.
     #[inline]
     pub fn is_hidden(&self, address: DocAddress) -> bool {

@@ -8,6 +8,8 @@
 //! that facet (disjunctive faceting). Output: the total, the best `window` candidates
 //! in order, and the facet counts — all over the same set, so they always agree.
 
+mod browse;
+
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -173,6 +175,10 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
     let mut counted: Vec<DocId> = Vec::new();
     let mut partial: Vec<(DocId, u64)> = Vec::new();
     let boost_ceiling = r.rules.max_factor();
+    let plan = match browsing {
+        true => browse::BrowsePlan::new(r, &own_masks),
+        false => browse::BrowsePlan::scan(r.facets.len()),
+    };
 
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
         let Some(columns) = r.snapshot.columns.get(ord) else {
@@ -184,7 +190,11 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
             Some(weight) => {
                 weight.for_each(segment, &mut |doc, score| matches.push((doc, score)))?
             }
-            None => matches.extend((0..segment.max_doc()).map(|doc| (doc, 0.0))),
+            None => matches.extend(
+                plan.documents(r, ord, segment.max_doc())
+                    .into_iter()
+                    .map(|doc| (doc, 0.0)),
+            ),
         }
         // Hides, deletes and filters.
         passing.clear();
@@ -218,6 +228,9 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
         // Facets, one column at a time; a facet also counts the documents that fail
         // only its own filters (disjunctive faceting).
         for (i, spec) in r.facets.iter().enumerate() {
+            if plan.separate[i] {
+                continue;
+            }
             counts.add_all(i, spec, columns, &counted);
             for &(doc, fails) in &partial {
                 if fails & !own_masks[i] == 0 {
@@ -270,6 +283,7 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
             }
         }
     }
+    plan.count_separately(r, &own_masks, &mut counts);
     let mut top: Vec<Candidate> = heap.into_iter().map(|w| w.0).collect();
     top.sort_by(|a, b| b.cmp_rank(a));
     Ok(Retrieved {

@@ -1,0 +1,163 @@
+//! Browsing (an empty query) without scanning the whole catalog when filters allow.
+//!
+//! A positive filter on exact values (`category:Sofas`, `brand:A|B`) can list the
+//! documents it lets through from the columns' value postings. When browsing, the most
+//! selective such filter drives the pass: only its documents are visited, which covers
+//! every hit and every facet count except the driving filter's own facet — disjunctive
+//! counting needs documents the driver excludes. That facet is counted separately over
+//! the documents passing all *other* filters (driven the same way), or taken from the
+//! cached whole-catalog counts when there are no other filters. Browsing with no filter
+//! at all takes every facet from the cache.
+
+use std::sync::Arc;
+
+use tantivy::{DocAddress, DocId};
+
+use super::Retrieval;
+use crate::facets::{FacetCounts, FacetSpec};
+use crate::index::Snapshot;
+
+/// A filter drives only when it lets through less than this share of the catalog.
+const DRIVER_SHARE: f64 = 0.5;
+
+/// How a browse visits documents.
+pub(super) struct BrowsePlan {
+    /// The filter clause whose documents are the only ones visited.
+    pub driver: Option<usize>,
+    /// Facets counted outside the main pass.
+    pub separate: Vec<bool>,
+}
+
+/// The clause among `allowed` (a bit mask) listing the fewest documents, if that is
+/// selective enough to be worth it.
+fn most_selective(r: &Retrieval, allowed: u64) -> Option<usize> {
+    let docs = r.snapshot.searcher.num_docs().max(1) as f64;
+    r.filters
+        .clauses
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| allowed & (1 << i) != 0)
+        .filter_map(|(i, clause)| {
+            let total: Option<usize> = r
+                .snapshot
+                .columns
+                .iter()
+                .map(|c| clause.candidate_count(c))
+                .sum();
+            total.map(|t| (i, t))
+        })
+        .filter(|(_, total)| (*total as f64) < DRIVER_SHARE * docs)
+        .min_by_key(|(_, total)| *total)
+        .map(|(i, _)| i)
+}
+
+impl BrowsePlan {
+    /// Visit everything, count every facet in the main pass (text queries).
+    pub fn scan(facets: usize) -> BrowsePlan {
+        BrowsePlan {
+            driver: None,
+            separate: vec![false; facets],
+        }
+    }
+
+    /// The plan for browsing with `r`'s filters and facets.
+    pub fn new(r: &Retrieval, own_masks: &[u64]) -> BrowsePlan {
+        let all = (1u64 << r.filters.clauses.len()) - 1;
+        let driver = most_selective(r, all);
+        let separate = own_masks
+            .iter()
+            .map(|own| r.filters.is_empty() || driver.is_some_and(|d| own & (1 << d) != 0))
+            .collect();
+        BrowsePlan { driver, separate }
+    }
+
+    /// The documents of segment `ord` the main pass visits.
+    pub fn documents(&self, r: &Retrieval, ord: usize, max_doc: DocId) -> Vec<DocId> {
+        let listed = self.driver.and_then(|d| {
+            let columns = r.snapshot.columns.get(ord)?;
+            r.filters.clauses[d].candidates(columns)
+        });
+        listed.unwrap_or_else(|| (0..max_doc).collect())
+    }
+
+    /// Counts the facets left out of the main pass.
+    pub fn count_separately(&self, r: &Retrieval, own_masks: &[u64], counts: &mut FacetCounts) {
+        let all = if r.filters.is_empty() {
+            0
+        } else {
+            (1u64 << r.filters.clauses.len()) - 1
+        };
+        for (i, spec) in r.facets.iter().enumerate() {
+            if !self.separate[i] {
+                continue;
+            }
+            let others = all & !own_masks[i];
+            if others == 0 {
+                counts.set(i, &catalog_counts(r.snapshot, spec));
+                remove_hidden(r, i, spec, counts);
+                continue;
+            }
+            counts.clear(i);
+            let driver = most_selective(r, others);
+            for (ord, segment) in r.snapshot.searcher.segment_readers().iter().enumerate() {
+                let Some(columns) = r.snapshot.columns.get(ord) else {
+                    continue;
+                };
+                let docs = driver
+                    .and_then(|d| r.filters.clauses[d].candidates(columns))
+                    .unwrap_or_else(|| (0..segment.max_doc()).collect());
+                let alive = segment.alive_bitset();
+                for doc in docs {
+                    if alive.is_some_and(|a| !a.is_alive(doc))
+                        || r.rules.is_hidden(DocAddress::new(ord as u32, doc))
+                        || r.filters.fail_mask(columns, doc) & others != 0
+                    {
+                        continue;
+                    }
+                    counts.add(i, spec, columns, doc);
+                }
+            }
+        }
+    }
+}
+
+/// Takes hidden products back out of whole-catalog counts.
+fn remove_hidden(r: &Retrieval, index: usize, spec: &FacetSpec, counts: &mut FacetCounts) {
+    for address in r.rules.hidden() {
+        let Some(columns) = r.snapshot.columns.get(address.segment_ord as usize) else {
+            continue;
+        };
+        let segment = r.snapshot.searcher.segment_reader(address.segment_ord);
+        if segment
+            .alive_bitset()
+            .is_none_or(|a| a.is_alive(address.doc_id))
+        {
+            counts.subtract(index, spec, columns, address.doc_id);
+        }
+    }
+}
+
+/// The facet's counts over every live product, computed once per snapshot.
+fn catalog_counts(snapshot: &Snapshot, spec: &FacetSpec) -> Arc<Vec<u32>> {
+    if let Ok(cache) = snapshot.facet_totals.lock()
+        && let Some(counts) = cache.get(&spec.key)
+    {
+        return counts.clone();
+    }
+    let mut counts = FacetCounts::new(std::slice::from_ref(spec), &snapshot.vocabulary);
+    for (ord, segment) in snapshot.searcher.segment_readers().iter().enumerate() {
+        let Some(columns) = snapshot.columns.get(ord) else {
+            continue;
+        };
+        let alive = segment.alive_bitset();
+        let docs: Vec<DocId> = (0..segment.max_doc())
+            .filter(|&d| alive.is_none_or(|a| a.is_alive(d)))
+            .collect();
+        counts.add_all(0, spec, columns, &docs);
+    }
+    let counts = Arc::new(counts.get(0).to_vec());
+    if let Ok(mut cache) = snapshot.facet_totals.lock() {
+        cache.insert(spec.key.clone(), counts.clone());
+    }
+    counts
+}
