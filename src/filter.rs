@@ -264,11 +264,11 @@ pub struct Clause {
     pub test: Test,
 }
 
-impl Clause {
-    /// Whether the document passes this clause.
+impl Test {
+    /// Whether document `doc` satisfies the test.
     #[inline]
-    pub fn passes(&self, columns: &SegmentColumns, doc: u32) -> bool {
-        let matched = match &self.test {
+    pub fn matches(&self, columns: &SegmentColumns, doc: u32) -> bool {
+        match self {
             Test::Column { column, accept } => {
                 column.and_then(|c| columns.keyword(c)).is_some_and(|col| {
                     col.values(doc)
@@ -284,8 +284,15 @@ impl Clause {
                     .unwrap_or(f64::NAN);
                 ranges.iter().any(|&(lo, hi)| value >= lo && value <= hi)
             }
-        };
-        matched != self.negate
+        }
+    }
+}
+
+impl Clause {
+    /// Whether the document passes this clause.
+    #[inline]
+    pub fn passes(&self, columns: &SegmentColumns, doc: u32) -> bool {
+        self.test.matches(columns, doc) != self.negate
     }
 }
 

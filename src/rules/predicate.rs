@@ -16,7 +16,7 @@
 
 use crate::catalog::parse_date;
 use crate::columns::{ColumnKind, SegmentColumns, ValueId, Vocabulary};
-use crate::filter::category_nodes;
+use crate::filter::{Test, category_nodes};
 use crate::schema::{FieldKind, FieldRef, StoreSchema};
 
 /// A literal in a predicate.
@@ -331,16 +331,8 @@ pub enum Compiled {
     And(Vec<Compiled>),
     Or(Vec<Compiled>),
     Not(Box<Compiled>),
-    /// Some value of the column is accepted.
-    Column {
-        column: Option<usize>,
-        accept: Vec<bool>,
-    },
-    /// The number lies in one of the inclusive ranges.
-    Numeric {
-        index: usize,
-        ranges: Vec<(f64, f64)>,
-    },
+    /// A column test, the same filters use.
+    Test(Test),
     /// The date is within `seconds` of now.
     Recent {
         index: usize,
@@ -355,21 +347,7 @@ impl Compiled {
             Compiled::And(parts) => parts.iter().all(|p| p.matches(columns, doc, now)),
             Compiled::Or(parts) => parts.iter().any(|p| p.matches(columns, doc, now)),
             Compiled::Not(inner) => !inner.matches(columns, doc, now),
-            Compiled::Column { column, accept } => {
-                column.and_then(|c| columns.keyword(c)).is_some_and(|col| {
-                    col.values(doc)
-                        .iter()
-                        .any(|&v| accept.get(v as usize).copied().unwrap_or(false))
-                })
-            }
-            Compiled::Numeric { index, ranges } => {
-                let v = columns
-                    .numeric(*index)
-                    .get(doc as usize)
-                    .copied()
-                    .unwrap_or(f64::NAN);
-                ranges.iter().any(|&(lo, hi)| v >= lo && v <= hi)
-            }
+            Compiled::Test(test) => test.matches(columns, doc),
             Compiled::Recent { index, seconds } => {
                 let v = columns
                     .numeric(*index)
@@ -505,10 +483,10 @@ impl Leaf<'_> {
                         Op::Ge => (v, f64::INFINITY),
                     });
                 }
-                Ok(Compiled::Numeric {
+                Ok(Compiled::Test(Test::Numeric {
                     index: *index,
                     ranges,
-                })
+                }))
             }
             Leaf::Column {
                 name,
@@ -516,10 +494,10 @@ impl Leaf<'_> {
                 vocabulary,
             } => {
                 let Some(column) = vocabulary.column_id(name) else {
-                    return Ok(Compiled::Column {
+                    return Ok(Compiled::Test(Test::Column {
                         column: None,
                         accept: Vec::new(),
-                    });
+                    }));
                 };
                 let dict = vocabulary.column(column);
                 let mut accept = vec![false; dict.len()];
@@ -556,10 +534,10 @@ impl Leaf<'_> {
                         accept[id as usize] = true;
                     }
                 }
-                Ok(Compiled::Column {
+                Ok(Compiled::Test(Test::Column {
                     column: Some(column),
                     accept,
-                })
+                }))
             }
         }
     }
