@@ -20,15 +20,14 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clerk::engine::Engine;
-use clerk::http::{AppState, router};
+use clerk::http::AppState;
 use clerk::index::DataDir;
 use clerk::rules::{ActiveRules, RequestFacts, RuleSet};
 use clerk::search::{SearchRequest, SearchResponse};
 use clerk::shoppers::{RedbStore, STORE_FILE, in_holdout};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use common::{Fixture, demo_fixture};
+use common::{Fixture, call, demo_fixture};
 
 struct Setup {
     fixture: Fixture,
@@ -435,18 +434,6 @@ fn invalid_rules_are_refused_with_their_line() {
     let waiting =
         "[[rule]]\ncategory = \"Spaceships\"\nbury = [{ where = \"in_stock = false\" }]\n";
     assert!(RuleSet::parse(waiting, "b.toml", &snapshot).is_ok());
-}
-
-async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, Value) {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 fn admin(request: axum::http::request::Builder) -> axum::http::request::Builder {

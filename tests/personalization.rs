@@ -19,15 +19,14 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clerk::engine::Engine;
-use clerk::http::{AppState, router};
+use clerk::http::AppState;
 use clerk::index::DataDir;
 use clerk::schema::StoreSchema;
 use clerk::search::{SearchRequest, SearchResponse};
 use clerk::shoppers::{RedbStore, STORE_FILE, in_holdout};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use common::{Fixture, demo_fixture_with_schema, demo_schema, demo_schema_with};
+use common::{Fixture, call, demo_fixture_with_schema, demo_schema, demo_schema_with};
 
 struct Setup {
     fixture: Fixture,
@@ -271,18 +270,6 @@ fn holdout_shoppers_are_served_unpersonalized() {
         s.engine.profile_view(&shopper).unwrap().variant,
         clerk::events::Variant::Holdout
     );
-}
-
-async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, Value) {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 #[tokio::test]

@@ -18,13 +18,12 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clerk::engine::Engine;
-use clerk::http::{AppState, router};
+use clerk::http::AppState;
 use clerk::index::DataDir;
 use clerk::search::SearchRequest;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use common::{Fixture, fixture_from_lines};
+use common::{Fixture, call, fixture_from_lines};
 
 fn product(id: &str, title: &str, popularity: u64) -> Value {
     json!({"id": id, "title": title, "popularity": popularity, "category": ["Furniture", "Living Room"]})
@@ -236,24 +235,12 @@ fn nothing_found_says_so_and_suggests() {
     assert_eq!(nothing.did_you_mean, ["desk"]);
 }
 
-async fn call(state: AppState, request: Request<Body>) -> (StatusCode, Value) {
-    let response = router(state).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test]
 async fn autocomplete_suggests_by_prefix_with_typos_and_checks_limits() {
     let s = setup();
     let state = AppState::new(s.engine.clone());
     let (status, body) = call(
-        state.clone(),
+        &state,
         Request::get("/v1/autocomplete?q=wire&limit=3")
             .body(Body::empty())
             .unwrap(),
@@ -268,7 +255,7 @@ async fn autocomplete_suggests_by_prefix_with_typos_and_checks_limits() {
     );
     assert!(suggestions[0]["score"].as_f64().unwrap() >= suggestions[2]["score"].as_f64().unwrap());
     let (_, body) = call(
-        state.clone(),
+        &state,
         Request::get("/v1/autocomplete?q=wierless")
             .body(Body::empty())
             .unwrap(),
@@ -282,7 +269,7 @@ async fn autocomplete_suggests_by_prefix_with_typos_and_checks_limits() {
         "typo tolerated: {body}"
     );
     let (_, body) = call(
-        state.clone(),
+        &state,
         Request::get("/v1/autocomplete?q=living")
             .body(Body::empty())
             .unwrap(),
@@ -293,7 +280,7 @@ async fn autocomplete_suggests_by_prefix_with_typos_and_checks_limits() {
         "categories are suggested: {body}"
     );
     let (status, body) = call(
-        state.clone(),
+        &state,
         Request::get("/v1/autocomplete?q=so&limit=99")
             .body(Body::empty())
             .unwrap(),
@@ -314,7 +301,7 @@ async fn a_broken_synonym_file_is_refused_and_the_old_set_keeps_serving() {
             .unwrap()
     };
     let (status, _) = call(
-        state.clone(),
+        &state,
         Request::post("/v1/admin/reload")
             .body(Body::empty())
             .unwrap(),
@@ -327,7 +314,7 @@ async fn a_broken_synonym_file_is_refused_and_the_old_set_keeps_serving() {
         "lamp, light\nbrass,, gold\n=> nothing\n",
     )
     .unwrap();
-    let (status, body) = call(state.clone(), reload()).await;
+    let (status, body) = call(&state, reload()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let problems: Vec<&str> = body["error"]["problems"]
         .as_array()
@@ -349,7 +336,7 @@ async fn a_broken_synonym_file_is_refused_and_the_old_set_keeps_serving() {
         "settee => couch\n",
     )
     .unwrap();
-    let (status, body) = call(state.clone(), reload()).await;
+    let (status, body) = call(&state, reload()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["reloaded"]["synonym_files"], 2);
     assert!(ids(&s.engine, "settee ").contains(&"couch-1".to_string()));

@@ -11,6 +11,27 @@ use tempfile::TempDir;
 
 pub mod server;
 
+/// Sends `request` through the router built on `state`; returns the status and the JSON
+/// body (`Null` when the body is not JSON).
+pub async fn call(
+    state: &clerk::http::AppState,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, Value) {
+    use tower::ServiceExt;
+    let response = clerk::http::router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("router");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
 /// A demo catalog, its products as JSON, and an engine over its index.
 pub struct Fixture {
     pub dir: TempDir,
