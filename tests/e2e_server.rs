@@ -138,3 +138,52 @@ fn accepted_events_survive_a_kill_and_feed_the_report() {
     assert_eq!(variant["clicks"], 1);
     assert_eq!(variant["click_through"], 1.0);
 }
+
+#[test]
+fn sighup_reloads_synonyms_and_a_broken_file_keeps_the_old_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(config.join("index-schema")).unwrap();
+    std::fs::create_dir_all(config.join("synonyms")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("index-schema/demo.toml"),
+        config.join("index-schema/demo.toml"),
+    )
+    .unwrap();
+    std::fs::write(config.join("synonyms/base.txt"), "davenport => sofa\n").unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::start_with_config(&data, &config, &["--demo-products", "300"]);
+    let client = reqwest::blocking::Client::new();
+    let total = |q: &str| -> u64 {
+        let body: Value = client
+            .get(server.url(&format!("/v1/search?q={q}+")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        body["total"].as_u64().unwrap()
+    };
+    assert!(total("davenport") > 0, "the synonyms read at start");
+    assert_eq!(total("chesterfield"), 0);
+
+    std::fs::write(
+        config.join("synonyms/base.txt"),
+        "davenport => sofa\nchesterfield => sofa\n",
+    )
+    .unwrap();
+    common::server::hangup(&server.child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while total("chesterfield") == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(total("chesterfield") > 0, "SIGHUP reloaded the synonyms");
+
+    std::fs::write(config.join("synonyms/base.txt"), "davenport,, sofa\n").unwrap();
+    common::server::hangup(&server.child);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        total("chesterfield") > 0,
+        "a broken file leaves the old set serving"
+    );
+    assert!(server.stop());
+}

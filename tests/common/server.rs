@@ -20,13 +20,19 @@ pub fn clerk() -> Command {
 }
 
 impl Server {
-    /// Runs `clerk serve --addr 127.0.0.1:0` with `args` and waits until it listens.
+    /// Runs `clerk serve --addr 127.0.0.1:0` with `args` and the repository's
+    /// configuration, and waits until it listens.
     pub fn start(data_dir: &Path, args: &[&str]) -> Server {
+        Server::start_with_config(data_dir, Path::new(env!("CARGO_MANIFEST_DIR")), args)
+    }
+
+    /// The same with another configuration folder.
+    pub fn start_with_config(data_dir: &Path, config_dir: &Path, args: &[&str]) -> Server {
         let mut child = clerk()
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--config-dir")
-            .arg(env!("CARGO_MANIFEST_DIR"))
+            .arg(config_dir)
             .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -87,6 +93,14 @@ impl Drop for Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// Sends SIGHUP to a child process (reload the configuration).
+pub fn hangup(child: &Child) {
+    // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGHUP);
     }
 }
 
