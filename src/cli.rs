@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::crowd::{Crowd, CrowdSettings};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::http::{self, AppState};
@@ -74,6 +75,15 @@ pub enum RulesCommand {
 pub struct ReportArgs {
     #[arg(long, default_value = "./clerk-data")]
     pub data_dir: PathBuf,
+    /// Folder holding index-schema/, synonyms/ and boosts/ (zero-result checks).
+    #[arg(long, default_value = ".")]
+    pub config_dir: PathBuf,
+    /// Query analytics over this many days, ending today (UTC).
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Rows per query list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -270,11 +280,12 @@ fn serve(args: ServeArgs) -> Result<()> {
         crate::demo::write_catalog(&catalog, args.demo_products, DEMO_SEED)?;
         print_report(&index(&catalog, &args.dirs)?);
     }
-    let store = RedbStore::open(&args.dirs.data_dir.join(STORE_FILE))?;
-    let engine = Arc::new(
-        Engine::open_with_config(data, Some(args.dirs.config_dir.clone()))?
-            .with_shoppers(Arc::new(store)),
-    );
+    let store: Arc<dyn ShopperStore> =
+        Arc::new(RedbStore::open(&args.dirs.data_dir.join(STORE_FILE))?);
+    let engine = Engine::open_with_config(data, Some(args.dirs.config_dir.clone()))?;
+    let settings = CrowdSettings::from_affinity(&engine.snapshot().schema.affinity);
+    let crowd = Crowd::start(settings, store.clone());
+    let engine = Arc::new(engine.with_shoppers(store).with_crowd(crowd));
     let state = AppState::new(engine.clone()).with_admin_key(std::env::var("CLERK_ADMIN_KEY").ok());
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
@@ -440,13 +451,23 @@ fn report(args: ReportArgs) -> Result<()> {
     let mut tally = crate::report::Tally::default();
     store.for_each_event(&mut |event| tally.add(event))?;
     let reports = tally.finish();
+    let analytics = crate::report::analytics(&args, &store)?;
     if args.json {
+        // The variants by name, as before, and the query analytics beside them.
+        let mut json =
+            serde_json::to_value(&reports).map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(map) = json.as_object_mut() {
+            let queries =
+                serde_json::to_value(&analytics).map_err(|e| Error::Internal(e.to_string()))?;
+            map.insert("queries".to_string(), queries);
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&reports).map_err(|e| Error::Internal(e.to_string()))?
+            serde_json::to_string_pretty(&json).map_err(|e| Error::Internal(e.to_string()))?
         );
     } else {
         print!("{}", crate::report::render(&reports));
+        print!("{}", crate::crowd::analytics::render(&analytics));
     }
     Ok(())
 }

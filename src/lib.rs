@@ -27,6 +27,7 @@ pub mod catalog;
 pub mod cli;
 pub mod columns;
 pub mod config;
+pub mod crowd;
 pub mod demo;
 pub mod engine;
 pub mod error;

@@ -3,12 +3,23 @@
 //! Every event carries the variant its shopper was served (personalized, holdout,
 //! anonymous), so comparing the personalized group with the holdout group measures
 //! what personalization is worth to the store.
+//!
+//! [`analytics`] adds the merchandiser's query figures (top, zero-result and low
+//! click-through queries per [`crate::crowd::analytics`]), rebuilt from the stored
+//! events with the same models the server keeps, and checked against the index in the
+//! data directory.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
+use crate::cli::ReportArgs;
+use crate::crowd::{AnalyticsReport, Crowd, CrowdSettings};
+use crate::engine::Engine;
+use crate::error::Result;
 use crate::events::{Event, EventKind};
+use crate::index::DataDir;
+use crate::shoppers::ShopperStore;
 
 /// Behaviour of one variant's shoppers.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -73,6 +84,20 @@ impl Tally {
             })
             .collect()
     }
+}
+
+/// The query analytics of `clerk report`: the stored events fed to fresh crowd
+/// models, zero results checked against the data directory's index.
+pub fn analytics(args: &ReportArgs, store: &dyn ShopperStore) -> Result<AnalyticsReport> {
+    let engine =
+        Engine::open_with_config(DataDir::new(&args.data_dir), Some(args.config_dir.clone()))
+            .or_else(|_| Engine::open(DataDir::new(&args.data_dir)))?;
+    let crowd = Crowd::new(CrowdSettings::from_affinity(
+        &engine.snapshot().schema.affinity,
+    ));
+    crowd.catch_up(store)?;
+    let engine = engine.with_crowd(std::sync::Arc::new(crowd));
+    engine.analytics(args.days, args.limit)
 }
 
 /// The reports as a table.

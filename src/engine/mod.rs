@@ -7,9 +7,11 @@
 //! go through the engine too ([`shoppers`]), so a profile is always read against the
 //! index it was built from.
 
+mod crowd;
 mod products;
 mod shoppers;
 
+pub use crowd::{MAX_ANALYTICS_DAYS, MAX_ANALYTICS_LIMIT};
 pub use shoppers::{AffinityView, ProfileView};
 
 use std::path::PathBuf;
@@ -38,6 +40,10 @@ pub struct Engine {
     shoppers: Option<Arc<dyn ShopperStore>>,
     /// Rules compiled for the latest (snapshot, configuration) pair.
     compiled: Mutex<Option<CompiledFor>>,
+    /// Models learned from every shopper's events (`clerk serve` attaches them).
+    crowd: Option<Arc<crate::crowd::Crowd>>,
+    /// Whether queries find anything today, for suggestions and analytics.
+    finds_cache: Mutex<Option<crowd::FindsCache>>,
 }
 
 /// Rules compiled for one snapshot and configuration (held, so neither is reused).
@@ -69,6 +75,8 @@ impl Engine {
             config: ArcSwap::from_pointee(config),
             shoppers: None,
             compiled: Mutex::new(None),
+            crowd: None,
+            finds_cache: Mutex::new(None),
         })
     }
 
@@ -154,9 +162,10 @@ impl Engine {
         rules
     }
 
-    /// Autocomplete suggestions for what a shopper has typed.
+    /// Autocomplete suggestions for what a shopper has typed: the catalog's, and
+    /// popular searches when a crowd is attached.
     pub fn autocomplete(&self, typed: &str, limit: usize) -> Vec<Suggestion> {
-        self.index.load().suggester().suggest(typed, limit)
+        self.merged_suggestions(typed, limit)
     }
 
     /// Switches to a newly activated index, if `CURRENT` names one; returns whether it did.

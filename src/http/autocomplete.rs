@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use serde_json::{Value, json};
 
 use super::params::pairs_from_query;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, blocking};
 use crate::autocomplete::MAX_LIMIT;
 use crate::error::Error;
 
@@ -43,6 +43,7 @@ pub async fn autocomplete(
             }
         }
     }
-    let suggestions = state.engine.autocomplete(&typed, limit);
+    let suggestions =
+        blocking(&state, move |engine| Ok(engine.autocomplete(&typed, limit))).await?;
     Ok(Json(json!({ "suggestions": suggestions })))
 }

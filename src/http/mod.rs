@@ -6,10 +6,12 @@
 //! errors become SPEC's JSON shape in [`error`] only.
 
 mod admin;
+mod analytics;
 mod autocomplete;
 pub mod error;
 pub mod params;
 mod products;
+mod recommendations;
 mod search;
 mod shoppers;
 mod status;
@@ -67,6 +69,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/v1/admin/reload", post(admin::reload))
+        .route("/v1/admin/analytics", get(analytics::analytics))
         .route("/v1/shoppers/{id}", delete(shoppers::forget))
         .route(
             "/v1/products",
@@ -87,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/shoppers/{id}/opt-out", post(shoppers::opt_out))
         .route("/v1/shoppers/{id}/opt-in", post(shoppers::opt_in))
         .route("/v1/autocomplete", get(autocomplete::autocomplete))
+        .route("/v1/recommendations", get(recommendations::recommendations))
         .route("/health", get(status::health))
         .route("/metrics", get(status::metrics))
         .route(

@@ -1,0 +1,334 @@
+//! Session co-occurrence: which products shoppers look at, or buy, together.
+//!
+//! In: events with their session ([`Attribution`]). Views and clicks of one session
+//! pair up for `also_viewed`; add-to-carts and purchases of one session pair up for
+//! `bought_together`. Each pair is symmetric and counts each shopper once (their first
+//! time); its weight decays by half every half-life, so old habits fade. Out: a
+//! product's neighbours, strongest now first, with how many shoppers made each pair.
+//!
+//! Bounded: a session pairs at most [`MAX_SESSION_PRODUCTS`] distinct products per
+//! kind, a product keeps its [`MAX_NEIGHBOURS`] strongest neighbours (pruned from
+//! twice that, so newcomers get a chance to grow), and a pair remembers at most
+//! [`MAX_PAIR_SHOPPERS`] shoppers (its count stops there).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::{Attribution, CrowdSettings};
+use crate::events::{Event, EventKind};
+
+/// Distinct products per session and kind that pair up.
+pub const MAX_SESSION_PRODUCTS: usize = 20;
+/// Neighbours kept per product and kind.
+pub const MAX_NEIGHBOURS: usize = 50;
+/// Shoppers remembered per pair (the count saturates there).
+pub const MAX_PAIR_SHOPPERS: usize = 256;
+
+/// Which co-occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecommendationKind {
+    AlsoViewed,
+    BoughtTogether,
+}
+
+impl RecommendationKind {
+    pub fn parse(text: &str) -> Option<RecommendationKind> {
+        match text {
+            "also_viewed" => Some(RecommendationKind::AlsoViewed),
+            "bought_together" => Some(RecommendationKind::BoughtTogether),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RecommendationKind::AlsoViewed => "also_viewed",
+            RecommendationKind::BoughtTogether => "bought_together",
+        }
+    }
+
+    fn of(kind: EventKind) -> Option<RecommendationKind> {
+        match kind {
+            EventKind::View | EventKind::Click => Some(RecommendationKind::AlsoViewed),
+            EventKind::AddToCart | EventKind::Purchase => Some(RecommendationKind::BoughtTogether),
+            EventKind::Search => None,
+        }
+    }
+}
+
+/// A neighbour of a product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbour {
+    pub product: String,
+    /// Decayed weight now.
+    pub weight: f64,
+    /// Distinct shoppers who made the pair (at most [`MAX_PAIR_SHOPPERS`]).
+    pub shoppers: usize,
+}
+
+/// One pair's evidence: a decayed weight as of `at`, and who made it.
+#[derive(Debug, Clone, Default)]
+struct Pair {
+    weight: f64,
+    at: i64,
+    shoppers: HashSet<u64>,
+}
+
+impl Pair {
+    fn weight_at(&self, now: i64, half_life: f64) -> f64 {
+        self.weight * decay(now - self.at, half_life)
+    }
+
+    fn add(&mut self, shopper: u64, ts: i64, half_life: f64) {
+        if self.shoppers.len() >= MAX_PAIR_SHOPPERS || !self.shoppers.insert(shopper) {
+            return;
+        }
+        if ts >= self.at {
+            self.weight = self.weight * decay(ts - self.at, half_life) + 1.0;
+            self.at = ts;
+        } else {
+            self.weight += decay(self.at - ts, half_life);
+        }
+    }
+}
+
+/// 2^(-age / half_life); ages in the future count as now.
+fn decay(age: i64, half_life: f64) -> f64 {
+    (-(age.max(0) as f64) / half_life).exp2()
+}
+
+/// The products of a shopper's current session.
+#[derive(Debug, Default)]
+struct Basket {
+    session: u64,
+    viewed: Vec<String>,
+    bought: Vec<String>,
+}
+
+/// Co-occurrence of both kinds.
+pub struct CoOccurrence {
+    settings: CrowdSettings,
+    baskets: HashMap<u64, Basket>,
+    pairs: HashMap<(RecommendationKind, String), HashMap<String, Pair>>,
+    /// What each shopper bought (latest [`MAX_SESSION_PRODUCTS`] × 5), for "for you".
+    bought: HashMap<u64, Vec<String>>,
+}
+
+impl CoOccurrence {
+    pub fn new(settings: CrowdSettings) -> CoOccurrence {
+        CoOccurrence {
+            settings,
+            baskets: HashMap::new(),
+            pairs: HashMap::new(),
+            bought: HashMap::new(),
+        }
+    }
+
+    /// Pairs a product event with the session's other products of its kind.
+    pub fn observe(&mut self, event: &Event, attribution: &Attribution) {
+        let (Some(kind), Some(product)) = (RecommendationKind::of(event.kind), &event.product)
+        else {
+            return;
+        };
+        if event.kind == EventKind::Purchase {
+            let bought = self.bought.entry(attribution.shopper).or_default();
+            if !bought.contains(product) {
+                bought.push(product.clone());
+                if bought.len() > MAX_SESSION_PRODUCTS * 5 {
+                    bought.remove(0);
+                }
+            }
+        }
+        let basket = self.baskets.entry(attribution.shopper).or_default();
+        if basket.session != attribution.session {
+            *basket = Basket {
+                session: attribution.session,
+                ..Basket::default()
+            };
+        }
+        let list = match kind {
+            RecommendationKind::AlsoViewed => &mut basket.viewed,
+            RecommendationKind::BoughtTogether => &mut basket.bought,
+        };
+        if list.contains(product) || list.len() >= MAX_SESSION_PRODUCTS {
+            return;
+        }
+        let others = list.clone();
+        list.push(product.clone());
+        let half_life = self.settings.half_life_seconds;
+        for other in others {
+            for (a, b) in [(product, &other), (&other, product)] {
+                let neighbours = self.pairs.entry((kind, a.clone())).or_default();
+                neighbours.entry(b.clone()).or_default().add(
+                    attribution.shopper,
+                    event.ts,
+                    half_life,
+                );
+                if neighbours.len() > 2 * MAX_NEIGHBOURS {
+                    prune(neighbours, event.ts, half_life);
+                }
+            }
+        }
+    }
+
+    /// The product's neighbours of `kind`, strongest at `now` first.
+    pub fn neighbours(&self, product: &str, kind: RecommendationKind, now: i64) -> Vec<Neighbour> {
+        let half_life = self.settings.half_life_seconds;
+        let Some(pairs) = self.pairs.get(&(kind, product.to_string())) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Neighbour> = pairs
+            .iter()
+            .map(|(id, pair)| Neighbour {
+                product: id.clone(),
+                weight: pair.weight_at(now, half_life),
+                shoppers: pair.shoppers.len(),
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| a.product.cmp(&b.product))
+        });
+        out.truncate(MAX_NEIGHBOURS);
+        out
+    }
+
+    /// What the shopper bought (latest last).
+    pub fn bought_by(&self, shopper: u64) -> Vec<String> {
+        self.bought.get(&shopper).cloned().unwrap_or_default()
+    }
+
+    /// Products with neighbours of either kind (for memory checks).
+    pub fn products(&self) -> usize {
+        self.pairs.len()
+    }
+}
+
+/// Keeps the [`MAX_NEIGHBOURS`] strongest neighbours.
+fn prune(neighbours: &mut HashMap<String, Pair>, now: i64, half_life: f64) {
+    let mut weights: Vec<f64> = neighbours
+        .values()
+        .map(|p| p.weight_at(now, half_life))
+        .collect();
+    weights.sort_by(|a, b| b.total_cmp(a));
+    let Some(&threshold) = weights.get(MAX_NEIGHBOURS - 1) else {
+        return;
+    };
+    neighbours.retain(|_, p| p.weight_at(now, half_life) >= threshold);
+    if neighbours.len() > MAX_NEIGHBOURS {
+        let mut ids: Vec<(f64, String)> = neighbours
+            .iter()
+            .map(|(id, p)| (p.weight_at(now, half_life), id.clone()))
+            .collect();
+        ids.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (_, id) in ids.into_iter().skip(MAX_NEIGHBOURS) {
+            neighbours.remove(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crowd::Sessions;
+    use crate::events::Variant;
+
+    fn feed(
+        model: &mut CoOccurrence,
+        sessions: &mut Sessions,
+        events: &[(&str, EventKind, &str, i64)],
+    ) {
+        for (shopper, kind, product, ts) in events {
+            let event = Event {
+                kind: *kind,
+                shopper: shopper.to_string(),
+                product: Some(product.to_string()),
+                query: None,
+                position: None,
+                ts: *ts,
+                variant: Variant::Personalized,
+            };
+            let attribution = sessions.observe(&event);
+            model.observe(&event, &attribution);
+        }
+    }
+
+    #[test]
+    fn pairs_count_each_shopper_once_and_stay_within_a_session() {
+        let settings = CrowdSettings::default();
+        let (mut model, mut sessions) = (CoOccurrence::new(settings), Sessions::new(settings));
+        use EventKind::*;
+        feed(
+            &mut model,
+            &mut sessions,
+            &[
+                ("a", View, "x", 0),
+                ("a", View, "y", 10),
+                ("a", View, "x", 20),
+                ("a", View, "y", 30),
+                ("b", View, "x", 0),
+                ("b", Click, "y", 5),
+                ("c", View, "x", 0),
+                ("c", View, "z", 100_000), // another session: no pair
+                ("d", Purchase, "x", 0),
+                ("d", AddToCart, "w", 1),
+            ],
+        );
+        let viewed = model.neighbours("x", RecommendationKind::AlsoViewed, 30);
+        assert_eq!(viewed.len(), 1);
+        assert_eq!(viewed[0].product, "y");
+        assert_eq!(viewed[0].shoppers, 2);
+        assert!(
+            (viewed[0].weight - 2.0).abs() < 0.01,
+            "{}",
+            viewed[0].weight
+        );
+        let bought = model.neighbours("w", RecommendationKind::BoughtTogether, 1);
+        assert_eq!(bought[0].product, "x");
+        assert_eq!(model.bought_by(crate::crowd::shopper_hash("d")), vec!["x"]);
+    }
+
+    #[test]
+    fn weights_halve_with_the_half_life_and_neighbours_are_capped() {
+        let settings = CrowdSettings {
+            session_gap_seconds: 1_000_000,
+            half_life_seconds: 100.0,
+        };
+        let (mut model, mut sessions) = (CoOccurrence::new(settings), Sessions::new(settings));
+        feed(
+            &mut model,
+            &mut sessions,
+            &[
+                ("a", EventKind::View, "x", 0),
+                ("a", EventKind::View, "y", 0),
+            ],
+        );
+        let later = model.neighbours("x", RecommendationKind::AlsoViewed, 100);
+        assert!((later[0].weight - 0.5).abs() < 1e-9);
+        for i in 0..300 {
+            let shopper = format!("s{i}");
+            let other = format!("p{i}");
+            feed(
+                &mut model,
+                &mut sessions,
+                &[
+                    (shopper.as_str(), EventKind::View, "x", 0),
+                    (shopper.as_str(), EventKind::View, other.as_str(), 0),
+                ],
+            );
+        }
+        assert!(
+            model.pairs[&(RecommendationKind::AlsoViewed, "x".to_string())].len()
+                <= 2 * MAX_NEIGHBOURS
+        );
+        assert!(
+            model
+                .neighbours("x", RecommendationKind::AlsoViewed, 0)
+                .len()
+                <= MAX_NEIGHBOURS
+        );
+    }
+}

@@ -1,0 +1,52 @@
+//! `GET /v1/admin/analytics?days=N&limit=N` (admin): top queries, zero-result
+//! queries, low click-through queries, click-through and conversion per variant.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+
+use super::params::pairs_from_query;
+use super::{ApiError, AppState, blocking};
+use crate::crowd::AnalyticsReport;
+use crate::engine::{MAX_ANALYTICS_DAYS, MAX_ANALYTICS_LIMIT};
+use crate::error::Error;
+
+/// Days covered when `days` is not given.
+pub const DEFAULT_DAYS: u32 = 7;
+/// Rows per list when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 20;
+
+pub async fn analytics(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<AnalyticsReport>, ApiError> {
+    let (mut days, mut limit) = (DEFAULT_DAYS, DEFAULT_LIMIT);
+    for (key, value) in pairs_from_query(query.as_deref().unwrap_or("")) {
+        match key.as_str() {
+            "days" => {
+                days = value.trim().parse().map_err(|_| {
+                    Error::bad_request(
+                        "bad_days",
+                        format!("days must be a number between 1 and {MAX_ANALYTICS_DAYS}, got \"{value}\""),
+                    )
+                })?
+            }
+            "limit" => {
+                limit = value.trim().parse().map_err(|_| {
+                    Error::bad_request(
+                        "bad_limit",
+                        format!("limit must be a number between 1 and {MAX_ANALYTICS_LIMIT}, got \"{value}\""),
+                    )
+                })?
+            }
+            other => {
+                return Err(Error::bad_request(
+                    "unknown_parameter",
+                    format!("unknown parameter \"{other}\"; analytics take days and limit"),
+                )
+                .into());
+            }
+        }
+    }
+    let report = blocking(&state, move |engine| engine.analytics(days, limit)).await?;
+    Ok(Json(report))
+}
