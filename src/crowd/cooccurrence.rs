@@ -103,6 +103,7 @@ fn decay(age: i64, half_life: f64) -> f64 {
 #[derive(Debug, Default)]
 struct Basket {
     session: u64,
+    last_ts: i64,
     viewed: Vec<String>,
     bought: Vec<String>,
 }
@@ -114,7 +115,12 @@ pub struct CoOccurrence {
     pairs: HashMap<(RecommendationKind, String), HashMap<String, Pair>>,
     /// What each shopper bought (latest [`MAX_SESSION_PRODUCTS`] × 5), for "for you".
     bought: HashMap<u64, Vec<String>>,
+    /// Product events seen, to drop finished sessions now and then.
+    seen: u64,
 }
+
+/// Finished sessions are dropped from memory every this many product events.
+const PRUNE_EVERY: u64 = 20_000;
 
 impl CoOccurrence {
     pub fn new(settings: CrowdSettings) -> CoOccurrence {
@@ -123,6 +129,7 @@ impl CoOccurrence {
             baskets: HashMap::new(),
             pairs: HashMap::new(),
             bought: HashMap::new(),
+            seen: 0,
         }
     }
 
@@ -141,6 +148,12 @@ impl CoOccurrence {
                 }
             }
         }
+        self.seen += 1;
+        if self.seen.is_multiple_of(PRUNE_EVERY) {
+            let gap = self.settings.session_gap_seconds;
+            self.baskets
+                .retain(|_, b| event.ts.saturating_sub(b.last_ts) < gap);
+        }
         let basket = self.baskets.entry(attribution.shopper).or_default();
         if basket.session != attribution.session {
             *basket = Basket {
@@ -148,6 +161,7 @@ impl CoOccurrence {
                 ..Basket::default()
             };
         }
+        basket.last_ts = basket.last_ts.max(event.ts);
         let list = match kind {
             RecommendationKind::AlsoViewed => &mut basket.viewed,
             RecommendationKind::BoughtTogether => &mut basket.bought,
