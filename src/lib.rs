@@ -36,6 +36,7 @@ pub mod facets;
 pub mod filter;
 pub mod http;
 pub mod index;
+pub mod learning;
 pub mod lexicon;
 pub mod metrics;
 pub mod plan;

@@ -27,6 +27,7 @@ use crate::events::Variant;
 use crate::facets;
 use crate::filter::{self, FilterSet};
 use crate::index::Snapshot;
+use crate::learning::LearnedBoosts;
 use crate::plan::{self, PlanContext, Planned, QueryPlan, Roles};
 use crate::profiles::Profile;
 use crate::ranking::{CriterionScore, DocMatch, Ranker, TextQuery};
@@ -62,6 +63,14 @@ pub struct SearchRequest {
     /// Synonyms, typos, splits, joins and completions (default on; off only to measure
     /// what they are worth).
     pub expand_query: bool,
+    /// Reorder ties by what the crowd's behaviour taught (default on; off to see the
+    /// unlearned ranking, as learning itself does).
+    #[serde(default = "yes")]
+    pub learn: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for SearchRequest {
@@ -78,6 +87,7 @@ impl Default for SearchRequest {
             personalize: true,
             apply_rules: true,
             expand_query: true,
+            learn: true,
         }
     }
 }
@@ -90,6 +100,8 @@ pub struct SearchContext<'a> {
     pub config: &'a StoreConfig,
     pub rules: &'a CompiledRules,
     pub shopper: &'a ShopperContext,
+    /// The crowd's learned signals for this query (none for the holdout).
+    pub learned: Option<&'a LearnedBoosts>,
 }
 
 /// Who is searching: the variant they are served and their profile.
@@ -183,6 +195,8 @@ pub struct Explain {
     pub text: f32,
     pub popularity: f32,
     pub affinity: f32,
+    /// What the crowd's clicks and purchases taught about this product for this query.
+    pub learned: f32,
     pub rules: Vec<String>,
     /// Why the shopper's profile lifted this product, in their words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,6 +253,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         config,
         rules,
         shopper,
+        learned,
     } = *context;
     let started = Instant::now();
     request.validate()?;
@@ -261,7 +276,9 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         }
         _ => None,
     };
-    let ranker = Ranker::new(snapshot).personalized(personalization);
+    let ranker = Ranker::new(snapshot)
+        .personalized(personalization)
+        .learned(learned.cloned());
 
     let active = match request.apply_rules {
         true => ActiveRules::select(
@@ -536,6 +553,7 @@ fn page_hits(
                 text: c.breakdown.text,
                 popularity: c.breakdown.popularity,
                 affinity: c.breakdown.affinity,
+                learned: c.breakdown.learned,
                 rules: snapshot
                     .columns
                     .get(c.address.segment_ord as usize)

@@ -194,12 +194,31 @@ pub async fn serve(
     on_bound(listener.local_addr()?);
     let watcher = tokio::spawn(watch_index(state.engine.clone()));
     let hangups = tokio::spawn(reload_on_hangup(state.engine.clone()));
+    let learner = tokio::spawn(learn_continuously(state.engine.clone()));
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     watcher.abort();
     hangups.abort();
+    learner.abort();
     result
+}
+
+/// How often the crowd's new events are folded into the learned signals.
+pub const LEARN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Keeps the crowd's learned signals current (`crate::learning`).
+async fn learn_continuously(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(LEARN_INTERVAL);
+    loop {
+        tick.tick().await;
+        let engine = engine.clone();
+        match tokio::task::spawn_blocking(move || engine.learn()).await {
+            Ok(Err(e)) => tracing::warn!("learning from events failed: {e}"),
+            Err(e) => tracing::warn!("learner failed: {e}"),
+            Ok(Ok(_)) => {}
+        }
+    }
 }
 
 /// Reloads synonyms and rules on SIGHUP, as `POST /v1/admin/reload` does.

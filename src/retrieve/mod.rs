@@ -278,7 +278,8 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
                 && !worst.0.buried
             {
                 // Even fully lifted, can this document pass the worst of the top?
-                let best_case = r.ranker.upper_bound(columns, doc, text, browsing) * boost_ceiling;
+                let best_case =
+                    r.ranker.upper_bound(columns, address, text, browsing) * boost_ceiling;
                 let beats = key
                     .total_cmp(&worst.0.key)
                     .then_with(|| tier.cmp(&worst.0.tier))
@@ -287,7 +288,7 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
                     continue;
                 }
             }
-            let breakdown = r.ranker.parts(columns, doc, text);
+            let breakdown = r.ranker.parts(columns, address, text);
             let effect = r.rules.effect(columns, doc);
             let candidate = Candidate {
                 address,
@@ -348,7 +349,7 @@ pub fn place_pins(r: &Retrieval, mut retrieved: Retrieved) -> Retrieved {
                 retrieved.facet_counts.add(i, spec, columns, address.doc_id);
             }
         }
-        let breakdown = r.ranker.parts(columns, address.doc_id, 0.0);
+        let breakdown = r.ranker.parts(columns, address, 0.0);
         pinned.push((pin.slot, address, breakdown));
     }
     let mut organic = std::mem::take(&mut retrieved.top).into_iter().peekable();
