@@ -29,6 +29,7 @@ use crate::profiles::Profile;
 use crate::rank::Ranker;
 use crate::retrieve::{Candidate, Retrieval, Retrieved, Sort, SortKey, place_pins, retrieve};
 use crate::rules::{ActiveRules, CompiledRules, RequestFacts};
+use crate::stages::{StageTimings, timed};
 
 /// Largest `per_page`.
 pub const MAX_PER_PAGE: usize = 100;
@@ -214,6 +215,9 @@ pub struct SearchResponse {
     /// With `explain`: what the query became.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<QueryPlan>,
+    /// Time per stage, for metrics; never part of the JSON.
+    #[serde(skip)]
+    pub timings: StageTimings,
 }
 
 /// Runs the whole pipeline for one request against one snapshot and configuration.
@@ -236,8 +240,12 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         &numeric_defs,
     )?;
     let sort = sort_key(request.sort, snapshot)?;
-    let words = snapshot.analyzer.query_words(&request.q);
-    let planned = plan_query(snapshot, config, &words, request);
+    let mut timings = StageTimings::default();
+    let (words, planned) = timed(&mut timings.analysis, || {
+        let words = snapshot.analyzer.query_words(&request.q);
+        let planned = plan_query(snapshot, config, &words, request);
+        (words, planned)
+    });
     let personalization = match (&shopper.profile, shopper.variant, request.personalize) {
         (Some(profile), Variant::Personalized, true) => {
             Some(Personalization::new(profile, snapshot, shopper.now))
@@ -269,9 +277,13 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         sort,
         window: request.page * request.per_page,
     };
+    let pass_started = Instant::now();
     let (retrieved, relaxed) = retrieve_relaxing(&retrieval, planned.plan.clone(), request.sort)?;
     let retrieved = place_pins(&retrieval, retrieved);
-    let hits = page_hits(&retrieval, &retrieved.top, request)?;
+    timings.add_pass(pass_started.elapsed(), &retrieved.timings);
+    let hits = timed(&mut timings.page, || {
+        page_hits(&retrieval, &retrieved.top, request)
+    })?;
     let (message, did_you_mean) = if retrieved.total == 0 && !words.is_empty() {
         no_results(snapshot, &words, &request.q)
     } else {
@@ -294,6 +306,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         message,
         did_you_mean,
         plan: request.explain.then_some(planned.plan),
+        timings,
     })
 }
 

@@ -61,6 +61,7 @@ async fn run(state: AppState, request: SearchRequest) -> Result<Json<SearchRespo
         .metrics
         .search_seconds
         .observe(response.took_ms / 1000.0);
+    state.metrics.observe_stages(&response.timings);
     if response.total == 0 {
         state.metrics.zero_results.inc();
     }
