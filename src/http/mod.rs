@@ -14,6 +14,7 @@ mod products;
 mod search;
 mod shoppers;
 mod status;
+mod storefront;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(admin)
+        .merge(storefront::routes())
         .route(
             "/v1/events",
             post(shoppers::events).layer(DefaultBodyLimit::max(shoppers::MAX_EVENTS_BODY_BYTES)),
