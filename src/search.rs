@@ -154,7 +154,7 @@ impl SearchRequest {
 }
 
 /// Words dropped to find results, and why.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Relaxation {
     pub dropped: Vec<String>,
     pub message: String,
@@ -163,14 +163,14 @@ pub struct Relaxation {
 }
 
 /// A spelling correction applied to the query.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Correction {
     pub from: String,
     pub to: String,
 }
 
 /// Why a hit is where it is (`explain=true`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Explain {
     pub text: f32,
     pub popularity: f32,
@@ -182,28 +182,34 @@ pub struct Explain {
 }
 
 /// One result.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Hit {
     pub id: String,
     pub score: f32,
+    /// The product's returned fields, as the schema names them.
+    #[schema(value_type = Object)]
     pub product: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<Explain>,
 }
 
 /// The response, in SPEC's shape.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub total: u64,
     pub took_ms: f64,
     pub page: usize,
     pub per_page: usize,
+    /// `personalized`, `holdout` or `anonymous`.
+    #[schema(value_type = Variant)]
     pub variant: &'static str,
     pub corrections: Vec<Correction>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relaxed: Option<Relaxation>,
     pub hits: Vec<Hit>,
+    /// Counts per requested facet, over every match.
+    #[schema(value_type = std::collections::HashMap<String, Vec<crate::facets::FacetValue>>)]
     pub facets: Map<String, Value>,
     pub rules_applied: Vec<String>,
     /// When nothing matched: a plain sentence saying so.
@@ -214,9 +220,11 @@ pub struct SearchResponse {
     pub did_you_mean: Vec<String>,
     /// With `explain`: what the query became.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub plan: Option<QueryPlan>,
     /// Time per stage, for metrics; never part of the JSON.
     #[serde(skip)]
+    #[schema(ignore)]
     pub timings: StageTimings,
 }
 

@@ -9,6 +9,7 @@ mod admin;
 mod autocomplete;
 pub mod error;
 mod observe;
+pub mod openapi;
 pub mod params;
 mod products;
 mod search;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(admin)
         .merge(storefront::routes())
+        .route("/openapi.json", get(openapi::openapi_json))
         .route(
             "/v1/events",
             post(shoppers::events).layer(DefaultBodyLimit::max(shoppers::MAX_EVENTS_BODY_BYTES)),

@@ -44,6 +44,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /`: the storefront page.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "storefront",
+    responses((status = 200, description = "The shop page (reads q, shopper, filter, sort, page from its URL)", content_type = "text/html", body = String))
+)]
 pub async fn page() -> impl IntoResponse {
     (
         [
