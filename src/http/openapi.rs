@@ -127,6 +127,7 @@ pub enum OneOrMany {
 
 /// `POST /v1/search` body: the GET parameters as a JSON object.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SearchBody {
     pub q: Option<String>,
     pub shopper: Option<String>,
@@ -144,16 +145,20 @@ pub struct SearchBody {
 
 /// One event of a `POST /v1/events` batch.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EventInput {
     #[serde(rename = "type")]
     #[schema(value_type = crate::events::EventKind)]
     pub kind: String,
+    #[schema(pattern = r"\S", max_length = 512)]
     pub shopper: String,
-    /// Required for view, click, add_to_cart and purchase.
+    /// Required for view, click, add_to_cart and purchase: a product in the catalog.
+    #[schema(pattern = r"\S", max_length = 512)]
     pub product: Option<String>,
     /// Required for search.
+    #[schema(pattern = r"\S", max_length = 512)]
     pub query: Option<String>,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub position: Option<u32>,
     /// RFC 3339; defaults to now.
     #[schema(format = DateTime)]

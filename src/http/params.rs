@@ -30,38 +30,82 @@ pub fn pairs_from_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Pairs from a JSON body: strings, numbers, bools, or arrays of them.
+/// The JSON type each body key takes (as `/openapi.json` documents it).
+#[derive(Clone, Copy, PartialEq)]
+enum JsonKind {
+    /// A string.
+    Text,
+    /// A string or an array of strings.
+    Texts,
+    /// A whole number.
+    Whole,
+    /// true or false.
+    Flag,
+}
+
+fn json_kind(key: &str) -> Option<JsonKind> {
+    Some(match key {
+        "q" | "shopper" | "sort" => JsonKind::Text,
+        "filter" | "facets" => JsonKind::Texts,
+        "page" | "per_page" => JsonKind::Whole,
+        "explain" | "rules" | "personalization" => JsonKind::Flag,
+        _ => return None,
+    })
+}
+
+/// One JSON value as parameter text, when it has the key's type.
+fn json_text(kind: JsonKind, value: Value) -> Option<String> {
+    match (kind, value) {
+        (JsonKind::Text | JsonKind::Texts, Value::String(s)) => Some(s),
+        (JsonKind::Whole, Value::Number(n)) if n.is_u64() => Some(n.to_string()),
+        (JsonKind::Flag, Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Pairs from a JSON body: each known key with its type (strings; `filter` and
+/// `facets` also arrays of strings; whole numbers for pages; bools for switches).
 pub fn pairs_from_json(body: &[u8]) -> Result<Vec<(String, String)>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request("bad_json", format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(Error::bad_request(
-            "bad_json",
-            "the body must be a JSON object such as {\"q\":\"sofa\"}",
-        ));
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => return Ok(Vec::new()),
+        _ => {
+            return Err(Error::bad_request(
+                "bad_json",
+                "the body must be a JSON object such as {\"q\":\"sofa\"}",
+            ));
+        }
     };
     let mut pairs = Vec::new();
     for (key, value) in map {
-        let items = match value {
-            Value::Array(items) => items,
-            Value::Null => continue,
-            other => vec![other],
+        let Some(kind) = json_kind(&key) else {
+            return Err(bad(
+                "unknown_parameter",
+                format!(
+                    "unknown parameter \"{key}\"; search takes {}",
+                    KNOWN.join(", ")
+                ),
+            ));
+        };
+        let items = match (kind, value) {
+            (_, Value::Null) => continue,
+            (JsonKind::Texts, Value::Array(items)) => items,
+            (_, other) => vec![other],
         };
         for item in items {
-            let text = match item {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => {
-                    return Err(Error::bad_request(
-                        "bad_parameter",
-                        format!("\"{key}\" must be a string, number, bool or an array of them"),
-                    ));
-                }
+            let expected = match kind {
+                JsonKind::Text => "a string",
+                JsonKind::Texts => "a string or an array of strings",
+                JsonKind::Whole => "a whole number",
+                JsonKind::Flag => "true or false",
             };
+            let text = json_text(kind, item)
+                .ok_or_else(|| bad("bad_parameter", format!("\"{key}\" must be {expected}")))?;
             pairs.push((key.clone(), text));
         }
     }
@@ -171,6 +215,14 @@ mod tests {
                 .to_string()
                 .contains("JSON object")
         );
+        let json_err = |body: &[u8]| pairs_from_json(body).unwrap_err().to_string();
+        assert!(json_err(br#"{"q":5}"#).contains("\"q\" must be a string"));
+        assert!(json_err(br#"{"page":"2"}"#).contains("whole number"));
+        assert!(json_err(br#"{"page":-1}"#).contains("whole number"));
+        assert!(json_err(br#"{"explain":"yes"}"#).contains("true or false"));
+        assert!(json_err(br#"{"filter":[1]}"#).contains("array of strings"));
+        assert!(json_err(br#"{"sort":["price_asc"]}"#).contains("a string"));
+        assert!(json_err(br#"{"qq":"x"}"#).contains("unknown parameter"));
         assert!(
             pairs_from_json(b"{oops")
                 .unwrap_err()

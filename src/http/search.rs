@@ -41,7 +41,7 @@ pub async fn search_get(
     post,
     path = "/v1/search",
     tag = "search",
-    request_body = super::openapi::SearchBody,
+    request_body = Option<super::openapi::SearchBody>,
     security((), ("admin_key" = [])),
     responses(
         (status = 200, description = "Results, facets and messages", body = SearchResponse),
