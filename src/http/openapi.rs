@@ -110,11 +110,27 @@ pub struct SearchQuery {
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
     /// Add a score breakdown and a "because" line to each hit.
-    pub explain: Option<bool>,
-    /// `false` previews without merchandising rules (admin).
-    pub rules: Option<bool>,
-    /// `false` previews without personalization (admin).
-    pub personalization: Option<bool>,
+    pub explain: Option<Switch>,
+    /// `off` previews without merchandising rules (admin).
+    pub rules: Option<Switch>,
+    /// `off` previews without personalization (admin).
+    pub personalization: Option<Switch>,
+}
+
+/// A switch in a query string: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    True,
+    False,
+    #[serde(rename = "1")]
+    One,
+    #[serde(rename = "0")]
+    Zero,
+    Yes,
+    No,
+    On,
+    Off,
 }
 
 /// A string or an array of strings.
@@ -178,6 +194,19 @@ pub struct AutocompleteQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_switch_words_are_the_ones_the_parser_takes() {
+        let documented = serde_json::to_value(Switch::schema()).unwrap();
+        let words: Vec<&str> = documented["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert_eq!(words, super::super::params::SWITCH_WORDS);
+    }
 
     #[test]
     fn every_route_is_described() {

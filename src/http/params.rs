@@ -128,7 +128,7 @@ pub fn search_request(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
                 .facets
                 .extend(value.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty())),
             "sort" => {
-                request.sort = Sort::parse(value.trim()).ok_or_else(|| {
+                request.sort = Some(value.as_str()).filter(|v| !v.is_empty()).and_then(Sort::parse).ok_or_else(|| {
                     bad(
                         "bad_sort",
                         format!("sort \"{value}\" is not one of relevance, price_asc, price_desc, newest, rating"),
@@ -153,7 +153,13 @@ pub fn search_request(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
 }
 
 fn whole_number(name: &str, value: &str) -> Result<usize> {
-    value.trim().parse::<usize>().map_err(|_| {
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    let number = if digits {
+        value.parse::<usize>().ok()
+    } else {
+        None
+    };
+    number.ok_or_else(|| {
         let code = if name == "page" {
             "bad_page"
         } else {
@@ -166,13 +172,20 @@ fn whole_number(name: &str, value: &str) -> Result<usize> {
     })
 }
 
+/// Words a switch (`explain`, `rules`, `personalization`) takes, as `/openapi.json`
+/// lists them.
+pub const SWITCH_WORDS: [&str; 8] = ["true", "false", "1", "0", "yes", "no", "on", "off"];
+
 fn boolean(name: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "true" | "1" | "yes" | "on" => Ok(true),
+    match value {
+        "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err(bad(
             "bad_parameter",
-            format!("{name} must be true or false, got \"{value}\""),
+            format!(
+                "{name} must be one of {}, got \"{value}\"",
+                SWITCH_WORDS.join(", ")
+            ),
         )),
     }
 }
@@ -208,7 +221,13 @@ mod tests {
         assert!(err("page=two").contains("whole number"));
         assert!(err("sort=cheapest").contains("price_asc"));
         assert!(err("filters=brand:x").contains("unknown parameter \"filters\""));
-        assert!(err("explain=maybe").contains("true or false"));
+        assert!(err("explain=maybe").contains("true, false"));
+        assert!(err("explain=").contains("true, false"));
+        assert!(err("sort=").contains("price_asc"));
+        assert!(err("sort=%20price_asc").contains("price_asc"));
+        assert!(err("page=+2").contains("whole number"));
+        assert!(err("per_page=%202").contains("whole number"));
+        assert!(search_request(pairs_from_query("rules=off&personalization=no&explain=1")).is_ok());
         assert!(
             pairs_from_json(b"[1]")
                 .unwrap_err()

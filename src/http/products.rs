@@ -23,7 +23,11 @@ pub struct Upserted {
     put,
     path = "/v1/products",
     tag = "admin",
-    request_body(content = Vec<Object>, description = "Products in the catalog's JSON shape (the schema says which fields exist; `id` and the title are required)"),
+    request_body(
+        content = Vec<Object>,
+        description = "Products in the catalog's JSON shape (the schema says which fields exist; `id` and the title are required)",
+        example = json!([{"id": "p-example-1", "title": "Linen 3-seat sofa", "brand": "Nordby", "price": 499.0, "in_stock": true}])
+    ),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "Searchable now", body = Upserted),

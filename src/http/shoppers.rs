@@ -32,7 +32,13 @@ pub struct OptOutState {
     post,
     path = "/v1/events",
     tag = "shoppers",
-    request_body = Vec<super::openapi::EventInput>,
+    request_body(
+        content = Vec<super::openapi::EventInput>,
+        example = json!([
+            {"type": "view", "shopper": "s-42", "product": "p-1001"},
+            {"type": "search", "shopper": "s-42", "query": "linen sofa"}
+        ])
+    ),
     responses(
         (status = 202, description = "Recorded durably", body = Accepted),
         (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
