@@ -183,7 +183,7 @@ fn boolean(name: &str, value: &str) -> Result<bool> {
         _ => Err(bad(
             "bad_parameter",
             format!(
-                "{name} must be one of {}, got \"{value}\"",
+                "{name} must be true or false (one of {}), got \"{value}\"",
                 SWITCH_WORDS.join(", ")
             ),
         )),
@@ -221,8 +221,8 @@ mod tests {
         assert!(err("page=two").contains("whole number"));
         assert!(err("sort=cheapest").contains("price_asc"));
         assert!(err("filters=brand:x").contains("unknown parameter \"filters\""));
-        assert!(err("explain=maybe").contains("true, false"));
-        assert!(err("explain=").contains("true, false"));
+        assert!(err("explain=maybe").contains("true or false"));
+        assert!(err("explain=").contains("true or false"));
         assert!(err("sort=").contains("price_asc"));
         assert!(err("sort=%20price_asc").contains("price_asc"));
         assert!(err("page=+2").contains("whole number"));

@@ -3,7 +3,7 @@
 // State lives in one object and in the URL (/?q=sofa&shopper=s-42&filter=brand:Nordby
 // &sort=price_asc&page=2): the page reads it on load and on back/forward, and writes it
 // with history.pushState on every change, so a results page can be linked and reloaded.
-// Product text is always set with textContent: nothing from the catalog reaches innerHTML.
+// Product text is always set with textContent: nothing from the catalog is parsed as HTML.
 "use strict";
 
 const AUTOCOMPLETE_DEBOUNCE_MS = 150;
