@@ -7,6 +7,7 @@
 //! `false`/`0`/empty) a missing file panics instead: `.ci/run` has the data, and a test
 //! that silently skipped there would hide a regression.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 /// The shared file or folder `relative` (e.g. `data/wands/query.csv`) under
@@ -26,7 +27,9 @@ pub fn shared_or_skip(relative: &str) -> Option<PathBuf> {
     if running_in_ci() {
         panic!("{reason}; CI must have the shared data");
     }
-    eprintln!("{reason}");
+    // Straight to the process's stderr: the test harness captures eprintln! of passing
+    // tests, and a skip must be visible in a plain `cargo test`.
+    let _ = writeln!(std::io::stderr(), "{reason}");
     None
 }
 

@@ -45,15 +45,20 @@ function el(tag, attrs, ...children) {
 
 // ---------- API ----------
 
+// Every call carries the key saved in the merchandiser panel, if any: a store run with
+// CLERK_SEARCH_KEY or CLERK_SHOPPER_SECRET then works for whoever entered the admin key.
 async function api(path, options = {}) {
-  const response = await fetch(path, options);
+  const response = await fetch(path, { ...options, headers: { ...adminHeaders(), ...(options.headers || {}) } });
   let body = null;
   const text = await response.text();
   if (text) {
     try { body = JSON.parse(text); } catch (_) { body = null; }
   }
   if (!response.ok) {
-    const message = body && body.error ? body.error.message : `HTTP ${response.status}`;
+    let message = body && body.error ? body.error.message : `HTTP ${response.status}`;
+    if (response.status === 401 && !sessionStorage.getItem(ADMIN_KEY_STORAGE)) {
+      message += " (this store needs a key: open the merchandiser view and enter it)";
+    }
     const error = new Error(message);
     error.status = response.status;
     throw error;
@@ -397,10 +402,10 @@ async function showProfile() {
 async function runComparison(seq) {
   const box = $("merch-compare");
   box.hidden = false;
-  const variants = [["Live", {}, false], ["Rules off", { rules: "off" }, true], ["Personalization off", { personalization: "off" }, true]];
+  const variants = [["Live", {}], ["Rules off", { rules: "off" }], ["Personalization off", { personalization: "off" }]];
   try {
-    const results = await Promise.all(variants.map(([, overrides, admin]) =>
-      api(`/v1/search?${searchParams({ ...overrides, explain: "false" })}`, { headers: admin ? adminHeaders() : {} })));
+    const results = await Promise.all(variants.map(([, overrides]) =>
+      api(`/v1/search?${searchParams({ ...overrides, explain: "false" })}`)));
     if (seq !== searchSeq) return;
     $("merch-status").textContent = "Comparing live results with rules off and personalization off.";
     renderComparison(variants.map(([label]) => label), results);
@@ -460,7 +465,7 @@ async function fetchSuggestions(typed) {
   suggestAbort = new AbortController();
   try {
     const params = new URLSearchParams({ q: typed, limit: String(AUTOCOMPLETE_LIMIT) });
-    const response = await fetch(`/v1/autocomplete?${params}`, { signal: suggestAbort.signal });
+    const response = await fetch(`/v1/autocomplete?${params}`, { signal: suggestAbort.signal, headers: adminHeaders() });
     if (!response.ok || $("q").value !== typed) return;
     const { suggestions } = await response.json();
     showSuggestions(suggestions || []);
@@ -529,7 +534,7 @@ function wire() {
   $("admin-key-save").addEventListener("click", () => {
     const key = $("admin-key").value.trim();
     if (key) sessionStorage.setItem(ADMIN_KEY_STORAGE, key); else sessionStorage.removeItem(ADMIN_KEY_STORAGE);
-    runComparison(searchSeq);
+    runSearch({ push: false });
   });
   window.addEventListener("popstate", () => { readUrl(); ensureShopperOption(); runSearch({ push: false }); });
 }
