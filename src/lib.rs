@@ -40,7 +40,7 @@ pub mod lexicon;
 pub mod metrics;
 pub mod plan;
 pub mod profiles;
-pub mod rank;
+pub mod ranking;
 pub mod report;
 pub mod retrieve;
 pub mod rules;

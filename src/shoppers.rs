@@ -14,7 +14,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Variant};
@@ -24,6 +27,9 @@ use crate::schema::AffinitySettings;
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Recording order: sequence number → shopper, so events can be read back in the
+/// order they were recorded ([`ShopperStore::events_after`]).
+const LOG: TableDefinition<u64, &str> = TableDefinition::new("log");
 const NEXT_SEQ: &str = "next_seq";
 
 /// File name of the default store in a data directory.
@@ -44,6 +50,11 @@ pub trait ShopperStore: Send + Sync {
     fn set_opted_out(&self, shopper: &str, opted_out: bool) -> Result<()>;
     /// Calls `visit` with every stored event.
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()>;
+    /// Up to `limit` events recorded after sequence number `after`, oldest first, each
+    /// with its sequence number (increasing across the whole store, on every replica).
+    /// Forgotten or expired events are simply absent. Consumers that keep derived
+    /// state (the crowd's learned signals) poll this with the last number they saw.
+    fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>>;
 }
 
 /// Whether `shopper` is in the holdout group: a stable hash of the id, compared with
@@ -96,7 +107,9 @@ impl RedbStore {
         txn.open_table(PROFILES)
             .map_err(storage("profiles table"))?;
         txn.open_table(META).map_err(storage("meta table"))?;
+        txn.open_table(LOG).map_err(storage("log table"))?;
         txn.commit().map_err(storage("commit"))?;
+        backfill_log(&db)?;
         Ok(RedbStore::Writable(db))
     }
 
@@ -125,6 +138,28 @@ impl RedbStore {
     }
 }
 
+/// Stores written before the log existed get one entry per stored event.
+fn backfill_log(db: &Database) -> Result<()> {
+    let txn = db.begin_write().map_err(storage("begin"))?;
+    {
+        let mut log = txn.open_table(LOG).map_err(storage("log"))?;
+        if !log.is_empty().map_err(storage("log"))? {
+            return Ok(());
+        }
+        let events = txn.open_table(EVENTS).map_err(storage("events"))?;
+        for entry in events.iter().map_err(storage("events"))? {
+            let (key, _) = entry.map_err(storage("events"))?;
+            let (shopper, seq) = key.value();
+            log.insert(seq, shopper).map_err(storage("log"))?;
+        }
+    }
+    txn.commit().map_err(storage("commit"))
+}
+
+fn decode_event(bytes: &[u8]) -> Result<Event> {
+    serde_json::from_slice(bytes).map_err(storage("decoding an event"))
+}
+
 fn decode_profile(bytes: &[u8]) -> Result<Profile> {
     serde_json::from_slice(bytes).map_err(storage("decoding a profile"))
 }
@@ -140,6 +175,7 @@ impl ShopperStore for RedbStore {
             let mut meta = txn.open_table(META).map_err(storage("meta"))?;
             let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
             let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+            let mut log = txn.open_table(LOG).map_err(storage("log"))?;
             let mut seq = meta
                 .get(NEXT_SEQ)
                 .map_err(storage("seq"))?
@@ -150,6 +186,8 @@ impl ShopperStore for RedbStore {
                 events
                     .insert((event.shopper.as_str(), seq), encode(event)?.as_slice())
                     .map_err(storage("insert event"))?;
+                log.insert(seq, event.shopper.as_str())
+                    .map_err(storage("insert log"))?;
                 seq += 1;
                 if !touched.contains_key(event.shopper.as_str()) {
                     let existing = profiles
@@ -188,6 +226,7 @@ impl ShopperStore for RedbStore {
         {
             let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
             let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+            let mut log = txn.open_table(LOG).map_err(storage("log"))?;
             let had_profile = profiles
                 .remove(shopper)
                 .map_err(storage("remove profile"))?
@@ -201,6 +240,7 @@ impl ShopperStore for RedbStore {
                 events
                     .remove((shopper, *seq))
                     .map_err(storage("remove event"))?;
+                log.remove(*seq).map_err(storage("remove log"))?;
             }
             existed = had_profile || !keys.is_empty();
         }
@@ -236,11 +276,28 @@ impl ShopperStore for RedbStore {
         let table = txn.open_table(EVENTS).map_err(storage("events"))?;
         for entry in table.iter().map_err(storage("events"))? {
             let (_, bytes) = entry.map_err(storage("events"))?;
-            let event: Event =
-                serde_json::from_slice(bytes.value()).map_err(storage("decoding an event"))?;
-            visit(&event);
+            visit(&decode_event(bytes.value())?);
         }
         Ok(())
+    }
+
+    fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>> {
+        let txn = self.read()?;
+        let log = txn.open_table(LOG).map_err(storage("log"))?;
+        let events = txn.open_table(EVENTS).map_err(storage("events"))?;
+        let from = after.map_or(0, |a| a.saturating_add(1));
+        if after == Some(u64::MAX) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for entry in log.range(from..).map_err(storage("log"))?.take(limit) {
+            let (seq, shopper) = entry.map_err(storage("log"))?;
+            let (seq, shopper) = (seq.value(), shopper.value());
+            if let Some(bytes) = events.get((shopper, seq)).map_err(storage("events"))? {
+                out.push((seq, decode_event(bytes.value())?));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -286,6 +343,12 @@ mod tests {
         let mut seen = 0;
         store.for_each_event(&mut |_| seen += 1).unwrap();
         assert_eq!(seen, 3);
+        let ordered = store.events_after(None, 10).unwrap();
+        let seqs: Vec<u64> = ordered.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [0, 1, 2]);
+        assert_eq!(ordered[2].1.shopper, "b");
+        assert_eq!(store.events_after(Some(0), 1).unwrap()[0].0, 1);
+        assert!(store.events_after(Some(2), 10).unwrap().is_empty());
         assert!(store.forget("a").unwrap());
         assert!(store.profile("a").unwrap().is_none());
         let mut left = Vec::new();
@@ -293,6 +356,13 @@ mod tests {
             .for_each_event(&mut |e| left.push(e.shopper.clone()))
             .unwrap();
         assert_eq!(left, ["b"]);
+        let after_forget: Vec<u64> = store
+            .events_after(None, 10)
+            .unwrap()
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(after_forget, [2]);
         assert!(!store.forget("nobody").unwrap());
     }
 

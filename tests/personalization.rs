@@ -207,7 +207,7 @@ fn strong_text_matches_are_not_displaced_by_weak_ones() {
     s.engine
         .record_events(&purchases(&shopper, &bought, 10))
         .unwrap();
-    let bound = (1.0 + clerk::rank::POPULARITY_BOOST) * (1.0 + impact) * (1.0 + 1e-4);
+    let bound = (1.0 + clerk::ranking::score::POPULARITY_BOOST) * (1.0 + impact) * (1.0 + 1e-4);
     for q in ["oak table ", "velvet sofa ", "brass lamp ", "wool rug "] {
         let response = search(&s.engine, q, Some(&shopper));
         let texts: Vec<f32> = response
