@@ -23,6 +23,8 @@ use super::error::{ErrorBody, ErrorDetail};
     ),
     paths(
         super::storefront::page,
+        super::storefront::script,
+        super::storefront::style,
         super::storefront::config,
         super::status::health,
         super::status::metrics,
@@ -215,6 +217,8 @@ mod tests {
         let paths = json["paths"].as_object().unwrap();
         for (path, method) in [
             ("/", "get"),
+            ("/assets/app.js", "get"),
+            ("/assets/style.css", "get"),
             ("/health", "get"),
             ("/metrics", "get"),
             ("/openapi.json", "get"),

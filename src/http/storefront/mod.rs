@@ -62,6 +62,12 @@ pub async fn page() -> impl IntoResponse {
 }
 
 /// `GET /assets/app.js`.
+#[utoipa::path(
+    get,
+    path = "/assets/app.js",
+    tag = "storefront",
+    responses((status = 200, description = "The page's script", content_type = "text/javascript", body = String))
+)]
 pub async fn script() -> impl IntoResponse {
     (
         [
@@ -73,6 +79,12 @@ pub async fn script() -> impl IntoResponse {
 }
 
 /// `GET /assets/style.css`.
+#[utoipa::path(
+    get,
+    path = "/assets/style.css",
+    tag = "storefront",
+    responses((status = 200, description = "The page's styles", content_type = "text/css", body = String))
+)]
 pub async fn style() -> impl IntoResponse {
     (
         [
