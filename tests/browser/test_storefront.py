@@ -6,7 +6,8 @@ types a query and picks an autocomplete suggestion with the keyboard, filters wi
 facet, removes the filter chip, reloads a filtered page from its URL, switches to a
 demo shopper, sends view / add-to-cart / purchase events and sees the order change with
 a "because…" line, opens the merchandiser view (refused with a wrong key, shown with the
-right one), and checks that product text is escaped. Saves docs/storefront.png.
+right one), sees corrections and an empty result explained, and checks that product text
+is escaped. Saves docs/storefront.png.
 
 Run from the repository root: `python3 -m pytest tests/browser` (after `cargo build`).
 Environment: CLERK_BIN (default target/debug/clerk), CHROMIUM (default /usr/bin/chromium).
@@ -253,3 +254,13 @@ def test_screenshot_for_the_readme(server, page):
     out = ROOT / "docs" / "storefront.png"
     page.screenshot(path=str(out), full_page=False)
     assert out.stat().st_size > 10_000
+
+
+def test_corrections_relaxations_and_empty_results_are_explained(server, page):
+    open_store(page, server, "/?q=velvit+chiar")
+    expect(page.locator("#notices .corrections")).to_contain_text("“chiar” → “chair”")
+    result = wait_for_search(page, lambda: (page.locator("#q").fill("zzzqqq"), page.locator("#q").press("Enter")))
+    assert result["total"] == 0
+    expect(page.locator("#notices .did-you-mean")).to_contain_text("No products match")
+    expect(page.locator("#hits .empty")).to_be_visible()
+    expect(page.locator("#pager button")).to_have_count(0)
