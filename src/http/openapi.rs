@@ -41,7 +41,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::products::delete,
         super::admin::reload,
     ),
-    components(schemas(ErrorBody, ErrorDetail, EventInput, SearchBody)),
+    components(schemas(ErrorBody, ErrorDetail, EventInput, ProductInput, SearchBody)),
     modifiers(&AdminKey),
     tags(
         (name = "search", description = "Search and autocomplete"),
@@ -181,6 +181,17 @@ pub struct EventInput {
     /// RFC 3339; defaults to now.
     #[schema(format = DateTime)]
     pub ts: Option<String>,
+}
+
+/// One product of a `PUT /v1/products` batch, in the catalog's JSON shape: `id`, and
+/// the fields the store's schema names (its required ones, such as the title, too).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProductInput {
+    #[schema(pattern = r"\S")]
+    pub id: String,
+    /// The other fields: `title`, `brand`, `price`, `category`, `attributes`...
+    #[serde(flatten)]
+    pub fields: std::collections::HashMap<String, serde_json::Value>,
 }
 
 /// `GET /v1/autocomplete` parameters.

@@ -24,7 +24,7 @@ pub struct Upserted {
     path = "/v1/products",
     tag = "admin",
     request_body(
-        content = Vec<Object>,
+        content = Vec<super::openapi::ProductInput>,
         description = "Products in the catalog's JSON shape (the schema says which fields exist; `id` and the title are required)",
         example = json!([{"id": "p-example-1", "title": "Linen 3-seat sofa", "brand": "Nordby", "price": 499.0, "in_stock": true}])
     ),
