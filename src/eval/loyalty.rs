@@ -251,6 +251,11 @@ fn count_leaks(
         .map(|id| json!({"type": "purchase", "shopper": shopper, "product": id}))
         .collect();
     engine.record_events(&serde_json::to_vec(&events).unwrap_or_default())?;
+    let snapshot = engine.snapshot();
+    let bought: Vec<u32> = picks
+        .iter()
+        .flat_map(|id| types_of(&snapshot, id))
+        .collect();
     for query in set.queries.iter().skip(1) {
         let request = SearchRequest {
             shopper: Some(shopper.clone()),
@@ -264,7 +269,11 @@ fn count_leaks(
                 .explain
                 .and_then(|e| e.because_feature)
                 .unwrap_or_default();
-            if feature == crate::affinity::PRICE_BAND || feature.contains('.') {
+            let scoped = feature == crate::affinity::PRICE_BAND || feature.contains('.');
+            let unrelated = !types_of(&snapshot, &hit.id)
+                .iter()
+                .any(|t| bought.contains(t));
+            if scoped && unrelated {
                 report.leaked_hits += 1;
             }
         }
@@ -272,10 +281,26 @@ fn count_leaks(
     Ok(())
 }
 
+/// The product type ids of product `id`.
+fn types_of(snapshot: &crate::index::Snapshot, id: &str) -> Vec<u32> {
+    let column = snapshot
+        .vocabulary
+        .column_id(crate::schema::fields::TYPE_COLUMN);
+    match (snapshot.find(id), column) {
+        (Some(address), Some(column)) => snapshot
+            .columns
+            .get(address.segment_ord as usize)
+            .and_then(|c| c.keyword(column))
+            .map(|c| c.values(address.doc_id).to_vec())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 /// The report as lines for a terminal.
 pub fn render(r: &LoyaltyReport) -> String {
     format!(
-        "brand-loyal shoppers ({} shoppers)\n  persona NDCG@10: {:.4} unpersonalized → {:.4} personalized ({:+.1}%); ceiling (perfect re-sort of the top {CEILING_DEPTH}) {:.4} ({:+.1}%)\n  taste leaking across types: {} of {} hits of unrelated queries explained by a price or attribute taste\n",
+        "brand-loyal shoppers ({} shoppers)\n  persona NDCG@10: {:.4} unpersonalized → {:.4} personalized ({:+.1}%); ceiling (perfect re-sort of the top {CEILING_DEPTH}) {:.4} ({:+.1}%)\n  taste leaking across types: {} of {} hits of other queries are of another product type and explained by a price or attribute taste\n",
         r.shoppers,
         r.ndcg_unpersonalized,
         r.ndcg_personalized,
