@@ -48,7 +48,9 @@ pub mod rules;
 pub mod schema;
 pub mod search;
 pub mod shoppers;
+pub mod stages;
 pub mod synonyms;
+pub mod testing;
 pub mod typo;
 
 pub use error::{Error, Result};
