@@ -37,6 +37,7 @@ pub mod facets;
 pub mod filter;
 pub mod http;
 pub mod index;
+pub mod learning;
 pub mod lexicon;
 pub mod metrics;
 pub mod plan;
@@ -48,7 +49,9 @@ pub mod rules;
 pub mod schema;
 pub mod search;
 pub mod shoppers;
+pub mod stages;
 pub mod synonyms;
+pub mod testing;
 pub mod typo;
 
 pub use error::{Error, Result};

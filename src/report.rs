@@ -22,7 +22,7 @@ use crate::index::DataDir;
 use crate::shoppers::ShopperStore;
 
 /// Behaviour of one variant's shoppers.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct VariantReport {
     pub shoppers: usize,
     pub searches: u64,

@@ -167,7 +167,7 @@ pub struct Window {
 }
 
 /// One query in a report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct QueryRow {
     pub query: String,
     pub searches: u64,
@@ -180,7 +180,7 @@ pub struct QueryRow {
 }
 
 /// What `GET /v1/admin/analytics` and `clerk report` show.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AnalyticsReport {
     pub days: u32,
     /// First and last UTC day covered.
@@ -192,6 +192,8 @@ pub struct AnalyticsReport {
     /// Queries searched at least [`MIN_SEARCHES_FOR_CTR`] times whose click-through is
     /// at most [`LOW_CLICK_THROUGH`], lowest first.
     pub low_click_through: Vec<QueryRow>,
+    /// By variant: `personalized`, `holdout`, `anonymous`.
+    #[schema(value_type = std::collections::HashMap<String, VariantReport>)]
     pub variants: BTreeMap<&'static str, VariantReport>,
 }
 

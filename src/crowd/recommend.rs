@@ -87,20 +87,24 @@ impl RecommendationRequest {
 }
 
 /// One recommendation.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Recommendation {
     pub id: String,
     pub score: f32,
+    /// The product's returned fields.
+    #[schema(value_type = Object)]
     pub product: Value,
     /// Why, in the shopper's words.
     pub because: String,
 }
 
 /// The response.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Recommendations {
     pub product: Option<String>,
     pub shopper: Option<String>,
+    /// `also_viewed`, `bought_together` or `for_you`.
+    #[schema(value_type = String)]
     pub kind: &'static str,
     pub recommendations: Vec<Recommendation>,
 }

@@ -15,6 +15,20 @@ pub const DEFAULT_DAYS: u32 = 7;
 /// Rows per list when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 20;
 
+/// Query and variant figures for merchandisers.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/analytics",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(super::openapi::AnalyticsQuery),
+    responses(
+        (status = 200, description = "The figures", body = AnalyticsReport),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "The admin key is missing or wrong", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn analytics(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

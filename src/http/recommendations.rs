@@ -9,6 +9,19 @@ use super::{ApiError, AppState, blocking};
 use crate::crowd::recommend::{DEFAULT_LIMIT, MAX_LIMIT, RecommendationRequest, Recommendations};
 use crate::error::{Error, Result};
 
+/// Products next to a product, or "for you".
+#[utoipa::path(
+    get,
+    path = "/v1/recommendations",
+    tag = "search",
+    params(super::openapi::RecommendationsQuery),
+    responses(
+        (status = 200, description = "Recommendations, each with why", body = Recommendations),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 404, description = "No such product", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn recommendations(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
