@@ -9,7 +9,8 @@
 //! * bad requests get 400 naming what to fix, unknown products 404;
 //! * autocomplete offers a query once three shoppers converted with it, never with
 //!   fewer, and never a query that finds nothing today;
-//! * analytics counts equal a brute-force count over a generated event set.
+//! * analytics counts equal a brute-force count over a generated event set;
+//! * a forgotten shopper leaves the models (they are rebuilt from the events left).
 
 mod common;
 
@@ -599,4 +600,44 @@ async fn analytics_equal_a_brute_force_count() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_forgotten_shopper_leaves_the_models() {
+    let s = setup("");
+    let ids = s.ids(|_| true);
+    let (a, b) = (&ids[0], &ids[1]);
+    let events: Vec<Value> = (0..3)
+        .flat_map(|i| {
+            let shopper = format!("f-{i}");
+            [ev("view", &shopper, a), ev("view", &shopper, b)]
+        })
+        .collect();
+    s.post_events(&events).await;
+    let uri = format!("/v1/recommendations?product={a}");
+    let (_, before) = s.get(&uri).await;
+    assert!(
+        before["recommendations"][0]["because"]
+            .as_str()
+            .unwrap()
+            .contains("(3 shoppers)")
+    );
+    let request = Request::delete("/v1/shoppers/f-0")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _) = call(&s.state, request).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(s.crowd.rebuild_if_requested(s.store.as_ref()).unwrap());
+    let (_, after) = s.get(&uri).await;
+    assert!(
+        after["recommendations"][0]["because"]
+            .as_str()
+            .unwrap()
+            .contains("(2 shoppers)"),
+        "{after}"
+    );
+    assert!(
+        !s.crowd.rebuild_if_requested(s.store.as_ref()).unwrap(),
+        "once"
+    );
 }

@@ -13,7 +13,8 @@
 //!   and `clerk report`.
 //!
 //! Nothing is persisted here: the stored events are the source of truth, so after a
-//! restart the tailer starts from the beginning and rebuilds the same state. Every
+//! restart the tailer starts from the beginning and rebuilds the same state, and
+//! after a shopper is forgotten it rebuilds from the events left. Every
 //! model is bounded (neighbours per product, products per session, queries per day,
 //! shoppers counted per entry); the limits are the named constants of each module.
 //! Data leaves through read methods that take the lock briefly and copy out what the
@@ -25,6 +26,7 @@ pub mod recommend;
 pub mod searches;
 mod sessions;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -105,6 +107,8 @@ impl Models {
 pub struct Crowd {
     models: Mutex<Models>,
     settings: CrowdSettings,
+    /// Set when a shopper was forgotten: the models are rebuilt from the events left.
+    rebuild: AtomicBool,
 }
 
 impl Crowd {
@@ -113,7 +117,33 @@ impl Crowd {
         Crowd {
             models: Mutex::new(Models::new(settings)),
             settings,
+            rebuild: AtomicBool::new(false),
         }
+    }
+
+    /// Asks for the models to be rebuilt from the stored events (after a shopper was
+    /// forgotten, so nothing of theirs stays); the tailer does it off to the side.
+    pub fn request_rebuild(&self) {
+        self.rebuild.store(true, Ordering::SeqCst);
+    }
+
+    /// When a rebuild was asked for: reads every stored event into fresh models, then
+    /// swaps them in (the old ones serve meanwhile). Returns whether it rebuilt.
+    pub fn rebuild_if_requested(&self, store: &dyn ShopperStore) -> Result<bool> {
+        if !self.rebuild.swap(false, Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let fresh = Crowd::new(self.settings);
+        if let Err(e) = fresh.catch_up(store) {
+            self.rebuild.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        let models = fresh
+            .models
+            .into_inner()
+            .map_err(|_| Error::Internal("crowd lock poisoned".into()))?;
+        *self.models()? = models;
+        Ok(true)
     }
 
     pub fn settings(&self) -> CrowdSettings {
@@ -172,6 +202,9 @@ fn tail(crowd: Weak<Crowd>, store: Arc<dyn ShopperStore>) {
         let Some(crowd) = crowd.upgrade() else {
             return;
         };
+        if let Err(e) = crowd.rebuild_if_requested(store.as_ref()) {
+            tracing::warn!("crowd: rebuilding failed, retrying: {e}");
+        }
         if let Err(e) = crowd.catch_up(store.as_ref()) {
             tracing::warn!("crowd: reading events failed, retrying: {e}");
         }

@@ -104,7 +104,11 @@ impl Engine {
 
     /// Forgets the shopper: profile and events.
     pub fn forget_shopper(&self, shopper: &str) -> Result<bool> {
-        self.store()?.forget(shopper)
+        let forgotten = self.store()?.forget(shopper)?;
+        if forgotten && let Some(crowd) = &self.crowd {
+            crowd.request_rebuild();
+        }
+        Ok(forgotten)
     }
 
     /// Opts a shopper out of personalization (or back in).
