@@ -27,6 +27,7 @@ pub mod catalog;
 pub mod cli;
 pub mod columns;
 pub mod config;
+pub mod deadline;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -46,8 +47,10 @@ pub mod retrieve;
 pub mod rules;
 pub mod schema;
 pub mod search;
+pub mod settings;
 pub mod shoppers;
 pub mod synonyms;
+pub mod tokens;
 pub mod typo;
 
 pub use error::{Error, Result};

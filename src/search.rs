@@ -36,6 +36,8 @@ pub const MAX_PER_PAGE: usize = 100;
 pub const DEFAULT_PER_PAGE: usize = 20;
 /// Deepest result reachable by paging (`page × per_page`).
 pub const MAX_RESULT_WINDOW: usize = 10_000;
+/// Most facets one request may ask for.
+pub const MAX_FACETS: usize = 16;
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_BYTES: usize = 1_000;
 
@@ -125,6 +127,15 @@ impl SearchRequest {
                 format!(
                     "q is {} bytes; at most {MAX_QUERY_BYTES} are accepted",
                     self.q.len()
+                ),
+            ));
+        }
+        if self.facets.len() > MAX_FACETS {
+            return Err(Error::bad_request(
+                "too_many_facets",
+                format!(
+                    "{} facets were asked for; at most {MAX_FACETS} per request",
+                    self.facets.len()
                 ),
             ));
         }
@@ -236,7 +247,8 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         &numeric_defs,
     )?;
     let sort = sort_key(request.sort, snapshot)?;
-    let words = snapshot.analyzer.query_words(&request.q);
+    let mut words = snapshot.analyzer.query_words(&request.q);
+    words.truncate(plan::MAX_QUERY_WORDS);
     let planned = plan_query(snapshot, config, &words, request);
     let personalization = match (&shopper.profile, shopper.variant, request.personalize) {
         (Some(profile), Variant::Personalized, true) => {
@@ -429,7 +441,8 @@ fn retrieve_relaxing(
     }
     let mut dropped = Vec::new();
     let mut plan = plan;
-    while plan.required_count() > 1 {
+    while plan.required_count() > 1 && dropped.len() < plan::MAX_RELAXATION_STEPS {
+        crate::deadline::check()?;
         let index = least_informative_word(&plan, snapshot);
         dropped.push(plan.clauses[index].surface.clone());
         plan = plan.without(index);

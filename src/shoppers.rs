@@ -26,6 +26,9 @@ const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const NEXT_SEQ: &str = "next_seq";
 
+/// Page cache of the embedded store unless configured (`[store] cache_mb`).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
 /// File name of the default store in a data directory.
 pub const STORE_FILE: &str = "shoppers.redb";
 
@@ -85,12 +88,21 @@ pub enum RedbStore {
 impl RedbStore {
     /// Opens (or creates) the store for reading and writing; one process at a time.
     pub fn open(path: &Path) -> Result<RedbStore> {
-        let db = Database::create(path).map_err(|e| {
-            Error::Internal(format!(
-                "opening {}: {e} (is another clerk serving this data directory?)",
-                path.display()
-            ))
-        })?;
+        RedbStore::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// The same with a page cache of `cache_bytes` (redb's default is 1 GiB, which
+    /// a busy store fills: memory then follows the store's size).
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<RedbStore> {
+        let db = Database::builder()
+            .set_cache_size(usize::try_from(cache_bytes).unwrap_or(usize::MAX))
+            .create(path)
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "opening {}: {e} (is another clerk serving this data directory?)",
+                    path.display()
+                ))
+            })?;
         let txn = db.begin_write().map_err(storage("begin"))?;
         txn.open_table(EVENTS).map_err(storage("events table"))?;
         txn.open_table(PROFILES)

@@ -180,7 +180,9 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
         false => browse::BrowsePlan::scan(r.facets.len()),
     };
 
+    let mut ticker = crate::deadline::Ticker::default();
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        crate::deadline::check()?;
         let Some(columns) = r.snapshot.columns.get(ord) else {
             continue;
         };
@@ -201,6 +203,7 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
         counted.clear();
         partial.clear();
         for &(doc, score) in &matches {
+            ticker.tick()?;
             if alive.is_some_and(|a| !a.is_alive(doc)) {
                 continue;
             }
@@ -243,6 +246,7 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
         }
         let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
         for &(doc, text) in &passing {
+            ticker.tick()?;
             let key = match sort_values {
                 Some(values) => oriented(
                     values.get(doc as usize).copied().unwrap_or(f64::NAN),
