@@ -43,6 +43,7 @@ pub mod plan;
 pub mod profiles;
 pub mod rank;
 pub mod report;
+pub mod retention;
 pub mod retrieve;
 pub mod rules;
 pub mod schema;

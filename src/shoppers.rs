@@ -11,10 +11,16 @@
 //! Holdout assignment lives here too: a stable hash of the shopper id decides, the
 //! same way on every replica and every restart, who is served without personalization.
 
+mod group;
+
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, WriteTransaction,
+};
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Variant};
@@ -24,6 +30,11 @@ use crate::schema::AffinitySettings;
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Every event in recording order: sequence → (arrival, Unix seconds; shopper). What
+/// retention walks, oldest first, to drop expired events.
+const ARRIVALS: TableDefinition<u64, (i64, &str)> = TableDefinition::new("arrivals");
+/// Events dropped by one retention transaction at most.
+pub const RETENTION_CHUNK: usize = 10_000;
 const NEXT_SEQ: &str = "next_seq";
 
 /// Page cache of the embedded store unless configured (`[store] cache_mb`).
@@ -47,6 +58,13 @@ pub trait ShopperStore: Send + Sync {
     fn set_opted_out(&self, shopper: &str, opted_out: bool) -> Result<()>;
     /// Calls `visit` with every stored event.
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()>;
+    /// Drops the events that arrived before `cutoff` (Unix seconds); profiles keep
+    /// their decayed weights. Returns how many were dropped. Stores without
+    /// retention keep everything.
+    fn expire_events(&self, cutoff: i64) -> Result<usize> {
+        let _ = cutoff;
+        Ok(0)
+    }
 }
 
 /// Whether `shopper` is in the holdout group: a stable hash of the id, compared with
@@ -80,7 +98,8 @@ fn storage<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
 
 /// The embedded default store.
 pub enum RedbStore {
-    Writable(Database),
+    /// Event batches go through the group-commit writer; other writes directly.
+    Writable(Arc<Database>, group::GroupWriter),
     /// Opened beside no writer (e.g. `clerk report` on a stopped server's data).
     ReadOnly(ReadOnlyDatabase),
 }
@@ -108,8 +127,16 @@ impl RedbStore {
         txn.open_table(PROFILES)
             .map_err(storage("profiles table"))?;
         txn.open_table(META).map_err(storage("meta table"))?;
+        backfill_arrivals(&txn)?;
         txn.commit().map_err(storage("commit"))?;
-        Ok(RedbStore::Writable(db))
+        let mut db = db;
+        // Space freed by retention and forgetting goes back to the file system.
+        if let Err(e) = db.compact() {
+            tracing::warn!("could not compact {}: {e}", path.display());
+        }
+        let db = Arc::new(db);
+        let writer = group::GroupWriter::start(db.clone())?;
+        Ok(RedbStore::Writable(db, writer))
     }
 
     /// Opens an existing store read-only.
@@ -121,7 +148,7 @@ impl RedbStore {
 
     fn writable(&self) -> Result<&Database> {
         match self {
-            RedbStore::Writable(db) => Ok(db),
+            RedbStore::Writable(db, _) => Ok(db),
             RedbStore::ReadOnly(_) => Err(Error::Internal(
                 "the shopper store is open read-only".into(),
             )),
@@ -130,7 +157,7 @@ impl RedbStore {
 
     fn read(&self) -> Result<redb::ReadTransaction> {
         match self {
-            RedbStore::Writable(db) => db.begin_read(),
+            RedbStore::Writable(db, _) => db.begin_read(),
             RedbStore::ReadOnly(db) => db.begin_read(),
         }
         .map_err(storage("begin read"))
@@ -145,48 +172,83 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(storage("encoding"))
 }
 
+/// Records `batch` inside `txn`: events, arrival order, and the moved profiles.
+fn apply_batch(
+    txn: &WriteTransaction,
+    batch: &[Recorded],
+    settings: &AffinitySettings,
+) -> Result<()> {
+    let mut meta = txn.open_table(META).map_err(storage("meta"))?;
+    let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+    let mut arrivals = txn.open_table(ARRIVALS).map_err(storage("arrivals"))?;
+    let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+    let mut seq = meta
+        .get(NEXT_SEQ)
+        .map_err(storage("seq"))?
+        .map(|v| v.value())
+        .unwrap_or(0);
+    let now = chrono::Utc::now().timestamp();
+    let mut touched: HashMap<&str, Profile> = HashMap::new();
+    for (event, features) in batch {
+        let shopper = event.shopper.as_str();
+        events
+            .insert((shopper, seq), encode(event)?.as_slice())
+            .map_err(storage("insert event"))?;
+        arrivals
+            .insert(seq, (now, shopper))
+            .map_err(storage("insert arrival"))?;
+        seq += 1;
+        if !touched.contains_key(shopper) {
+            let existing = profiles.get(shopper).map_err(storage("read profile"))?;
+            let profile = match existing {
+                Some(bytes) => decode_profile(bytes.value())?,
+                None => Profile::default(),
+            };
+            touched.insert(shopper, profile);
+        }
+        if let Some(profile) = touched.get_mut(shopper) {
+            profile.apply(event, features, settings);
+        }
+    }
+    for (shopper, profile) in &touched {
+        profiles
+            .insert(*shopper, encode(profile)?.as_slice())
+            .map_err(storage("write profile"))?;
+    }
+    meta.insert(NEXT_SEQ, seq).map_err(storage("seq"))?;
+    Ok(())
+}
+
+/// Stores written before arrivals were recorded: every event gets its arrival,
+/// taken from its own time.
+fn backfill_arrivals(txn: &WriteTransaction) -> Result<()> {
+    let mut arrivals = txn.open_table(ARRIVALS).map_err(storage("arrivals"))?;
+    let events = txn.open_table(EVENTS).map_err(storage("events"))?;
+    if !arrivals.is_empty().map_err(storage("arrivals"))? {
+        return Ok(());
+    }
+    for entry in events.iter().map_err(storage("events"))? {
+        let (key, bytes) = entry.map_err(storage("events"))?;
+        let (shopper, seq) = key.value();
+        let ts = serde_json::from_slice::<Event>(bytes.value())
+            .map(|e| e.ts)
+            .unwrap_or(0);
+        arrivals
+            .insert(seq, (ts, shopper))
+            .map_err(storage("arrivals"))?;
+    }
+    Ok(())
+}
+
 impl ShopperStore for RedbStore {
     fn record(&self, batch: &[Recorded], settings: &AffinitySettings) -> Result<()> {
-        let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
-        {
-            let mut meta = txn.open_table(META).map_err(storage("meta"))?;
-            let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
-            let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
-            let mut seq = meta
-                .get(NEXT_SEQ)
-                .map_err(storage("seq"))?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            let mut touched: HashMap<&str, Profile> = HashMap::new();
-            for (event, features) in batch {
-                events
-                    .insert((event.shopper.as_str(), seq), encode(event)?.as_slice())
-                    .map_err(storage("insert event"))?;
-                seq += 1;
-                if !touched.contains_key(event.shopper.as_str()) {
-                    let existing = profiles
-                        .get(event.shopper.as_str())
-                        .map_err(storage("read profile"))?;
-                    let profile = match existing {
-                        Some(bytes) => decode_profile(bytes.value())?,
-                        None => Profile::default(),
-                    };
-                    touched.insert(event.shopper.as_str(), profile);
-                }
-                if let Some(profile) = touched.get_mut(event.shopper.as_str()) {
-                    profile.apply(event, features, settings);
-                }
-            }
-            for (shopper, profile) in &touched {
-                profiles
-                    .insert(*shopper, encode(profile)?.as_slice())
-                    .map_err(storage("write profile"))?;
-            }
-            meta.insert(NEXT_SEQ, seq).map_err(storage("seq"))?;
+        match self {
+            RedbStore::Writable(_, writer) => writer.record(batch, settings),
+            RedbStore::ReadOnly(_) => Err(Error::Internal(
+                "the shopper store is open read-only".into(),
+            )),
         }
-        txn.commit().map_err(storage("commit"))
     }
-
     fn profile(&self, shopper: &str) -> Result<Option<Profile>> {
         let txn = self.read()?;
         let table = txn.open_table(PROFILES).map_err(storage("profiles"))?;
@@ -209,10 +271,12 @@ impl ShopperStore for RedbStore {
                 .map_err(storage("events"))?
                 .filter_map(|entry| entry.ok().map(|(k, _)| k.value().1))
                 .collect();
+            let mut arrivals = txn.open_table(ARRIVALS).map_err(storage("arrivals"))?;
             for seq in &keys {
                 events
                     .remove((shopper, *seq))
                     .map_err(storage("remove event"))?;
+                arrivals.remove(*seq).map_err(storage("remove arrival"))?;
             }
             existed = had_profile || !keys.is_empty();
         }
@@ -241,6 +305,39 @@ impl ShopperStore for RedbStore {
                 .map_err(storage("write profile"))?;
         }
         txn.commit().map_err(storage("commit"))
+    }
+
+    fn expire_events(&self, cutoff: i64) -> Result<usize> {
+        let mut dropped = 0;
+        loop {
+            let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
+            let chunk = {
+                let mut arrivals = txn.open_table(ARRIVALS).map_err(storage("arrivals"))?;
+                let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+                let expired: Vec<(u64, String)> = arrivals
+                    .iter()
+                    .map_err(storage("arrivals"))?
+                    .map_while(|entry| {
+                        let (seq, value) = entry.ok()?;
+                        let (arrived, shopper) = value.value();
+                        (arrived < cutoff).then(|| (seq.value(), shopper.to_string()))
+                    })
+                    .take(RETENTION_CHUNK)
+                    .collect();
+                for (seq, shopper) in &expired {
+                    arrivals.remove(*seq).map_err(storage("expire arrival"))?;
+                    events
+                        .remove((shopper.as_str(), *seq))
+                        .map_err(storage("expire event"))?;
+                }
+                expired.len()
+            };
+            txn.commit().map_err(storage("commit"))?;
+            dropped += chunk;
+            if chunk < RETENTION_CHUNK {
+                return Ok(dropped);
+            }
+        }
     }
 
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()> {
@@ -329,6 +426,70 @@ mod tests {
         let profile = store.profile("a").unwrap().unwrap();
         assert!(profile.opted_out && profile.long_term.is_empty());
         assert_eq!(profile.counts.purchase, 1);
+    }
+
+    #[test]
+    fn concurrent_batches_are_all_committed_by_the_group_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        let settings = AffinitySettings::default();
+        {
+            let store = Arc::new(RedbStore::open(&path).unwrap());
+            let threads: Vec<_> = (0..8)
+                .map(|t| {
+                    let store = store.clone();
+                    let settings = settings.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..25 {
+                            let batch: Vec<Recorded> = (0..10)
+                                .map(|j| {
+                                    (event(&format!("s{t}"), EventKind::View, i * 10 + j), vec![])
+                                })
+                                .collect();
+                            store.record(&batch, &settings).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        }
+        let store = RedbStore::open(&path).unwrap();
+        let mut seen = 0;
+        store.for_each_event(&mut |_| seen += 1).unwrap();
+        assert_eq!(seen, 8 * 25 * 10);
+        assert_eq!(store.profile("s3").unwrap().unwrap().counts.view, 250);
+    }
+
+    #[test]
+    fn expired_events_are_dropped_and_profiles_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join(STORE_FILE)).unwrap();
+        let settings = AffinitySettings::default();
+        let batch: Vec<Recorded> = (0..(RETENTION_CHUNK as i64 + 5))
+            .map(|i| (event("old", EventKind::View, i), vec!["brand=X".into()]))
+            .collect();
+        store.record(&batch, &settings).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        assert_eq!(
+            store.expire_events(now - 3600).unwrap(),
+            0,
+            "nothing is old yet"
+        );
+        store
+            .record(&[(event("new", EventKind::View, 1), vec![])], &settings)
+            .unwrap();
+        // Everything arrived before now + 1; a cutoff there drops it all but what
+        // arrives later.
+        let dropped = store.expire_events(now + 1).unwrap();
+        assert_eq!(dropped, RETENTION_CHUNK + 6);
+        let mut left = 0;
+        store.for_each_event(&mut |_| left += 1).unwrap();
+        assert_eq!(left, 0);
+        let profile = store.profile("old").unwrap().unwrap();
+        assert_eq!(profile.counts.view as usize, RETENTION_CHUNK + 5);
+        assert!(profile.long_term["brand=X"].total() > 0.0);
     }
 
     #[test]

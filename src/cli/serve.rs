@@ -69,7 +69,11 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
     let addr = settings.server.addr;
-    runtime
+    let sweeper = runtime.spawn(crate::retention::run(
+        engine.clone(),
+        settings.retention.clone(),
+    ));
+    let served = runtime
         .block_on(http::serve_with(
             addr,
             state,
@@ -86,7 +90,9 @@ pub fn serve(args: ServeArgs) -> Result<()> {
                 );
             },
         ))
-        .map_err(|e| Error::io(format!("serving on {addr}"), e))
+        .map_err(|e| Error::io(format!("serving on {addr}"), e));
+    sweeper.abort();
+    served
 }
 
 /// Logs what is left open, so nobody exposes admin endpoints by accident.

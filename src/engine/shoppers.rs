@@ -112,6 +112,14 @@ impl Engine {
         self.store()?.forget(shopper)
     }
 
+    /// Drops events that arrived before `cutoff` (retention); 0 without a store.
+    pub fn expire_events(&self, cutoff: i64) -> Result<usize> {
+        match self.shoppers.as_deref() {
+            Some(store) => store.expire_events(cutoff),
+            None => Ok(0),
+        }
+    }
+
     /// Opts a shopper out of personalization (or back in).
     pub fn set_opted_out(&self, shopper: &str, opted_out: bool) -> Result<()> {
         self.store()?.set_opted_out(shopper, opted_out)
