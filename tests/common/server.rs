@@ -28,7 +28,18 @@ impl Server {
 
     /// The same with another configuration folder.
     pub fn start_with_config(data_dir: &Path, config_dir: &Path, args: &[&str]) -> Server {
+        Server::start_with_env(data_dir, config_dir, args, &[])
+    }
+
+    /// The same with environment variables (keys, `CLERK_*` settings).
+    pub fn start_with_env(
+        data_dir: &Path,
+        config_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = clerk()
+            .envs(env.iter().copied())
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--config-dir")
