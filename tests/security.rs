@@ -44,7 +44,9 @@ fn error_code(response: reqwest::blocking::Response) -> (StatusCode, String) {
     let body: Value = response.json().expect("a JSON error body");
     let code = body["error"]["code"].as_str().unwrap_or("").to_string();
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| m.len() > 10),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.len() > 10),
         "{body}"
     );
     (status, code)
@@ -72,7 +74,12 @@ fn keys_guard_every_endpoint_group() {
     // (method, path, body, the weakest key that is enough)
     let matrix: Vec<(&str, String, Option<String>, &str)> = vec![
         ("GET", "/v1/search?q=lamp".into(), None, "search"),
-        ("POST", "/v1/search".into(), Some(r#"{"q":"lamp"}"#.into()), "search"),
+        (
+            "POST",
+            "/v1/search".into(),
+            Some(r#"{"q":"lamp"}"#.into()),
+            "search",
+        ),
         ("GET", "/v1/autocomplete?q=la".into(), None, "search"),
         ("POST", "/v1/events".into(), Some(events), "search"),
         ("GET", "/v1/shoppers/s-1".into(), None, "search"),
@@ -122,10 +129,7 @@ fn shopper_tokens_are_required_and_admins_may_name_anyone() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(
         dir.path(),
-        &[
-            ("CLERK_ADMIN_KEY", ADMIN),
-            ("CLERK_SHOPPER_SECRET", SECRET),
-        ],
+        &[("CLERK_ADMIN_KEY", ADMIN), ("CLERK_SHOPPER_SECRET", SECRET)],
     );
     let client = Client::new();
     let product = client
@@ -188,7 +192,10 @@ fn shopper_tokens_are_required_and_admins_may_name_anyone() {
         .send()
         .unwrap();
     assert_eq!(by_admin.status(), StatusCode::OK);
-    assert_eq!(post_event("carol", Some(ADMIN)).status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        post_event("carol", Some(ADMIN)).status(),
+        StatusCode::ACCEPTED
+    );
     let minted: Value = client
         .post(server.url("/v1/admin/shopper-tokens"))
         .bearer_auth(ADMIN)
@@ -197,7 +204,11 @@ fn shopper_tokens_are_required_and_admins_may_name_anyone() {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(minted["token"], alice.as_str(), "the same formula as the CLI");
+    assert_eq!(
+        minted["token"],
+        alice.as_str(),
+        "the same formula as the CLI"
+    );
     let bad = client
         .post(server.url("/v1/admin/shopper-tokens"))
         .bearer_auth(ADMIN)
