@@ -147,6 +147,9 @@ pub struct IndexArgs {
     /// Catalog file: JSON Lines, CSV or TSV as the schema says; plain or gzip.
     #[arg(long)]
     pub catalog: PathBuf,
+    /// Forget the product upserts and deletes made over HTTP (the catalog holds them).
+    #[arg(long)]
+    pub discard_updates: bool,
     #[command(flatten)]
     pub dirs: Dirs,
 }
@@ -234,6 +237,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::serve(args),
         Command::ShopperToken { id, expires_in } => serve::shopper_token(&id, expires_in),
         Command::Index(args) => {
+            if args.discard_updates {
+                crate::index::updates::UpdateLog::new(&args.dirs.data_dir).discard()?;
+            }
             let report = index(&args.catalog, &args.dirs)?;
             print_report(&report);
             Ok(())
@@ -267,6 +273,14 @@ pub fn index(catalog: &Path, dirs: &Dirs) -> Result<BuildReport> {
 }
 
 pub(crate) fn print_report(report: &BuildReport) {
+    if report.replayed != (0, 0) {
+        eprintln!(
+            "replayed {} product upserts and {} deletes made over HTTP (from {}; `clerk index --discard-updates` drops them when the catalog already holds them)",
+            report.replayed.0,
+            report.replayed.1,
+            crate::index::updates::UPDATES_FILE
+        );
+    }
     eprintln!(
         "indexed {} products, rejected {} lines, in {:.1} s; index {} ({:.1} MB)",
         report.indexed,

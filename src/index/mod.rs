@@ -11,6 +11,7 @@ pub mod build;
 pub mod data_dir;
 pub mod document;
 mod update;
+pub mod updates;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
