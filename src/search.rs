@@ -364,6 +364,7 @@ fn no_results(
                 if w.is_number
                     || snapshot.lexicon.doc_freq(w.primary()) > 0
                     || surface.chars().count() < 3
+                    || surface.len() > crate::typo::MAX_TYPO_WORD_BYTES
                 {
                     return w.surface.clone();
                 }

@@ -58,6 +58,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Requests doing engine work at once; 0 means twice the CPU cores.
     pub max_concurrent: usize,
+    /// Of those, heavy searches (many words, filters or facets, deep pages) at once;
+    /// 0 means a quarter of `max_concurrent`, at least 1. Keeps cores free for the
+    /// ordinary queries while someone sends costly ones.
+    pub heavy_concurrent: usize,
     /// How long a request waits for a free slot before it gets 503 + Retry-After.
     pub queue_wait_ms: u64,
 }
@@ -109,6 +113,7 @@ impl Default for Limits {
             idle_timeout_ms: 30_000,
             max_connections: 1_024,
             max_concurrent: 0,
+            heavy_concurrent: 0,
             queue_wait_ms: 250,
         }
     }
@@ -160,6 +165,7 @@ const KEYS: &[(&str, &str)] = &[
     ("limits", "idle_timeout_ms"),
     ("limits", "max_connections"),
     ("limits", "max_concurrent"),
+    ("limits", "heavy_concurrent"),
     ("limits", "queue_wait_ms"),
     ("rate_limit", "per_second"),
     ("rate_limit", "burst"),
@@ -319,6 +325,14 @@ impl Limits {
             return self.max_concurrent;
         }
         std::thread::available_parallelism().map_or(4, |n| n.get() * 2)
+    }
+
+    /// Slots for heavy searches: the configured number, or a quarter of all slots.
+    pub fn heavy_concurrency(&self) -> usize {
+        if self.heavy_concurrent > 0 {
+            return self.heavy_concurrent.min(self.concurrency());
+        }
+        (self.concurrency() / 4).max(1)
     }
 
     pub fn request_timeout(&self) -> Duration {

@@ -6,7 +6,9 @@
 //! * [`admit`] guards the endpoints that do engine work: an optional token bucket per
 //!   key (the bearer key, else the client address) answers `429` when a key is over
 //!   its rate; then a request takes one of a fixed number of engine slots, waiting at
-//!   most `queue_wait`, or gets `503` with `Retry-After`;
+//!   most `queue_wait`, or gets `503` with `Retry-After`. A heavy search (see
+//!   [`is_heavy`]) first takes one of fewer heavy slots, so costly requests can never
+//!   occupy every core and ordinary queries keep their latency;
 //! * [`bound_request`] runs first on every request: JSON `414`/`431` for over-long
 //!   URIs and headers, JSON `400` for a path that is not UTF-8 once decoded, and the
 //!   whole body read within a time limit (`408` when a client stops sending), so a
@@ -42,6 +44,8 @@ pub const MAX_RATE_KEYS: usize = 100_000;
 pub struct Gate {
     slots: Arc<Semaphore>,
     pub capacity: usize,
+    heavy: Arc<Semaphore>,
+    pub heavy_capacity: usize,
     queue_wait: Duration,
     pub request_timeout: Duration,
     pub search_deadline: Duration,
@@ -53,9 +57,12 @@ pub struct Gate {
 impl Gate {
     pub fn new(limits: &Limits, rate: &RateLimit) -> Gate {
         let capacity = limits.concurrency();
+        let heavy_capacity = limits.heavy_concurrency();
         Gate {
             slots: Arc::new(Semaphore::new(capacity)),
             capacity,
+            heavy: Arc::new(Semaphore::new(heavy_capacity)),
+            heavy_capacity,
             queue_wait: Duration::from_millis(limits.queue_wait_ms),
             request_timeout: limits.request_timeout(),
             search_deadline: limits.search_deadline(),
@@ -94,23 +101,74 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
             .into_response();
         }
     }
-    let permit = tokio::time::timeout(gate.queue_wait, gate.slots.clone().acquire_owned()).await;
+    let waited_until = tokio::time::Instant::now() + gate.queue_wait;
+    let heavy = match is_heavy(&request) {
+        true => {
+            match tokio::time::timeout_at(waited_until, gate.heavy.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => Some(permit),
+                _ => return busy(gate.heavy_capacity, "heavy-search"),
+            }
+        }
+        false => None,
+    };
+    let permit = tokio::time::timeout_at(waited_until, gate.slots.clone().acquire_owned()).await;
     match permit {
         Ok(Ok(permit)) => {
             let response = next.run(request).await;
             drop(permit);
+            drop(heavy);
             response
         }
-        _ => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            format!(
-                "all {} engine slots are busy; retry in a moment",
-                gate.capacity
-            ),
-        )
-        .into_response(),
+        _ => busy(gate.capacity, "engine"),
     }
+}
+
+fn busy(capacity: usize, kind: &str) -> Response {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        format!("all {capacity} {kind} slots are busy; retry in a moment"),
+    )
+    .into_response()
+}
+
+/// Query words, filters or facets above which a search counts as heavy.
+pub const HEAVY_WORDS: usize = 4;
+pub const HEAVY_FILTERS: usize = 4;
+pub const HEAVY_FACETS: usize = 4;
+/// Results reached (`page × per_page`) above which a search counts as heavy.
+pub const HEAVY_WINDOW: usize = 500;
+/// A POST search body longer than this counts as heavy.
+pub const HEAVY_BODY_BYTES: u64 = 256;
+
+/// Whether a search request is costly by its shape (read from the URI, or the
+/// body's length for POST): many words, filters or facets, a deep page, explain.
+pub fn is_heavy(request: &Request) -> bool {
+    if request.uri().path() != "/v1/search" {
+        return false;
+    }
+    if request.method() == axum::http::Method::POST {
+        let length = axum::body::HttpBody::size_hint(request.body()).upper();
+        return length.is_none_or(|n| n > HEAVY_BODY_BYTES);
+    }
+    let (mut filters, mut facets, mut words) = (0, 0, 0);
+    let (mut page, mut per_page) = (1usize, 20usize);
+    let query = request.uri().query().unwrap_or("");
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "q" => words += value.split_whitespace().count(),
+            "filter" => filters += 1,
+            "facets" => facets += value.split(',').count(),
+            "page" => page = value.parse().unwrap_or(1),
+            "per_page" => per_page = value.parse().unwrap_or(20),
+            "explain" => return value == "true",
+            _ => {}
+        }
+    }
+    words > HEAVY_WORDS
+        || filters > HEAVY_FILTERS
+        || facets > HEAVY_FACETS
+        || page.saturating_mul(per_page) > HEAVY_WINDOW
 }
 
 /// Head bounds, a UTF-8 path, and the body read in time; see the module comment.
@@ -278,6 +336,30 @@ mod tests {
         assert!(limiter.allow("b", start), "keys are separate");
         assert!(limiter.allow("a", start + Duration::from_millis(110)));
         assert!(!limiter.allow("a", start + Duration::from_millis(120)));
+    }
+
+    #[test]
+    fn heavy_searches_are_told_by_their_shape() {
+        let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
+        assert!(!is_heavy(&get("/v1/search?q=grey+sofa&facets=brand,price")));
+        assert!(is_heavy(&get("/v1/search?q=a+b+c+d+e")));
+        assert!(is_heavy(&get("/v1/search?q=&page=30&per_page=20")));
+        assert!(is_heavy(&get(
+            "/v1/search?facets=brand,price,category,color,material"
+        )));
+        assert!(!is_heavy(&get("/v1/autocomplete?q=a+b+c+d+e+f")));
+        let post = |body: &str| {
+            Request::builder()
+                .method("POST")
+                .uri("/v1/search")
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        assert!(!is_heavy(&post(r#"{"q":"sofa"}"#)));
+        assert!(is_heavy(&post(&format!(
+            r#"{{"q":"{}"}}"#,
+            "w ".repeat(200)
+        ))));
     }
 
     #[test]

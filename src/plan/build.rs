@@ -27,6 +27,10 @@ pub const MAX_QUERY_WORDS: usize = 10;
 /// Relaxation steps (words dropped, one at a time) tried when nothing matches.
 pub const MAX_RELAXATION_STEPS: usize = 3;
 
+/// Longest run-together word tried for a split (each split point costs two
+/// analyses and two lookups, so this bounds the work a single word can cause).
+pub const MAX_SPLIT_WORD_CHARS: usize = 40;
+
 /// Shortest part a word may be split into.
 const MIN_SPLIT_PART: usize = 2;
 
@@ -354,7 +358,10 @@ fn typo_alternatives(
 /// as analyzed words.
 fn split_known(surface: &str, ctx: &PlanContext) -> Option<Vec<QueryWord>> {
     let chars: Vec<char> = surface.chars().collect();
-    if chars.len() < 2 * MIN_SPLIT_PART || !chars.iter().all(|c| c.is_alphanumeric()) {
+    if chars.len() < 2 * MIN_SPLIT_PART
+        || chars.len() > MAX_SPLIT_WORD_CHARS
+        || !chars.iter().all(|c| c.is_alphanumeric())
+    {
         return None;
     }
     let (_, left, right) = (MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART)
