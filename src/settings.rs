@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 pub const SETTINGS_FILE: &str = "clerk.toml";
 
 /// Everything `clerk serve` runs with.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -140,18 +140,6 @@ impl Default for Retention {
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings { cache_mb: 64 }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            server: ServerSettings::default(),
-            limits: Limits::default(),
-            rate_limit: RateLimit::default(),
-            retention: Retention::default(),
-            store: StoreSettings::default(),
-        }
     }
 }
 
