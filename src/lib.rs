@@ -41,7 +41,7 @@ pub mod lexicon;
 pub mod metrics;
 pub mod plan;
 pub mod profiles;
-pub mod rank;
+pub mod ranking;
 pub mod report;
 pub mod retention;
 pub mod retrieve;

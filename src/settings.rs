@@ -80,7 +80,7 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
-    /// Events older than this (by arrival) are dropped; profiles keep their decayed
+    /// Events older than this (by their `ts`) are dropped; profiles keep their decayed
     /// weights. 0 keeps events forever.
     pub events_days: f64,
     /// How often the retention sweep runs.

@@ -30,9 +30,9 @@ use crate::schema::AffinitySettings;
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// Every event in recording order: sequence → (arrival, Unix seconds; shopper). What
-/// retention walks, oldest first, to drop expired events.
-const ARRIVALS: TableDefinition<u64, (i64, &str)> = TableDefinition::new("arrivals");
+/// Recording order: sequence number → shopper, so events can be read back in the
+/// order they were recorded ([`ShopperStore::events_after`]).
+const LOG: TableDefinition<u64, &str> = TableDefinition::new("log");
 /// Events dropped by one retention transaction at most.
 pub const RETENTION_CHUNK: usize = 10_000;
 const NEXT_SEQ: &str = "next_seq";
@@ -58,6 +58,11 @@ pub trait ShopperStore: Send + Sync {
     fn set_opted_out(&self, shopper: &str, opted_out: bool) -> Result<()>;
     /// Calls `visit` with every stored event.
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()>;
+    /// Up to `limit` events recorded after sequence number `after`, oldest first, each
+    /// with its sequence number (increasing across the whole store, on every replica).
+    /// Forgotten or expired events are simply absent. Consumers that keep derived
+    /// state (the crowd's learned signals) poll this with the last number they saw.
+    fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>>;
     /// Drops the events that arrived before `cutoff` (Unix seconds); profiles keep
     /// their decayed weights. Returns how many were dropped. Stores without
     /// retention keep everything.
@@ -127,8 +132,9 @@ impl RedbStore {
         txn.open_table(PROFILES)
             .map_err(storage("profiles table"))?;
         txn.open_table(META).map_err(storage("meta table"))?;
-        backfill_arrivals(&txn)?;
+        txn.open_table(LOG).map_err(storage("log table"))?;
         txn.commit().map_err(storage("commit"))?;
+        backfill_log(&db)?;
         let mut db = db;
         // Space freed by retention and forgetting goes back to the file system.
         if let Err(e) = db.compact() {
@@ -164,6 +170,28 @@ impl RedbStore {
     }
 }
 
+/// Stores written before the log existed get one entry per stored event.
+fn backfill_log(db: &Database) -> Result<()> {
+    let txn = db.begin_write().map_err(storage("begin"))?;
+    {
+        let mut log = txn.open_table(LOG).map_err(storage("log"))?;
+        if !log.is_empty().map_err(storage("log"))? {
+            return Ok(());
+        }
+        let events = txn.open_table(EVENTS).map_err(storage("events"))?;
+        for entry in events.iter().map_err(storage("events"))? {
+            let (key, _) = entry.map_err(storage("events"))?;
+            let (shopper, seq) = key.value();
+            log.insert(seq, shopper).map_err(storage("log"))?;
+        }
+    }
+    txn.commit().map_err(storage("commit"))
+}
+
+fn decode_event(bytes: &[u8]) -> Result<Event> {
+    serde_json::from_slice(bytes).map_err(storage("decoding an event"))
+}
+
 fn decode_profile(bytes: &[u8]) -> Result<Profile> {
     serde_json::from_slice(bytes).map_err(storage("decoding a profile"))
 }
@@ -172,7 +200,7 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(storage("encoding"))
 }
 
-/// Records `batch` inside `txn`: events, arrival order, and the moved profiles.
+/// Records `batch` inside `txn`: events, recording order, and the moved profiles.
 fn apply_batch(
     txn: &WriteTransaction,
     batch: &[Recorded],
@@ -180,23 +208,20 @@ fn apply_batch(
 ) -> Result<()> {
     let mut meta = txn.open_table(META).map_err(storage("meta"))?;
     let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
-    let mut arrivals = txn.open_table(ARRIVALS).map_err(storage("arrivals"))?;
+    let mut log = txn.open_table(LOG).map_err(storage("log"))?;
     let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
     let mut seq = meta
         .get(NEXT_SEQ)
         .map_err(storage("seq"))?
         .map(|v| v.value())
         .unwrap_or(0);
-    let now = chrono::Utc::now().timestamp();
     let mut touched: HashMap<&str, Profile> = HashMap::new();
     for (event, features) in batch {
         let shopper = event.shopper.as_str();
         events
             .insert((shopper, seq), encode(event)?.as_slice())
             .map_err(storage("insert event"))?;
-        arrivals
-            .insert(seq, (now, shopper))
-            .map_err(storage("insert arrival"))?;
+        log.insert(seq, shopper).map_err(storage("insert log"))?;
         seq += 1;
         if !touched.contains_key(shopper) {
             let existing = profiles.get(shopper).map_err(storage("read profile"))?;
@@ -216,27 +241,6 @@ fn apply_batch(
             .map_err(storage("write profile"))?;
     }
     meta.insert(NEXT_SEQ, seq).map_err(storage("seq"))?;
-    Ok(())
-}
-
-/// Stores written before arrivals were recorded: every event gets its arrival,
-/// taken from its own time.
-fn backfill_arrivals(txn: &WriteTransaction) -> Result<()> {
-    let mut arrivals = txn.open_table(ARRIVALS).map_err(storage("arrivals"))?;
-    let events = txn.open_table(EVENTS).map_err(storage("events"))?;
-    if !arrivals.is_empty().map_err(storage("arrivals"))? {
-        return Ok(());
-    }
-    for entry in events.iter().map_err(storage("events"))? {
-        let (key, bytes) = entry.map_err(storage("events"))?;
-        let (shopper, seq) = key.value();
-        let ts = serde_json::from_slice::<Event>(bytes.value())
-            .map(|e| e.ts)
-            .unwrap_or(0);
-        arrivals
-            .insert(seq, (ts, shopper))
-            .map_err(storage("arrivals"))?;
-    }
     Ok(())
 }
 
@@ -262,6 +266,7 @@ impl ShopperStore for RedbStore {
         {
             let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
             let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+            let mut log = txn.open_table(LOG).map_err(storage("log"))?;
             let had_profile = profiles
                 .remove(shopper)
                 .map_err(storage("remove profile"))?
@@ -271,12 +276,11 @@ impl ShopperStore for RedbStore {
                 .map_err(storage("events"))?
                 .filter_map(|entry| entry.ok().map(|(k, _)| k.value().1))
                 .collect();
-            let mut arrivals = txn.open_table(ARRIVALS).map_err(storage("arrivals"))?;
             for seq in &keys {
                 events
                     .remove((shopper, *seq))
                     .map_err(storage("remove event"))?;
-                arrivals.remove(*seq).map_err(storage("remove arrival"))?;
+                log.remove(*seq).map_err(storage("remove log"))?;
             }
             existed = had_profile || !keys.is_empty();
         }
@@ -312,20 +316,25 @@ impl ShopperStore for RedbStore {
         loop {
             let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
             let chunk = {
-                let mut arrivals = txn.open_table(ARRIVALS).map_err(storage("arrivals"))?;
+                let mut log = txn.open_table(LOG).map_err(storage("log"))?;
                 let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
-                let expired: Vec<(u64, String)> = arrivals
-                    .iter()
-                    .map_err(storage("arrivals"))?
-                    .map_while(|entry| {
-                        let (seq, value) = entry.ok()?;
-                        let (arrived, shopper) = value.value();
-                        (arrived < cutoff).then(|| (seq.value(), shopper.to_string()))
-                    })
-                    .take(RETENTION_CHUNK)
-                    .collect();
+                let mut expired: Vec<(u64, String)> = Vec::new();
+                for entry in log.iter().map_err(storage("log"))? {
+                    let (seq, shopper) = entry.map_err(storage("log"))?;
+                    let (seq, shopper) = (seq.value(), shopper.value());
+                    let ts = match events.get((shopper, seq)).map_err(storage("events"))? {
+                        Some(bytes) => decode_event(bytes.value()).map_or(i64::MIN, |e| e.ts),
+                        None => i64::MIN,
+                    };
+                    // Recording order is nearly time order: stop at the first event
+                    // still inside the window.
+                    if ts >= cutoff || expired.len() >= RETENTION_CHUNK {
+                        break;
+                    }
+                    expired.push((seq, shopper.to_string()));
+                }
                 for (seq, shopper) in &expired {
-                    arrivals.remove(*seq).map_err(storage("expire arrival"))?;
+                    log.remove(*seq).map_err(storage("expire log"))?;
                     events
                         .remove((shopper.as_str(), *seq))
                         .map_err(storage("expire event"))?;
@@ -345,11 +354,28 @@ impl ShopperStore for RedbStore {
         let table = txn.open_table(EVENTS).map_err(storage("events"))?;
         for entry in table.iter().map_err(storage("events"))? {
             let (_, bytes) = entry.map_err(storage("events"))?;
-            let event: Event =
-                serde_json::from_slice(bytes.value()).map_err(storage("decoding an event"))?;
-            visit(&event);
+            visit(&decode_event(bytes.value())?);
         }
         Ok(())
+    }
+
+    fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>> {
+        let txn = self.read()?;
+        let log = txn.open_table(LOG).map_err(storage("log"))?;
+        let events = txn.open_table(EVENTS).map_err(storage("events"))?;
+        let from = after.map_or(0, |a| a.saturating_add(1));
+        if after == Some(u64::MAX) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for entry in log.range(from..).map_err(storage("log"))?.take(limit) {
+            let (seq, shopper) = entry.map_err(storage("log"))?;
+            let (seq, shopper) = (seq.value(), shopper.value());
+            if let Some(bytes) = events.get((shopper, seq)).map_err(storage("events"))? {
+                out.push((seq, decode_event(bytes.value())?));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -395,6 +421,12 @@ mod tests {
         let mut seen = 0;
         store.for_each_event(&mut |_| seen += 1).unwrap();
         assert_eq!(seen, 3);
+        let ordered = store.events_after(None, 10).unwrap();
+        let seqs: Vec<u64> = ordered.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [0, 1, 2]);
+        assert_eq!(ordered[2].1.shopper, "b");
+        assert_eq!(store.events_after(Some(0), 1).unwrap()[0].0, 1);
+        assert!(store.events_after(Some(2), 10).unwrap().is_empty());
         assert!(store.forget("a").unwrap());
         assert!(store.profile("a").unwrap().is_none());
         let mut left = Vec::new();
@@ -402,6 +434,13 @@ mod tests {
             .for_each_event(&mut |e| left.push(e.shopper.clone()))
             .unwrap();
         assert_eq!(left, ["b"]);
+        let after_forget: Vec<u64> = store
+            .events_after(None, 10)
+            .unwrap()
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(after_forget, [2]);
         assert!(!store.forget("nobody").unwrap());
     }
 
@@ -467,29 +506,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(&dir.path().join(STORE_FILE)).unwrap();
         let settings = AffinitySettings::default();
+        let now = chrono::Utc::now().timestamp();
+        let old = now - 7_200;
         let batch: Vec<Recorded> = (0..(RETENTION_CHUNK as i64 + 5))
-            .map(|i| (event("old", EventKind::View, i), vec!["brand=X".into()]))
+            .map(|i| {
+                (
+                    event("old", EventKind::View, old + i / 1000),
+                    vec!["brand=X".into()],
+                )
+            })
             .collect();
         store.record(&batch, &settings).unwrap();
-        let now = chrono::Utc::now().timestamp();
-        assert_eq!(
-            store.expire_events(now - 3600).unwrap(),
-            0,
-            "nothing is old yet"
-        );
         store
-            .record(&[(event("new", EventKind::View, 1), vec![])], &settings)
+            .record(&[(event("new", EventKind::View, now), vec![])], &settings)
             .unwrap();
-        // Everything arrived before now + 1; a cutoff there drops it all but what
-        // arrives later.
-        let dropped = store.expire_events(now + 1).unwrap();
-        assert_eq!(dropped, RETENTION_CHUNK + 6);
-        let mut left = 0;
-        store.for_each_event(&mut |_| left += 1).unwrap();
-        assert_eq!(left, 0);
+        assert_eq!(
+            store.expire_events(old - 1).unwrap(),
+            0,
+            "nothing is that old"
+        );
+        let dropped = store.expire_events(now - 3_600).unwrap();
+        assert_eq!(
+            dropped,
+            RETENTION_CHUNK + 5,
+            "two transactions, every old event"
+        );
+        let left = store.events_after(None, 100).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].1.shopper, "new");
+        assert_eq!(
+            left[0].0,
+            RETENTION_CHUNK as u64 + 5,
+            "sequence numbers stay"
+        );
         let profile = store.profile("old").unwrap().unwrap();
         assert_eq!(profile.counts.view as usize, RETENTION_CHUNK + 5);
-        assert!(profile.long_term["brand=X"].total() > 0.0);
+        assert!(!profile.long_term.is_empty());
     }
 
     #[test]

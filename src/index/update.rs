@@ -48,7 +48,12 @@ impl LiveIndex {
         self.with_writer(|writer| {
             for product in products {
                 writer.delete_term(Term::from_field_text(self.fields.id, &product.id));
-                writer.add_document(to_document(product, &self.schema, &self.fields))?;
+                writer.add_document(to_document(
+                    product,
+                    &self.schema,
+                    &self.fields,
+                    &self.type_nouns,
+                ))?;
             }
             writer.commit()?;
             Ok(())
