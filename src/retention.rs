@@ -3,7 +3,7 @@
 //! Profiles fold every event in as it arrives (decayed weights), so dropping the raw
 //! event later loses nothing a search uses; only reports and learning read raw
 //! events, and they read the window. [`run`] sweeps at start and then every
-//! `sweep_interval_seconds`, dropping events that arrived before now − window; the
+//! `sweep_interval_seconds`, dropping events whose time is before now − window; the
 //! store reuses the freed pages, so its file stays bounded by the window's traffic.
 
 use std::sync::Arc;

@@ -63,7 +63,7 @@ pub trait ShopperStore: Send + Sync {
     /// Forgotten or expired events are simply absent. Consumers that keep derived
     /// state (the crowd's learned signals) poll this with the last number they saw.
     fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>>;
-    /// Drops the events that arrived before `cutoff` (Unix seconds); profiles keep
+    /// Drops the events whose time is before `cutoff` (Unix seconds); profiles keep
     /// their decayed weights. Returns how many were dropped. Stores without
     /// retention keep everything.
     fn expire_events(&self, cutoff: i64) -> Result<usize> {

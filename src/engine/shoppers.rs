@@ -112,7 +112,7 @@ impl Engine {
         self.store()?.forget(shopper)
     }
 
-    /// Drops events that arrived before `cutoff` (retention); 0 without a store.
+    /// Drops events whose time is before `cutoff` (retention); 0 without a store.
     pub fn expire_events(&self, cutoff: i64) -> Result<usize> {
         match self.shoppers.as_deref() {
             Some(store) => store.expire_events(cutoff),
