@@ -37,6 +37,7 @@ pub mod facets;
 pub mod filter;
 pub mod http;
 pub mod index;
+pub mod learning;
 pub mod lexicon;
 pub mod metrics;
 pub mod plan;
@@ -50,7 +51,9 @@ pub mod schema;
 pub mod search;
 pub mod settings;
 pub mod shoppers;
+pub mod stages;
 pub mod synonyms;
+pub mod testing;
 pub mod tokens;
 pub mod typo;
 

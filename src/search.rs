@@ -27,6 +27,7 @@ use crate::events::Variant;
 use crate::facets;
 use crate::filter::{self, FilterSet};
 use crate::index::Snapshot;
+use crate::learning::LearnedBoosts;
 use crate::plan::{self, PlanContext, Planned, QueryPlan, Roles};
 use crate::profiles::Profile;
 use crate::ranking::{CriterionScore, DocMatch, Ranker, TextQuery};
@@ -34,6 +35,7 @@ use crate::retrieve::{
     Candidate, Retrieval, Retrieved, Sort, SortKey, TextMatches, place_pins, retrieve,
 };
 use crate::rules::{ActiveRules, CompiledRules, RequestFacts};
+use crate::stages::{StageTimings, timed};
 
 /// Largest `per_page`.
 pub const MAX_PER_PAGE: usize = 100;
@@ -64,6 +66,14 @@ pub struct SearchRequest {
     /// Synonyms, typos, splits, joins and completions (default on; off only to measure
     /// what they are worth).
     pub expand_query: bool,
+    /// Reorder ties by what the crowd's behaviour taught (default on; off to see the
+    /// unlearned ranking, as learning itself does).
+    #[serde(default = "yes")]
+    pub learn: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for SearchRequest {
@@ -80,6 +90,7 @@ impl Default for SearchRequest {
             personalize: true,
             apply_rules: true,
             expand_query: true,
+            learn: true,
         }
     }
 }
@@ -92,6 +103,8 @@ pub struct SearchContext<'a> {
     pub config: &'a StoreConfig,
     pub rules: &'a CompiledRules,
     pub shopper: &'a ShopperContext,
+    /// The crowd's learned signals for this query (none for the holdout).
+    pub learned: Option<&'a LearnedBoosts>,
 }
 
 /// Who is searching: the variant they are served and their profile.
@@ -169,7 +182,7 @@ impl SearchRequest {
 }
 
 /// Words dropped to find results, and why.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Relaxation {
     pub dropped: Vec<String>,
     pub message: String,
@@ -178,14 +191,14 @@ pub struct Relaxation {
 }
 
 /// A spelling correction applied to the query.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Correction {
     pub from: String,
     pub to: String,
 }
 
 /// Why a hit is where it is (`explain=true`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Explain {
     /// The relevance criteria, in the order they rank (see `crate::ranking`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -194,6 +207,8 @@ pub struct Explain {
     pub text: f32,
     pub popularity: f32,
     pub affinity: f32,
+    /// What the crowd's clicks and purchases taught about this product for this query.
+    pub learned: f32,
     pub rules: Vec<String>,
     /// Why the shopper's profile lifted this product, in their words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,28 +220,34 @@ pub struct Explain {
 }
 
 /// One result.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Hit {
     pub id: String,
     pub score: f32,
+    /// The product's returned fields, as the schema names them.
+    #[schema(value_type = Object)]
     pub product: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<Explain>,
 }
 
 /// The response, in SPEC's shape.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub total: u64,
     pub took_ms: f64,
     pub page: usize,
     pub per_page: usize,
+    /// `personalized`, `holdout` or `anonymous`.
+    #[schema(value_type = Variant)]
     pub variant: &'static str,
     pub corrections: Vec<Correction>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relaxed: Option<Relaxation>,
     pub hits: Vec<Hit>,
+    /// Counts per requested facet, over every match.
+    #[schema(value_type = std::collections::HashMap<String, Vec<crate::facets::FacetValue>>)]
     pub facets: Map<String, Value>,
     pub rules_applied: Vec<String>,
     /// When nothing matched: a plain sentence saying so.
@@ -237,10 +258,16 @@ pub struct SearchResponse {
     pub did_you_mean: Vec<String>,
     /// With `explain`: what the query became.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub plan: Option<QueryPlan>,
     /// With `explain`: which word names the product type, which name values.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub roles: Option<Roles>,
+    /// Time per stage, for metrics; never part of the JSON.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub timings: StageTimings,
 }
 
 /// Runs the whole pipeline for one request against one snapshot and configuration.
@@ -250,6 +277,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         config,
         rules,
         shopper,
+        learned,
     } = *context;
     let started = Instant::now();
     request.validate()?;
@@ -263,17 +291,24 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         &numeric_defs,
     )?;
     let sort = sort_key(request.sort, snapshot)?;
-    let mut words = snapshot.analyzer.query_words(&request.q);
-    words.truncate(plan::MAX_QUERY_WORDS);
-    let planned = plan_query(snapshot, config, &words, request);
-    let text = TextQuery::prepare(snapshot, &planned.plan)?;
+    let mut timings = StageTimings::default();
+    let (words, planned, text) = timed(&mut timings.analysis, || {
+        let mut words = snapshot.analyzer.query_words(&request.q);
+        words.truncate(plan::MAX_QUERY_WORDS);
+        let planned = plan_query(snapshot, config, &words, request);
+        let text = TextQuery::prepare(snapshot, &planned.plan);
+        (words, planned, text)
+    });
+    let text = text?;
     let personalization = match (&shopper.profile, shopper.variant, request.personalize) {
         (Some(profile), Variant::Personalized, true) => {
             Some(Personalization::new(profile, snapshot, shopper.now))
         }
         _ => None,
     };
-    let ranker = Ranker::new(snapshot).personalized(personalization);
+    let ranker = Ranker::new(snapshot)
+        .personalized(personalization)
+        .learned(learned.cloned());
 
     let active = match request.apply_rules {
         true => ActiveRules::select(
@@ -299,9 +334,13 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         sort,
         window: request.page * request.per_page,
     };
+    let pass_started = Instant::now();
     let (retrieved, relaxed) = retrieve_relaxing(&retrieval, &planned.plan, &text, request.sort)?;
     let retrieved = place_pins(&retrieval, retrieved);
-    let hits = page_hits(&retrieval, &retrieved.top, request)?;
+    timings.add_pass(pass_started.elapsed(), &retrieved.timings);
+    let hits = timed(&mut timings.page, || {
+        page_hits(&retrieval, &retrieved.top, request)
+    })?;
     let (message, did_you_mean) = if retrieved.total == 0 && !words.is_empty() {
         no_results(snapshot, &words, &request.q)
     } else {
@@ -325,6 +364,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         did_you_mean,
         plan: request.explain.then_some(planned.plan),
         roles: request.explain.then_some(text.roles),
+        timings,
     })
 }
 
@@ -550,6 +590,7 @@ fn page_hits(
                 text: c.breakdown.text,
                 popularity: c.breakdown.popularity,
                 affinity: c.breakdown.affinity,
+                learned: c.breakdown.learned,
                 rules: snapshot
                     .columns
                     .get(c.address.segment_ord as usize)

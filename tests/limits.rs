@@ -15,12 +15,7 @@ use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
 fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    Server::start_with_env(
-        &dir.join("data"),
-        common::repo_root(),
-        &["--demo-products", "2000"],
-        env,
-    )
+    Server::start_with_env(&dir.join("data"), &["--demo-products", "2000"], env)
 }
 
 fn host(server: &Server) -> String {

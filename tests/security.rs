@@ -14,12 +14,7 @@ const SEARCH: &str = "search-key-1";
 const SECRET: &str = "shopper-secret-1";
 
 fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    Server::start_with_env(
-        &dir.join("data"),
-        common::repo_root(),
-        &["--demo-products", "300"],
-        env,
-    )
+    Server::start_with_env(&dir.join("data"), &["--demo-products", "300"], env)
 }
 
 fn with_key(request: RequestBuilder, key: Option<&str>) -> RequestBuilder {

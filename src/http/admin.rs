@@ -10,9 +10,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
+use crate::config::LoadReport;
 
 /// The bearer token of a request, if any.
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -62,6 +64,19 @@ pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 10 * 365 * 86_400;
 
 /// `{"shopper":"ID","expires_in":SECONDS?}` → `{"token":"…"}`: a token for the
 /// shopper, signed with `CLERK_SHOPPER_SECRET`.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/shopper-tokens",
+    tag = "admin",
+    security(("admin_key" = [])),
+    request_body(content = serde_json::Value, example = json!({"shopper": "s-42", "expires_in": 86400})),
+    responses(
+        (status = 200, description = "The token and its expiry (0 = never)", body = serde_json::Value),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "The admin key is missing or wrong", body = super::error::ErrorBody),
+        (status = 409, description = "No CLERK_SHOPPER_SECRET on this server", body = super::error::ErrorBody)
+    )
+)]
 pub async fn shopper_token(
     State(state): State<AppState>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
@@ -121,13 +136,31 @@ pub async fn shopper_token(
     ))
 }
 
+/// `POST /v1/admin/reload` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Reloaded {
+    pub reloaded: LoadReport,
+}
+
 /// Re-reads `synonyms/` (and rules); refuses the whole set on any problem.
-pub async fn reload(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/admin/reload",
+    tag = "admin",
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The new configuration serves", body = Reloaded),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "The admin key is missing or wrong", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
+pub async fn reload(State(state): State<AppState>) -> Result<Json<Reloaded>, ApiError> {
     let engine = state.engine.clone();
     let report = tokio::task::spawn_blocking(move || engine.reload_config())
         .await
         .map_err(|e| {
             ApiError::from(crate::Error::Internal(format!("reload task failed: {e}")))
         })??;
-    Ok(Json(json!({"reloaded": report})))
+    Ok(Json(Reloaded { reloaded: report }))
 }
