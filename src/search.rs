@@ -43,6 +43,8 @@ pub const MAX_PER_PAGE: usize = 100;
 pub const DEFAULT_PER_PAGE: usize = 20;
 /// Deepest result reachable by paging (`page × per_page`).
 pub const MAX_RESULT_WINDOW: usize = 10_000;
+/// Most facets one request may ask for.
+pub const MAX_FACETS: usize = 16;
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_BYTES: usize = 1_000;
 
@@ -143,6 +145,15 @@ impl SearchRequest {
                 format!(
                     "q is {} bytes; at most {MAX_QUERY_BYTES} are accepted",
                     self.q.len()
+                ),
+            ));
+        }
+        if self.facets.len() > MAX_FACETS {
+            return Err(Error::bad_request(
+                "too_many_facets",
+                format!(
+                    "{} facets were asked for; at most {MAX_FACETS} per request",
+                    self.facets.len()
                 ),
             ));
         }
@@ -282,7 +293,8 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
     let sort = sort_key(request.sort, snapshot)?;
     let mut timings = StageTimings::default();
     let (words, planned, text) = timed(&mut timings.analysis, || {
-        let words = snapshot.analyzer.query_words(&request.q);
+        let mut words = snapshot.analyzer.query_words(&request.q);
+        words.truncate(plan::MAX_QUERY_WORDS);
         let planned = plan_query(snapshot, config, &words, request);
         let text = TextQuery::prepare(snapshot, &planned.plan);
         (words, planned, text)
@@ -411,6 +423,7 @@ fn no_results(
                 if w.is_number
                     || snapshot.lexicon.doc_freq(w.primary()) > 0
                     || surface.chars().count() < 3
+                    || surface.len() > crate::typo::MAX_TYPO_WORD_BYTES
                 {
                     return w.surface.clone();
                 }
@@ -491,9 +504,10 @@ fn retrieve_relaxing(
     let mut accept = required;
     let mut dropped = Vec::new();
     for index in relaxation_order(plan, &text.roles, segments) {
-        if accept.count_ones() <= 1 {
+        if accept.count_ones() <= 1 || dropped.len() >= plan::MAX_RELAXATION_STEPS {
             break;
         }
+        crate::deadline::check()?;
         accept &= !(1u32 << index);
         dropped.push(plan.clauses[index].surface.clone());
         let relaxed = retrieve(retrieval, Some(&matches(accept)))?;

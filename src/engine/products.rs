@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::Engine;
 use crate::catalog::Product;
 use crate::error::{Error, Result};
+use crate::index::updates::UpdateLog;
 
 /// Most products in one update.
 pub const MAX_UPSERT: usize = 10_000;
@@ -32,6 +33,7 @@ impl Engine {
         let index = self.index();
         let schema = index.schema().clone();
         let mut products = Vec::with_capacity(items.len());
+        let mut records = Vec::with_capacity(items.len());
         let mut problems = Vec::new();
         let mut ids = HashSet::new();
         for (i, item) in items.iter().enumerate() {
@@ -46,19 +48,34 @@ impl Engine {
                         product.id
                     ));
                 }
-                Ok(product) => products.push(product),
+                Ok(product) => {
+                    records.push((product.id.clone(), record.clone()));
+                    products.push(product);
+                }
                 Err(reason) => problems.push(format!("product {i}: {reason}")),
             }
         }
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
+        // Logged first: a rebuild replays it even if we crash before the index commit.
+        self.update_log().upserted(&records)?;
         index.upsert(&products)?;
         Ok(products.len())
     }
 
     /// Removes a product from the live index.
     pub fn delete_product(&self, id: &str) -> Result<()> {
-        self.index().delete(id)
+        let index = self.index();
+        if index.snapshot().find(id).is_none() {
+            return Err(Error::NotFound(format!("no product \"{id}\"")));
+        }
+        self.update_log().deleted(id)?;
+        index.delete(id)
+    }
+
+    /// The log that keeps HTTP updates across rebuilds.
+    fn update_log(&self) -> UpdateLog {
+        UpdateLog::new(self.data_dir().root())
     }
 }

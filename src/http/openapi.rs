@@ -40,6 +40,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::products::upsert,
         super::products::delete,
         super::admin::reload,
+        super::admin::shopper_token,
     ),
     components(schemas(ErrorBody, ErrorDetail, EventInput, ProductInput, SearchBody)),
     modifiers(&AdminKey),

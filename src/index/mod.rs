@@ -12,6 +12,7 @@ pub mod data_dir;
 pub mod document;
 pub mod product_type;
 mod update;
+pub mod updates;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
