@@ -116,6 +116,11 @@ pub struct ServeArgs {
     /// Size of the demo catalog generated when the data directory has no index.
     #[arg(long, default_value_t = DEMO_PRODUCTS)]
     pub demo_products: u64,
+    /// Events and profiles in a shared Redis (redis://HOST:PORT) so several replicas
+    /// serve one store; product changes and reloads then reach every replica.
+    /// Default: the embedded store in the data directory.
+    #[arg(long, value_name = "redis://HOST:PORT")]
+    pub shopper_store: Option<String>,
     #[command(flatten)]
     pub dirs: Dirs,
 }
@@ -270,31 +275,44 @@ fn serve(args: ServeArgs) -> Result<()> {
         crate::demo::write_catalog(&catalog, args.demo_products, DEMO_SEED)?;
         print_report(&index(&catalog, &args.dirs)?);
     }
-    let store = RedbStore::open(&args.dirs.data_dir.join(STORE_FILE))?;
-    let engine = Arc::new(
-        Engine::open_with_config(data, Some(args.dirs.config_dir.clone()))?
-            .with_shoppers(Arc::new(store)),
-    );
+    let engine = Engine::open_with_config(data, Some(args.dirs.config_dir.clone()))?;
+    let (engine, feed) = match &args.shopper_store {
+        Some(url) => {
+            let (engine, feed) = engine.into_replica(url)?;
+            (Arc::new(engine), Some(feed))
+        }
+        None => {
+            let store = RedbStore::open(&args.dirs.data_dir.join(STORE_FILE))?;
+            (Arc::new(engine.with_shoppers(Arc::new(store))), None)
+        }
+    };
+    let tailer = feed.clone().map(|feed| {
+        let engine = engine.clone();
+        std::thread::spawn(move || feed.tail(engine))
+    });
     let state = AppState::new(engine.clone()).with_admin_key(std::env::var("CLERK_ADMIN_KEY").ok());
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
-    runtime
-        .block_on(http::serve(
-            args.addr,
-            state,
-            http::shutdown_signal(),
-            |addr| {
-                tracing::info!(
-                    "clerk serving {} products on http://{addr}",
-                    engine.documents()
-                );
-                eprintln!(
-                    "clerk serving {} products on http://{addr}",
-                    engine.documents()
-                );
-            },
-        ))
-        .map_err(|e| Error::io(format!("serving on {}", args.addr), e))
+    let served = runtime.block_on(http::serve(
+        args.addr,
+        state,
+        http::shutdown_signal(),
+        |addr| {
+            tracing::info!(
+                "clerk serving {} products on http://{addr}",
+                engine.documents()
+            );
+            eprintln!(
+                "clerk serving {} products on http://{addr}",
+                engine.documents()
+            );
+        },
+    ));
+    if let (Some(feed), Some(tailer)) = (feed, tailer) {
+        feed.stop();
+        let _ = tailer.join();
+    }
+    served.map_err(|e| Error::io(format!("serving on {}", args.addr), e))
 }
 
 fn search(args: SearchArgs) -> Result<()> {

@@ -53,6 +53,11 @@ pub enum Error {
     #[error("index: {0}")]
     Index(#[from] tantivy::TantivyError),
 
+    /// A shared service (the Redis shopper store, the catalog feed) cannot be reached
+    /// right now; the message says what was not done. Retrying later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+
     /// Anything else that is our fault.
     #[error("internal: {0}")]
     Internal(String),

@@ -8,13 +8,23 @@
 //! after the answer loses none of it. A shared store (Redis, PostgreSQL) for several
 //! replicas implements the same trait.
 //!
+//! [`RedisStore`] (module `redis_store`) keeps the same data in a shared Redis so several
+//! replicas serve one store.
+//!
 //! Holdout assignment lives here too: a stable hash of the shopper id decides, the
 //! same way on every replica and every restart, who is served without personalization.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
+mod redis_store;
+
+pub use redis_store::RedisStore;
+
+use redb::{
+    Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Variant};
@@ -24,6 +34,8 @@ use crate::schema::AffinitySettings;
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Global recording order: sequence number → shopper (the event sits in `EVENTS`).
+const ORDER: TableDefinition<u64, &str> = TableDefinition::new("event_order");
 const NEXT_SEQ: &str = "next_seq";
 
 /// File name of the default store in a data directory.
@@ -44,6 +56,10 @@ pub trait ShopperStore: Send + Sync {
     fn set_opted_out(&self, shopper: &str, opted_out: bool) -> Result<()>;
     /// Calls `visit` with every stored event.
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()>;
+    /// At most `limit` events recorded after sequence number `after`, in global
+    /// recording order, each with its sequence number (the first event is 1, so
+    /// `after = 0` starts at the beginning). Forgotten events are gone from it.
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Event)>>;
 }
 
 /// Whether `shopper` is in the holdout group: a stable hash of the id, compared with
@@ -96,6 +112,7 @@ impl RedbStore {
         txn.open_table(PROFILES)
             .map_err(storage("profiles table"))?;
         txn.open_table(META).map_err(storage("meta table"))?;
+        backfill_order(&txn)?;
         txn.commit().map_err(storage("commit"))?;
         Ok(RedbStore::Writable(db))
     }
@@ -125,6 +142,21 @@ impl RedbStore {
     }
 }
 
+/// Stores written before the order table existed get it filled from their events.
+fn backfill_order(txn: &redb::WriteTransaction) -> Result<()> {
+    let mut order = txn.open_table(ORDER).map_err(storage("order table"))?;
+    if !order.is_empty().map_err(storage("order table"))? {
+        return Ok(());
+    }
+    let events = txn.open_table(EVENTS).map_err(storage("events table"))?;
+    for entry in events.iter().map_err(storage("events"))? {
+        let (key, _) = entry.map_err(storage("events"))?;
+        let (shopper, seq) = key.value();
+        order.insert(seq, shopper).map_err(storage("order"))?;
+    }
+    Ok(())
+}
+
 fn decode_profile(bytes: &[u8]) -> Result<Profile> {
     serde_json::from_slice(bytes).map_err(storage("decoding a profile"))
 }
@@ -140,6 +172,7 @@ impl ShopperStore for RedbStore {
             let mut meta = txn.open_table(META).map_err(storage("meta"))?;
             let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
             let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+            let mut order = txn.open_table(ORDER).map_err(storage("order"))?;
             let mut seq = meta
                 .get(NEXT_SEQ)
                 .map_err(storage("seq"))?
@@ -150,6 +183,9 @@ impl ShopperStore for RedbStore {
                 events
                     .insert((event.shopper.as_str(), seq), encode(event)?.as_slice())
                     .map_err(storage("insert event"))?;
+                order
+                    .insert(seq, event.shopper.as_str())
+                    .map_err(storage("insert order"))?;
                 seq += 1;
                 if !touched.contains_key(event.shopper.as_str()) {
                     let existing = profiles
@@ -188,6 +224,7 @@ impl ShopperStore for RedbStore {
         {
             let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
             let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+            let mut order = txn.open_table(ORDER).map_err(storage("order"))?;
             let had_profile = profiles
                 .remove(shopper)
                 .map_err(storage("remove profile"))?
@@ -201,6 +238,7 @@ impl ShopperStore for RedbStore {
                 events
                     .remove((shopper, *seq))
                     .map_err(storage("remove event"))?;
+                order.remove(*seq).map_err(storage("remove order"))?;
             }
             existed = had_profile || !keys.is_empty();
         }
@@ -241,6 +279,25 @@ impl ShopperStore for RedbStore {
             visit(&event);
         }
         Ok(())
+    }
+
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Event)>> {
+        let txn = self.read()?;
+        let order = txn.open_table(ORDER).map_err(storage("order"))?;
+        let events = txn.open_table(EVENTS).map_err(storage("events"))?;
+        let mut found = Vec::new();
+        // Stored sequence numbers start at 0; callers see them from 1.
+        for entry in order.range(after..).map_err(storage("order"))?.take(limit) {
+            let (seq, shopper) = entry.map_err(storage("order"))?;
+            let (seq, shopper) = (seq.value(), shopper.value());
+            let Some(bytes) = events.get((shopper, seq)).map_err(storage("event"))? else {
+                continue;
+            };
+            let event: Event =
+                serde_json::from_slice(bytes.value()).map_err(storage("decoding an event"))?;
+            found.push((seq + 1, event));
+        }
+        Ok(found)
     }
 }
 
@@ -294,6 +351,32 @@ mod tests {
             .unwrap();
         assert_eq!(left, ["b"]);
         assert!(!store.forget("nobody").unwrap());
+        let after: Vec<(u64, String)> = store
+            .events_after(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, e)| (seq, e.shopper))
+            .collect();
+        assert_eq!(after, [(3, "b".to_string())]);
+    }
+
+    #[test]
+    fn events_after_walks_the_global_order_in_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join(STORE_FILE)).unwrap();
+        let settings = AffinitySettings::default();
+        for (i, shopper) in ["b", "a", "c", "a"].iter().enumerate() {
+            let batch = [(event(shopper, EventKind::View, i as i64), vec![])];
+            store.record(&batch, &settings).unwrap();
+        }
+        let first = store.events_after(0, 2).unwrap();
+        let seqs: Vec<u64> = first.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [1, 2]);
+        assert_eq!(first[0].1.shopper, "b");
+        let rest = store.events_after(2, 10).unwrap();
+        let shoppers: Vec<&str> = rest.iter().map(|(_, e)| e.shopper.as_str()).collect();
+        assert_eq!(shoppers, ["c", "a"]);
+        assert!(store.events_after(4, 10).unwrap().is_empty());
     }
 
     #[test]

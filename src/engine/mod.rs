@@ -8,8 +8,10 @@
 //! index it was built from.
 
 mod products;
+mod replicas;
 mod shoppers;
 
+pub use replicas::ReloadBroadcast;
 pub use shoppers::{AffinityView, ProfileView};
 
 use std::path::PathBuf;
@@ -21,8 +23,9 @@ use crate::autocomplete::Suggestion;
 use crate::config::{LoadReport, StoreConfig};
 use crate::error::{Error, Result};
 use crate::index::{DataDir, LiveIndex, Snapshot};
+use crate::product_feed::ProductFeed;
 use crate::rules::CompiledRules;
-use crate::search::{self, SearchContext, SearchRequest, SearchResponse};
+use crate::search::{self, SearchContext, SearchRequest, SearchResponse, ShopperContext};
 use crate::shoppers::ShopperStore;
 
 /// A data directory's live index and the store's configuration, ready to search.
@@ -38,6 +41,8 @@ pub struct Engine {
     shoppers: Option<Arc<dyn ShopperStore>>,
     /// Rules compiled for the latest (snapshot, configuration) pair.
     compiled: Mutex<Option<CompiledFor>>,
+    /// The catalog feed shared with other replicas; `None` updates the index directly.
+    feed: Option<Arc<ProductFeed>>,
 }
 
 /// Rules compiled for one snapshot and configuration (held, so neither is reused).
@@ -69,6 +74,7 @@ impl Engine {
             config: ArcSwap::from_pointee(config),
             shoppers: None,
             compiled: Mutex::new(None),
+            feed: None,
         })
     }
 
@@ -119,14 +125,25 @@ impl Engine {
         let snapshot = self.snapshot();
         let config = self.config();
         let rules = self.compiled_rules(&snapshot, &config);
-        let shopper = self.shopper_context(request.shopper.as_deref(), &snapshot)?;
+        // A shared store that is down costs personalization, never the search.
+        let (shopper, unavailable) =
+            match self.shopper_context(request.shopper.as_deref(), &snapshot) {
+                Ok(shopper) => (shopper, None),
+                Err(Error::Unavailable(reason)) => (ShopperContext::anonymous(), Some(reason)),
+                Err(e) => return Err(e),
+            };
         let context = SearchContext {
             snapshot: &snapshot,
             config: &config,
             rules: &rules,
             shopper: &shopper,
         };
-        search::search(&context, request)
+        let mut response = search::search(&context, request)?;
+        if let Some(reason) = unavailable {
+            response.personalization = Some("unavailable");
+            response.notice = Some(format!("served without personalization: {reason}"));
+        }
+        Ok(response)
     }
 
     /// The rules compiled for `snapshot`, compiled again when the snapshot or the

@@ -1,4 +1,8 @@
 //! The engine's catalog updates: `PUT /v1/products` and `DELETE /v1/products/{id}`.
+//!
+//! A lone server changes its index directly. A replica with a shared catalog feed
+//! validates here, then appends the change to the feed and waits until its own tailer
+//! applied it, so every replica applies the same changes in the same order.
 
 use std::collections::HashSet;
 
@@ -7,6 +11,7 @@ use serde_json::Value;
 use super::Engine;
 use crate::catalog::Product;
 use crate::error::{Error, Result};
+use crate::product_feed::FeedMessage;
 
 /// Most products in one update.
 pub const MAX_UPSERT: usize = 10_000;
@@ -32,6 +37,7 @@ impl Engine {
         let index = self.index();
         let schema = index.schema().clone();
         let mut products = Vec::with_capacity(items.len());
+        let mut records = Vec::with_capacity(items.len());
         let mut problems = Vec::new();
         let mut ids = HashSet::new();
         for (i, item) in items.iter().enumerate() {
@@ -46,19 +52,34 @@ impl Engine {
                         product.id
                     ));
                 }
-                Ok(product) => products.push(product),
+                Ok(product) => {
+                    products.push(product);
+                    records.push(item.clone());
+                }
                 Err(reason) => problems.push(format!("product {i}: {reason}")),
             }
         }
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
-        index.upsert(&products)?;
+        match &self.feed {
+            Some(feed) => {
+                feed.publish_and_wait(&FeedMessage::Upsert(records))?;
+            }
+            None => index.upsert(&products)?,
+        }
         Ok(products.len())
     }
 
-    /// Removes a product from the live index.
+    /// Removes a product from the live index (on every replica, with a feed).
     pub fn delete_product(&self, id: &str) -> Result<()> {
-        self.index().delete(id)
+        let Some(feed) = &self.feed else {
+            return self.index().delete(id);
+        };
+        if self.snapshot().find(id).is_none() {
+            return Err(Error::NotFound(format!("no product \"{id}\"")));
+        }
+        feed.publish_and_wait(&FeedMessage::Delete(id.to_string()))?;
+        Ok(())
     }
 }

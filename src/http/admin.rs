@@ -52,13 +52,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Re-reads `synonyms/` (and rules); refuses the whole set on any problem.
+/// Re-reads `synonyms/` (and rules); refuses the whole set on any problem. With a
+/// shared catalog feed, the other replicas are told to reload too (`replicas` says).
 pub async fn reload(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let engine = state.engine.clone();
-    let report = tokio::task::spawn_blocking(move || engine.reload_config())
+    let (report, replicas) = tokio::task::spawn_blocking(move || engine.reload_everywhere())
         .await
         .map_err(|e| {
             ApiError::from(crate::Error::Internal(format!("reload task failed: {e}")))
         })??;
-    Ok(Json(json!({"reloaded": report})))
+    Ok(Json(json!({"reloaded": report, "replicas": replicas})))
 }

@@ -44,6 +44,7 @@ fn classify(error: &Error) -> (StatusCode, &str) {
         Error::Config { .. } => (StatusCode::BAD_REQUEST, "invalid_config"),
         Error::Catalog(_) => (StatusCode::BAD_REQUEST, "invalid_catalog"),
         Error::NoIndex(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
+        Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
         Error::Io { .. } | Error::Index(_) | Error::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
