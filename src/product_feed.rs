@@ -42,6 +42,11 @@ pub const APPLY_WAIT: Duration = Duration::from_secs(5);
 /// Pause before reconnecting after the feed failed.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(300);
 
+/// A stream entry as read: its id and its fields.
+type Entry = (String, Vec<(String, String)>);
+/// An `XREAD` reply: per stream, its name and entries.
+type ReadReply = Option<Vec<(String, Vec<Entry>)>>;
+
 /// A change as it travels in the stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeedMessage {
@@ -201,7 +206,12 @@ impl ProductFeed {
     /// Reads the next entries after the live index's version and applies them.
     fn step(&self, c: &mut Connection, engine: &Engine, block: Option<Duration>) -> Result<usize> {
         let index = engine.index();
-        let from = index.catalog_version()?.unwrap_or_else(|| "0-0".into());
+        // An index without a version (a fresh build) replays the feed from the start.
+        let from = index
+            .catalog_version()?
+            .and_then(|v| StreamId::parse(&v))
+            .unwrap_or_default()
+            .to_string();
         let entries = self.read(c, &from, block)?;
         let Some((last, _)) = entries.last() else {
             self.mark_applied(&from);
@@ -220,26 +230,20 @@ impl ProductFeed {
         Ok(entries.len())
     }
 
-    fn read(
-        &self,
-        c: &mut Connection,
-        from: &str,
-        block: Option<Duration>,
-    ) -> Result<Vec<(String, Vec<(String, String)>)>> {
+    fn read(&self, c: &mut Connection, from: &str, block: Option<Duration>) -> Result<Vec<Entry>> {
         let mut command = redis::cmd("XREAD");
         command.arg("COUNT").arg(BATCH);
         if let Some(block) = block {
             command.arg("BLOCK").arg(block.as_millis() as u64);
         }
         command.arg("STREAMS").arg(STREAM).arg(from);
-        let reply: Option<Vec<(String, Vec<(String, Vec<(String, String)>)>)>> =
-            command.query(c).map_err(|e| {
-                if is_unreachable(&e) {
-                    Error::Unavailable(format!("reading the catalog feed: {e}"))
-                } else {
-                    Error::Internal(format!("reading the catalog feed: {e}"))
-                }
-            })?;
+        let reply: ReadReply = command.query(c).map_err(|e| {
+            if is_unreachable(&e) {
+                Error::Unavailable(format!("reading the catalog feed: {e}"))
+            } else {
+                Error::Internal(format!("reading the catalog feed: {e}"))
+            }
+        })?;
         Ok(reply
             .into_iter()
             .flatten()
@@ -248,11 +252,7 @@ impl ProductFeed {
     }
 
     /// The index changes in `entries`, and whether another replica asked for a reload.
-    fn decode(
-        &self,
-        index: &LiveIndex,
-        entries: &[(String, Vec<(String, String)>)],
-    ) -> (Vec<FeedChange>, bool) {
+    fn decode(&self, index: &LiveIndex, entries: &[Entry]) -> (Vec<FeedChange>, bool) {
         let mut changes = Vec::new();
         let mut reload = false;
         for (id, fields) in entries {
