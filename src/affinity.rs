@@ -21,6 +21,7 @@ use crate::columns::{ColumnKind, NO_PARENT, SegmentColumns, Vocabulary};
 use crate::events::EventKind;
 use crate::index::Snapshot;
 use crate::profiles::{FeatureWeight, Profile};
+use crate::schema::fields::TYPE_COLUMN;
 use crate::schema::{AffinityFeature, AffinitySettings};
 
 /// The feature group name of price bands.
@@ -41,6 +42,8 @@ struct Group {
     /// Preference per value id (or per price band) in [0, 1]: the value's share of the
     /// shopper's behaviour beyond its share of the catalog.
     weights: Vec<f32>,
+    /// Learned per product type: applies only to types the shopper engaged with.
+    scoped: bool,
 }
 
 /// A shopper's profile, ready for scoring documents of one snapshot.
@@ -49,8 +52,8 @@ pub struct Personalization {
     groups: Vec<Group>,
     /// Confidence in the profile, in [0, 1).
     confidence: f32,
-    /// Number of configured features: the affinity is the mean over all of them.
-    feature_count: f32,
+    /// The type column and, per type value, whether the shopper engaged with it.
+    engaged_types: Option<(usize, Vec<bool>)>,
     /// The profile's weights by feature, for explanations.
     weights: HashMap<String, FeatureWeight>,
 }
@@ -85,8 +88,7 @@ impl BaseRates {
         let vocab = &snapshot.vocabulary;
         let mut shares = HashMap::new();
         let mut live = 0u64;
-        let mut counts: Vec<(String, Option<usize>, Vec<f32>)> = settings
-            .features
+        let mut counts: Vec<(String, Option<usize>, Vec<f32>)> = taste_features(settings)
             .iter()
             .filter_map(|f| match f {
                 AffinityFeature::Column(name) => {
@@ -158,6 +160,17 @@ impl BaseRates {
     }
 }
 
+/// The schema's affinity features and the product type, which every profile learns
+/// (it scopes price and attribute tastes, and is a taste of its own).
+fn taste_features(settings: &AffinitySettings) -> Vec<AffinityFeature> {
+    let mut features = settings.features.clone();
+    let type_feature = AffinityFeature::Column(TYPE_COLUMN.to_string());
+    if !features.contains(&type_feature) {
+        features.push(type_feature);
+    }
+    features
+}
+
 /// The numeric column holding the price, if the schema has one.
 fn price_numeric(snapshot: &Snapshot) -> Option<usize> {
     let def = snapshot.schema.roles.price?;
@@ -174,7 +187,7 @@ pub fn product_features(snapshot: &Snapshot, address: DocAddress) -> (Vec<String
     let vocab = &snapshot.vocabulary;
     let mut features = Vec::new();
     let mut sensitive = false;
-    for feature in &settings.features {
+    for feature in &taste_features(settings) {
         match feature {
             AffinityFeature::Column(name) => {
                 let Some(column) = vocab.column_id(name) else {
@@ -226,6 +239,19 @@ fn is_sensitive(path: &str, settings: &AffinitySettings) -> bool {
     })
 }
 
+/// Pseudo-evidence every preference is shrunk with: a value seen once in a short
+/// history is not yet a taste.
+const PRIOR_EVIDENCE: f32 = 3.0;
+/// Lift over the catalog's base rate below which a preference is noise (a shopper
+/// who browsed at random has small lifts everywhere).
+const NOISE_FLOOR: f32 = 0.15;
+/// Share of the shopper's behaviour a product type needs before type-scoped tastes
+/// (price band, colour…) learned on it apply to products of that type.
+const ENGAGED_TYPE_SHARE: f32 = 0.15;
+/// Preferences within this of the strongest are equally good reasons; the more
+/// specific feature explains the hit.
+const EXPLAIN_MARGIN: f32 = 0.1;
+
 impl Personalization {
     /// The dense form of `profile` at time `now` for `snapshot`'s columns.
     pub fn new(profile: &Profile, snapshot: &Snapshot, now: i64) -> Personalization {
@@ -233,21 +259,18 @@ impl Personalization {
         let weights = profile.weights_at(now, settings);
         let evidence = profile.evidence_at(now, settings);
         let confidence = evidence / (evidence + settings.confidence_events);
-        let mut groups = Vec::new();
         let base = snapshot
             .base_rates
             .get_or_init(|| BaseRates::compute(snapshot));
-        for feature in &settings.features {
-            if let Some(group) = group_for(feature, &weights, evidence, base, snapshot) {
-                groups.push(group);
-            }
-        }
-        // The mean runs over every configured feature: a document matching the
-        // shopper's taste on more features scores higher.
+        let groups: Vec<Group> = taste_features(settings)
+            .iter()
+            .filter_map(|feature| group_for(feature, &weights, evidence, base, snapshot))
+            .collect();
+        let engaged_types = engaged_types(&weights, evidence, snapshot);
         Personalization {
             groups,
             confidence,
-            feature_count: settings.features.len().max(1) as f32,
+            engaged_types,
             weights: weights
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
@@ -257,12 +280,12 @@ impl Personalization {
 
     /// The highest affinity any document can have under this profile.
     pub fn max_affinity(&self) -> f32 {
-        let best: f32 = self
+        let miss: f32 = self
             .groups
             .iter()
-            .map(|g| g.weights.iter().copied().fold(0.0, f32::max))
-            .sum();
-        self.confidence * best / self.feature_count
+            .map(|g| 1.0 - g.weights.iter().copied().fold(0.0, f32::max))
+            .product();
+        self.confidence * (1.0 - miss)
     }
 
     /// True when the profile has nothing to say about any document.
@@ -270,36 +293,63 @@ impl Personalization {
         self.groups.is_empty() || self.confidence <= 0.0
     }
 
-    /// The document's affinity in [0, 1].
+    /// The document's affinity in [0, 1]: the chance that at least one of its
+    /// features is to the shopper's taste (preferences combine like independent
+    /// probabilities, so a feature the shopper shows no preference on never dilutes
+    /// a clear one), times the profile's confidence.
     #[inline]
     pub fn affinity(&self, columns: &SegmentColumns, doc: u32) -> f32 {
-        let mut sum = 0.0;
+        let mut miss = 1.0;
         for group in &self.groups {
-            sum += best_in_group(group, columns, doc).0;
+            miss *= 1.0 - self.preference(group, columns, doc).0;
         }
-        self.confidence * sum / self.feature_count
+        self.confidence * (1.0 - miss)
     }
 
-    /// Why a document was lifted: "because you viewed other Nordby products".
+    /// A group's preference for a document, and the value it comes from. Type-scoped
+    /// groups (price band, attributes) count only for products of a type the shopper
+    /// engaged with: a notebook's price band says nothing about toner.
+    #[inline]
+    fn preference(&self, group: &Group, columns: &SegmentColumns, doc: u32) -> (f32, Option<u32>) {
+        if group.scoped && !self.engaged_with(columns, doc) {
+            return (0.0, None);
+        }
+        best_in_group(group, columns, doc)
+    }
+
+    fn engaged_with(&self, columns: &SegmentColumns, doc: u32) -> bool {
+        let Some((column, engaged)) = &self.engaged_types else {
+            return true;
+        };
+        columns.keyword(*column).is_some_and(|c| {
+            c.values(doc)
+                .iter()
+                .any(|&v| engaged.get(v as usize).copied().unwrap_or(false))
+        })
+    }
+
+    /// Why a document was lifted: "because you viewed other Nordby products". The
+    /// strongest preference explains it; among near-equal ones, the most specific
+    /// feature (a brand before a product type, a type before a category).
     pub fn because(
         &self,
         columns: &SegmentColumns,
         doc: u32,
         vocab: &Vocabulary,
     ) -> Option<String> {
-        let (group, value, strength) = self
+        let scored: Vec<(&Group, u32, f32)> = self
             .groups
             .iter()
-            .map(|g| {
-                let (w, v) = best_in_group(g, columns, doc);
-                (g, v, w)
+            .filter_map(|g| {
+                let (w, v) = self.preference(g, columns, doc);
+                Some((g, v?, w)).filter(|_| w > 0.0)
             })
-            .filter(|(_, v, w)| v.is_some() && *w > 0.0)
-            .max_by(|a, b| a.2.total_cmp(&b.2))?;
-        if strength <= 0.0 {
-            return None;
-        }
-        let value = value?;
+            .collect();
+        let strongest = scored.iter().map(|s| s.2).fold(0.0f32, f32::max);
+        let (group, value, _) = scored
+            .into_iter()
+            .filter(|s| s.2 >= strongest - EXPLAIN_MARGIN)
+            .max_by_key(|s| specificity(s.0))?;
         let (feature, phrase) = match &group.source {
             Source::Column { column, category } => {
                 let dict = vocab.column(*column);
@@ -307,6 +357,12 @@ impl Personalization {
                     (
                         format!("{}={}", group.name, dict.path(value)),
                         format!("other products in {}", dict.label(value)),
+                    )
+                } else if group.name == TYPE_COLUMN {
+                    let label = dict.label(value);
+                    (
+                        format!("{}={label}", group.name),
+                        format!("other {label} products"),
                     )
                 } else {
                     let label = dict.label(value);
@@ -335,6 +391,40 @@ impl Personalization {
             .unwrap_or("viewed");
         Some(format!("you {verb} {phrase}"))
     }
+}
+
+/// How specific a feature is as a reason: brands and other exact values first, then
+/// attributes, the product type, categories, price bands.
+fn specificity(group: &Group) -> u8 {
+    match &group.source {
+        Source::PriceBand { .. } => 0,
+        Source::Column { category: true, .. } => 1,
+        Source::Column { .. } if group.name == TYPE_COLUMN => 2,
+        Source::Column { .. } if group.name.contains('.') => 3,
+        Source::Column { .. } => 4,
+    }
+}
+
+/// Per value of the type column: whether the shopper engaged with that type.
+fn engaged_types(
+    weights: &HashMap<&str, FeatureWeight>,
+    evidence: f32,
+    snapshot: &Snapshot,
+) -> Option<(usize, Vec<bool>)> {
+    let column = snapshot.vocabulary.column_id(TYPE_COLUMN)?;
+    let dict = snapshot.vocabulary.column(column);
+    let mut engaged = vec![false; dict.len()];
+    let prefix = format!("{TYPE_COLUMN}=");
+    for (feature, w) in weights {
+        if let Some(value) = feature.strip_prefix(&prefix)
+            && let Some(id) = dict.lookup(value)
+            && w.total() >= ENGAGED_TYPE_SHARE * evidence
+            && let Some(slot) = engaged.get_mut(id as usize)
+        {
+            *slot = true;
+        }
+    }
+    Some((column, engaged))
 }
 
 fn verb(kind: EventKind) -> &'static str {
@@ -380,6 +470,16 @@ fn best_in_group(group: &Group, columns: &SegmentColumns, doc: u32) -> (f32, Opt
     }
 }
 
+/// A value's preference from its share of the shopper's behaviour: the lift over the
+/// catalog's base rate, shrunk toward nothing while evidence is thin, with small lifts
+/// (what a random history shows) counted as none.
+fn preference(weight: f32, evidence: f32, base_rate: f32) -> f32 {
+    let share = (weight / (evidence + PRIOR_EVIDENCE)).min(1.0);
+    let expected = base_rate.min(0.99);
+    let lift = ((share - expected) / (1.0 - expected)).clamp(0.0, 1.0);
+    ((lift - NOISE_FLOOR) / (1.0 - NOISE_FLOOR)).clamp(0.0, 1.0)
+}
+
 /// The dense weights of one feature group, or `None` when the profile has none.
 fn group_for(
     feature: &AffinityFeature,
@@ -388,6 +488,9 @@ fn group_for(
     base: &BaseRates,
     snapshot: &Snapshot,
 ) -> Option<Group> {
+    if evidence <= 0.0 {
+        return None;
+    }
     let (name, source, size) = match feature {
         AffinityFeature::Column(name) => {
             let column = snapshot.vocabulary.column_id(name)?;
@@ -430,16 +533,10 @@ fn group_for(
             *slot += w.total();
         }
     }
-    if evidence <= 0.0 {
-        return None;
-    }
-    // A preference is a value's share of the shopper's behaviour beyond its share of
-    // the catalog: buying HP in a catalog that is 15% HP says little, buying DELL every
-    // time says a lot. Products without the feature count against the share.
+    // Buying HP in a catalog that is 15% HP says little, buying DELL every time says a
+    // lot. Products without the feature count against the share.
     for (value, w) in dense.iter_mut().enumerate() {
-        let share = (*w / evidence).min(1.0);
-        let expected = base.share(&name, value).min(0.99);
-        *w = ((share - expected) / (1.0 - expected)).clamp(0.0, 1.0);
+        *w = preference(*w, evidence, base.share(&name, value));
     }
     if dense.iter().all(|w| *w <= 0.0) {
         return None;
@@ -457,9 +554,11 @@ fn group_for(
             }
         }
     }
+    let scoped = matches!(source, Source::PriceBand { .. }) || name.contains('.');
     Some(Group {
         name,
         source,
+        scoped,
         weights: dense,
     })
 }

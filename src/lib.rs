@@ -41,7 +41,7 @@ pub mod metrics;
 pub mod plan;
 pub mod product_feed;
 pub mod profiles;
-pub mod rank;
+pub mod ranking;
 pub mod redis_link;
 pub mod report;
 pub mod retrieve;

@@ -5,9 +5,12 @@
 //!
 //! 1. validate the request (pages, sort) and compile filters and facets;
 //! 2. analyze the query into a [`QueryPlan`];
-//! 3. retrieve: BM25 over every match, filters, facet counts, ranking, top-k window;
-//!    when nothing matches all words, relax by dropping the least informative word;
-//! 4. cut the page and load the products of its hits.
+//! 3. understand and match the text: which word names the product type, which name
+//!    brands or other values; every document's BM25 score and match facts;
+//! 4. retrieve: filters, facet counts, ranking (relevance criteria, then taste and
+//!    popularity among ties), top-k window; when too few products match every word,
+//!    make words optional — modifiers before the product-type word — and say so;
+//! 5. cut the page and load the products of its hits.
 
 use std::time::Instant;
 
@@ -24,10 +27,12 @@ use crate::events::Variant;
 use crate::facets;
 use crate::filter::{self, FilterSet};
 use crate::index::Snapshot;
-use crate::plan::{self, Node, PlanContext, Planned, QueryPlan};
+use crate::plan::{self, PlanContext, Planned, QueryPlan, Roles};
 use crate::profiles::Profile;
-use crate::rank::Ranker;
-use crate::retrieve::{Candidate, Retrieval, Retrieved, Sort, SortKey, place_pins, retrieve};
+use crate::ranking::{CriterionScore, DocMatch, Ranker, TextQuery};
+use crate::retrieve::{
+    Candidate, Retrieval, Retrieved, Sort, SortKey, TextMatches, place_pins, retrieve,
+};
 use crate::rules::{ActiveRules, CompiledRules, RequestFacts};
 
 /// Largest `per_page`.
@@ -171,6 +176,10 @@ pub struct Correction {
 /// Why a hit is where it is (`explain=true`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Explain {
+    /// The relevance criteria, in the order they rank (see `crate::ranking`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<CriterionScore>,
+    /// The BM25 text score; with the factors below it makes the tie score (`score`).
     pub text: f32,
     pub popularity: f32,
     pub affinity: f32,
@@ -220,6 +229,9 @@ pub struct SearchResponse {
     /// With `explain`: what the query became.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<QueryPlan>,
+    /// With `explain`: which word names the product type, which name values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Roles>,
 }
 
 /// Runs the whole pipeline for one request against one snapshot and configuration.
@@ -244,6 +256,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
     let sort = sort_key(request.sort, snapshot)?;
     let words = snapshot.analyzer.query_words(&request.q);
     let planned = plan_query(snapshot, config, &words, request);
+    let text = TextQuery::prepare(snapshot, &planned.plan)?;
     let personalization = match (&shopper.profile, shopper.variant, request.personalize) {
         (Some(profile), Variant::Personalized, true) => {
             Some(Personalization::new(profile, snapshot, shopper.now))
@@ -270,12 +283,13 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         snapshot,
         filters: &filters,
         facets: &facet_specs,
+        criteria: &text.criteria,
         ranker: &ranker,
         rules: &active,
         sort,
         window: request.page * request.per_page,
     };
-    let (retrieved, relaxed) = retrieve_relaxing(&retrieval, planned.plan.clone(), request.sort)?;
+    let (retrieved, relaxed) = retrieve_relaxing(&retrieval, &planned.plan, &text, request.sort)?;
     let retrieved = place_pins(&retrieval, retrieved);
     let hits = page_hits(&retrieval, &retrieved.top, request)?;
     let (message, did_you_mean) = if retrieved.total == 0 && !words.is_empty() {
@@ -302,6 +316,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         message,
         did_you_mean,
         plan: request.explain.then_some(planned.plan),
+        roles: request.explain.then_some(text.roles),
     })
 }
 
@@ -417,120 +432,90 @@ fn sort_key(sort: Sort, snapshot: &Snapshot) -> Result<SortKey> {
 /// least informative word follow them (relevance order only).
 pub const FEW_RESULTS: u64 = 10;
 
-/// Retrieves with all words required. When nothing matches, drops the least
-/// informative word and tries again, until something matches or one word is left.
-/// When only a few products match every word, they come first and the products
-/// matching all but one word follow.
+/// Retrieves with all words required. When fewer than [`FEW_RESULTS`] products
+/// match every word, words become optional one at a time ([`relaxation_order`]:
+/// words found nowhere, then the commonest modifiers, the product-type word last)
+/// until more products match; the `words` criterion keeps products matching more
+/// words first, and `relaxed` says which words were made optional.
 fn retrieve_relaxing(
     retrieval: &Retrieval,
-    plan: QueryPlan,
+    plan: &QueryPlan,
+    text: &TextQuery,
     sort: Sort,
 ) -> Result<(Retrieved, Option<Relaxation>)> {
-    let snapshot = retrieval.snapshot;
-    let strict = retrieve(
-        retrieval,
-        plan.compile(&snapshot.fields, &snapshot.searcher)
-            .as_deref(),
-    )?;
+    let Some(segments) = text.segments.as_deref() else {
+        return Ok((retrieve(retrieval, None)?, None));
+    };
+    let matches = |accept: u32| TextMatches { segments, accept };
+    let required = required_mask(plan);
+    let strict = retrieve(retrieval, Some(&matches(required)))?;
     if strict.total >= FEW_RESULTS || plan.required_count() <= 1 {
         return Ok((strict, None));
     }
+    let mut accept = required;
     let mut dropped = Vec::new();
-    let mut plan = plan;
-    while plan.required_count() > 1 {
-        let index = least_informative_word(&plan, snapshot);
+    for index in relaxation_order(plan, &text.roles, segments) {
+        if accept.count_ones() <= 1 {
+            break;
+        }
+        accept &= !(1u32 << index);
         dropped.push(plan.clauses[index].surface.clone());
-        plan = plan.without(index);
-        let wider = Retrieval {
-            window: retrieval.window + strict.top.len(),
-            ..*retrieval
-        };
-        let relaxed = retrieve(
-            &wider,
-            plan.compile(&snapshot.fields, &snapshot.searcher)
-                .as_deref(),
-        )?;
-        if relaxed.total == 0 {
+        let relaxed = retrieve(retrieval, Some(&matches(accept)))?;
+        if relaxed.total <= strict.total {
             continue;
+        }
+        if strict.total > 0 && sort != Sort::Relevance {
+            return Ok((strict, None));
         }
         let words = dropped
             .iter()
             .map(|d| format!("\"{d}\""))
             .collect::<Vec<_>>()
             .join(", ");
-        if strict.total == 0 {
-            let message = format!("No products match every word; showing results without {words}");
-            return Ok((
-                relaxed,
-                Some(Relaxation {
-                    dropped,
-                    message,
-                    matched_all: 0,
-                }),
-            ));
-        }
-        if sort != Sort::Relevance {
-            return Ok((strict, None));
-        }
-        let message = format!(
-            "{} products match every word; products without {words} follow",
-            strict.total
-        );
-        let matched_all = strict.total;
+        let message = match strict.total {
+            0 => format!("No products match every word; showing results without {words}"),
+            n => format!("{n} products match every word; products without {words} follow"),
+        };
         return Ok((
-            strict.followed_by(relaxed, retrieval.window),
+            relaxed,
             Some(Relaxation {
                 dropped,
                 message,
-                matched_all,
+                matched_all: strict.total,
             }),
         ));
     }
     Ok((strict, None))
 }
 
-/// The required clause to drop first: one that occurs nowhere, else the most common.
-fn least_informative_word(plan: &QueryPlan, snapshot: &Snapshot) -> usize {
-    let required: Vec<(usize, u64)> = (0..plan.clauses.len())
-        .filter(|&i| plan.clauses[i].required)
-        .map(|i| (i, node_doc_freq(&plan.clauses[i].node, snapshot)))
-        .collect();
-    if let Some(&(i, _)) = required.iter().find(|(_, f)| *f == 0) {
-        return i;
-    }
-    required
+/// The clauses a document must match, as a mask (clause `i` = bit `i`).
+fn required_mask(plan: &QueryPlan) -> u32 {
+    plan.clauses
         .iter()
-        .max_by_key(|(_, f)| *f)
-        .map(|(i, _)| *i)
-        .unwrap_or(0)
+        .enumerate()
+        .filter(|(i, c)| c.required && *i < 32)
+        .fold(0, |mask, (i, _)| mask | (1u32 << i))
 }
 
-/// An estimate of how many documents a node matches: a term's document frequency
-/// summed over fields, the rarest part of an all-of, the commonest branch of an any-of.
-fn node_doc_freq(node: &Node, snapshot: &Snapshot) -> u64 {
-    match node {
-        Node::Term(term) => snapshot
-            .fields
-            .text
-            .iter()
-            .map(|tf| {
-                snapshot
-                    .searcher
-                    .doc_freq(&Term::from_field_text(tf.field, &term.text))
-                    .unwrap_or(0)
+/// The order in which required words become optional: words no product has, then
+/// the other words from the commonest, the product-type word last.
+fn relaxation_order(plan: &QueryPlan, roles: &Roles, segments: &[Vec<DocMatch>]) -> Vec<usize> {
+    let mut order: Vec<(bool, bool, std::cmp::Reverse<u64>, usize)> =
+        (0..plan.clauses.len().min(32))
+            .filter(|&i| plan.clauses[i].required)
+            .map(|i| {
+                let bit = 1u32 << i;
+                let matched = segments
+                    .iter()
+                    .flatten()
+                    .filter(|m| m.facts.matched & bit != 0)
+                    .count() as u64;
+                let is_type = roles.type_clause == Some(i);
+                (matched > 0, is_type, std::cmp::Reverse(matched), i)
             })
-            .sum(),
-        Node::All(children) => children
-            .iter()
-            .map(|c| node_doc_freq(c, snapshot))
-            .min()
-            .unwrap_or(0),
-        Node::Any(children) => children
-            .iter()
-            .map(|c| node_doc_freq(c, snapshot))
-            .max()
-            .unwrap_or(0),
-    }
+            .collect();
+    order.sort();
+    order.into_iter().map(|(_, _, _, i)| i).collect()
 }
 
 /// The requested page of candidates, with their products loaded.
@@ -547,6 +532,7 @@ fn page_hits(
         .map(|c| {
             let (id, product) = load_product(snapshot, c.address)?;
             let explain = request.explain.then(|| Explain {
+                criteria: retrieval.criteria.explain(&c.facts),
                 text: c.breakdown.text,
                 popularity: c.breakdown.popularity,
                 affinity: c.breakdown.affinity,

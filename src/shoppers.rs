@@ -34,8 +34,9 @@ use crate::schema::AffinitySettings;
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// Global recording order: sequence number → shopper (the event sits in `EVENTS`).
-const ORDER: TableDefinition<u64, &str> = TableDefinition::new("event_order");
+/// Recording order: sequence number → shopper, so events can be read back in the
+/// order they were recorded ([`ShopperStore::events_after`]).
+const LOG: TableDefinition<u64, &str> = TableDefinition::new("log");
 const NEXT_SEQ: &str = "next_seq";
 
 /// File name of the default store in a data directory.
@@ -56,10 +57,11 @@ pub trait ShopperStore: Send + Sync {
     fn set_opted_out(&self, shopper: &str, opted_out: bool) -> Result<()>;
     /// Calls `visit` with every stored event.
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()>;
-    /// At most `limit` events recorded after sequence number `after`, in global
-    /// recording order, each with its sequence number (the first event is 1, so
-    /// `after = 0` starts at the beginning). Forgotten events are gone from it.
-    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Event)>>;
+    /// Up to `limit` events recorded after sequence number `after`, oldest first, each
+    /// with its sequence number (increasing across the whole store, on every replica).
+    /// Forgotten or expired events are simply absent. Consumers that keep derived
+    /// state (the crowd's learned signals) poll this with the last number they saw.
+    fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>>;
 }
 
 /// Whether `shopper` is in the holdout group: a stable hash of the id, compared with
@@ -112,8 +114,9 @@ impl RedbStore {
         txn.open_table(PROFILES)
             .map_err(storage("profiles table"))?;
         txn.open_table(META).map_err(storage("meta table"))?;
-        backfill_order(&txn)?;
+        txn.open_table(LOG).map_err(storage("log table"))?;
         txn.commit().map_err(storage("commit"))?;
+        backfill_log(&db)?;
         Ok(RedbStore::Writable(db))
     }
 
@@ -142,19 +145,26 @@ impl RedbStore {
     }
 }
 
-/// Stores written before the order table existed get it filled from their events.
-fn backfill_order(txn: &redb::WriteTransaction) -> Result<()> {
-    let mut order = txn.open_table(ORDER).map_err(storage("order table"))?;
-    if !order.is_empty().map_err(storage("order table"))? {
-        return Ok(());
+/// Stores written before the log existed get one entry per stored event.
+fn backfill_log(db: &Database) -> Result<()> {
+    let txn = db.begin_write().map_err(storage("begin"))?;
+    {
+        let mut log = txn.open_table(LOG).map_err(storage("log"))?;
+        if !log.is_empty().map_err(storage("log"))? {
+            return Ok(());
+        }
+        let events = txn.open_table(EVENTS).map_err(storage("events"))?;
+        for entry in events.iter().map_err(storage("events"))? {
+            let (key, _) = entry.map_err(storage("events"))?;
+            let (shopper, seq) = key.value();
+            log.insert(seq, shopper).map_err(storage("log"))?;
+        }
     }
-    let events = txn.open_table(EVENTS).map_err(storage("events table"))?;
-    for entry in events.iter().map_err(storage("events"))? {
-        let (key, _) = entry.map_err(storage("events"))?;
-        let (shopper, seq) = key.value();
-        order.insert(seq, shopper).map_err(storage("order"))?;
-    }
-    Ok(())
+    txn.commit().map_err(storage("commit"))
+}
+
+fn decode_event(bytes: &[u8]) -> Result<Event> {
+    serde_json::from_slice(bytes).map_err(storage("decoding an event"))
 }
 
 fn decode_profile(bytes: &[u8]) -> Result<Profile> {
@@ -172,7 +182,7 @@ impl ShopperStore for RedbStore {
             let mut meta = txn.open_table(META).map_err(storage("meta"))?;
             let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
             let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
-            let mut order = txn.open_table(ORDER).map_err(storage("order"))?;
+            let mut log = txn.open_table(LOG).map_err(storage("log"))?;
             let mut seq = meta
                 .get(NEXT_SEQ)
                 .map_err(storage("seq"))?
@@ -183,9 +193,8 @@ impl ShopperStore for RedbStore {
                 events
                     .insert((event.shopper.as_str(), seq), encode(event)?.as_slice())
                     .map_err(storage("insert event"))?;
-                order
-                    .insert(seq, event.shopper.as_str())
-                    .map_err(storage("insert order"))?;
+                log.insert(seq, event.shopper.as_str())
+                    .map_err(storage("insert log"))?;
                 seq += 1;
                 if !touched.contains_key(event.shopper.as_str()) {
                     let existing = profiles
@@ -224,7 +233,7 @@ impl ShopperStore for RedbStore {
         {
             let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
             let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
-            let mut order = txn.open_table(ORDER).map_err(storage("order"))?;
+            let mut log = txn.open_table(LOG).map_err(storage("log"))?;
             let had_profile = profiles
                 .remove(shopper)
                 .map_err(storage("remove profile"))?
@@ -238,7 +247,7 @@ impl ShopperStore for RedbStore {
                 events
                     .remove((shopper, *seq))
                     .map_err(storage("remove event"))?;
-                order.remove(*seq).map_err(storage("remove order"))?;
+                log.remove(*seq).map_err(storage("remove log"))?;
             }
             existed = had_profile || !keys.is_empty();
         }
@@ -274,30 +283,28 @@ impl ShopperStore for RedbStore {
         let table = txn.open_table(EVENTS).map_err(storage("events"))?;
         for entry in table.iter().map_err(storage("events"))? {
             let (_, bytes) = entry.map_err(storage("events"))?;
-            let event: Event =
-                serde_json::from_slice(bytes.value()).map_err(storage("decoding an event"))?;
-            visit(&event);
+            visit(&decode_event(bytes.value())?);
         }
         Ok(())
     }
 
-    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Event)>> {
+    fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>> {
         let txn = self.read()?;
-        let order = txn.open_table(ORDER).map_err(storage("order"))?;
+        let log = txn.open_table(LOG).map_err(storage("log"))?;
         let events = txn.open_table(EVENTS).map_err(storage("events"))?;
-        let mut found = Vec::new();
-        // Stored sequence numbers start at 0; callers see them from 1.
-        for entry in order.range(after..).map_err(storage("order"))?.take(limit) {
-            let (seq, shopper) = entry.map_err(storage("order"))?;
-            let (seq, shopper) = (seq.value(), shopper.value());
-            let Some(bytes) = events.get((shopper, seq)).map_err(storage("event"))? else {
-                continue;
-            };
-            let event: Event =
-                serde_json::from_slice(bytes.value()).map_err(storage("decoding an event"))?;
-            found.push((seq + 1, event));
+        let from = after.map_or(0, |a| a.saturating_add(1));
+        if after == Some(u64::MAX) {
+            return Ok(Vec::new());
         }
-        Ok(found)
+        let mut out = Vec::new();
+        for entry in log.range(from..).map_err(storage("log"))?.take(limit) {
+            let (seq, shopper) = entry.map_err(storage("log"))?;
+            let (seq, shopper) = (seq.value(), shopper.value());
+            if let Some(bytes) = events.get((shopper, seq)).map_err(storage("events"))? {
+                out.push((seq, decode_event(bytes.value())?));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -343,6 +350,12 @@ mod tests {
         let mut seen = 0;
         store.for_each_event(&mut |_| seen += 1).unwrap();
         assert_eq!(seen, 3);
+        let ordered = store.events_after(None, 10).unwrap();
+        let seqs: Vec<u64> = ordered.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, [0, 1, 2]);
+        assert_eq!(ordered[2].1.shopper, "b");
+        assert_eq!(store.events_after(Some(0), 1).unwrap()[0].0, 1);
+        assert!(store.events_after(Some(2), 10).unwrap().is_empty());
         assert!(store.forget("a").unwrap());
         assert!(store.profile("a").unwrap().is_none());
         let mut left = Vec::new();
@@ -350,33 +363,14 @@ mod tests {
             .for_each_event(&mut |e| left.push(e.shopper.clone()))
             .unwrap();
         assert_eq!(left, ["b"]);
-        assert!(!store.forget("nobody").unwrap());
-        let after: Vec<(u64, String)> = store
-            .events_after(0, 10)
+        let after_forget: Vec<u64> = store
+            .events_after(None, 10)
             .unwrap()
-            .into_iter()
-            .map(|(seq, e)| (seq, e.shopper))
+            .iter()
+            .map(|(s, _)| *s)
             .collect();
-        assert_eq!(after, [(3, "b".to_string())]);
-    }
-
-    #[test]
-    fn events_after_walks_the_global_order_in_pages() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = RedbStore::open(&dir.path().join(STORE_FILE)).unwrap();
-        let settings = AffinitySettings::default();
-        for (i, shopper) in ["b", "a", "c", "a"].iter().enumerate() {
-            let batch = [(event(shopper, EventKind::View, i as i64), vec![])];
-            store.record(&batch, &settings).unwrap();
-        }
-        let first = store.events_after(0, 2).unwrap();
-        let seqs: Vec<u64> = first.iter().map(|(s, _)| *s).collect();
-        assert_eq!(seqs, [1, 2]);
-        assert_eq!(first[0].1.shopper, "b");
-        let rest = store.events_after(2, 10).unwrap();
-        let shoppers: Vec<&str> = rest.iter().map(|(_, e)| e.shopper.as_str()).collect();
-        assert_eq!(shoppers, ["c", "a"]);
-        assert!(store.events_after(4, 10).unwrap().is_empty());
+        assert_eq!(after_forget, [2]);
+        assert!(!store.forget("nobody").unwrap());
     }
 
     #[test]

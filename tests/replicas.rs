@@ -234,6 +234,7 @@ fn two_replicas_share_events_products_and_reloads_through_redis() {
 
     events_on_a_shape_searches_on_b(&client, &a, &b);
     forget_and_opt_out_on_a_hold_on_b(&client, &a, &b);
+    events_read_back_in_recording_order(&redis);
     product_changes_on_a_reach_b_within_a_second(&client, &a, &b);
     reload_on_a_reloads_b(&client, &a, &b);
     acknowledged_events_survive_a_redis_restart(&client, &a, &b, &mut redis);
@@ -322,6 +323,25 @@ fn forget_and_opt_out_on_a_hold_on_b(client: &Client, a: &Replica, b: &Replica) 
     let (_, profile) = get(client, &b.url(&format!("/v1/shoppers/{opted}")));
     assert_eq!(profile["opted_out"], true, "{profile}");
     assert_eq!(profile["affinities"], json!([]), "{profile}");
+}
+
+/// The crowd-learning feed (`events_after`) from Redis: every stored event once, in
+/// recording order, the forgotten shopper's gone.
+fn events_read_back_in_recording_order(redis: &Redis) {
+    use clerk::shoppers::ShopperStore;
+    let store = clerk::shoppers::RedisStore::open(&redis.url()).expect("store");
+    let all = store.events_after(None, 10_000).expect("events");
+    let seqs: Vec<u64> = all.iter().map(|(seq, _)| *seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(
+        all.len(),
+        4,
+        "3 shaping events, 1 opt-out shopper's, 0 forgotten"
+    );
+    assert!(all.iter().all(|(_, e)| !e.shopper.starts_with("forget")));
+    assert_eq!(all[0].1.kind, clerk::events::EventKind::View);
+    let rest = store.events_after(Some(seqs[0]), 2).expect("events");
+    assert_eq!(rest, all[1..3].to_vec());
 }
 
 fn product_changes_on_a_reach_b_within_a_second(client: &Client, a: &Replica, b: &Replica) {

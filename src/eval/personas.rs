@@ -104,7 +104,7 @@ impl Catalog {
 fn taste_of(features: &[String]) -> Vec<String> {
     features
         .iter()
-        .filter(|f| !f.starts_with("category="))
+        .filter(|f| !f.starts_with("category=") && !f.starts_with("_type="))
         .cloned()
         .collect()
 }

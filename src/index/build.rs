@@ -14,6 +14,7 @@ use tantivy::{Index, IndexWriter};
 
 use super::data_dir::{DataDir, SCHEMA_NAME, SCHEMA_SNAPSHOT};
 use super::document::to_document;
+use super::product_type::{LEARN_FROM, TypeNouns};
 use super::register_analyzer;
 use crate::autocomplete::SuggestionBuilder;
 use crate::catalog::Product;
@@ -123,6 +124,7 @@ fn write_index(
     let mut writer: IndexWriter = index.writer_with_num_threads(threads, WRITER_MEMORY_BYTES)?;
 
     let mut suggestions = SuggestionBuilder::new(schema);
+    let mut typing = Typing::Learning(Vec::new());
     let mut seen: HashMap<String, usize> = HashMap::new();
     let (mut indexed, mut rejected) = (0u64, 0u64);
     let mut rejections = Vec::new();
@@ -147,9 +149,9 @@ fn write_index(
             reject(line, reason, observer);
             continue;
         }
-        writer.add_document(to_document(&product, schema, &fields))?;
         suggestions.add(&product);
-        seen.insert(product.id, line);
+        seen.insert(product.id.clone(), line);
+        typing.add(product, &mut writer, schema, &fields)?;
         indexed += 1;
         if indexed % 4096 == 0 {
             observer.tick(indexed);
@@ -164,13 +166,65 @@ fn write_index(
             "no product could be indexed ({rejected} lines rejected{first})"
         )));
     }
+    let nouns = typing.finish(&mut writer, schema, &fields)?;
     writer.commit()?;
     writer.wait_merging_threads()?;
     suggestions.write(dir)?;
+    nouns.save(dir)?;
     std::fs::write(dir.join(SCHEMA_SNAPSHOT), &schema.source_text)
         .and_then(|_| std::fs::write(dir.join(SCHEMA_NAME), &schema.name))
         .map_err(|e| Error::io("writing the schema snapshot", e))?;
     Ok((indexed, rejected, rejections))
+}
+
+/// Products wait until the type nouns are learned from the first [`LEARN_FROM`] of
+/// them; after that each is written as it comes.
+enum Typing {
+    Learning(Vec<Product>),
+    Known(TypeNouns),
+}
+
+impl Typing {
+    fn add(
+        &mut self,
+        product: Product,
+        writer: &mut IndexWriter,
+        schema: &StoreSchema,
+        fields: &IndexFields,
+    ) -> Result<()> {
+        match self {
+            Typing::Known(nouns) => {
+                writer.add_document(to_document(&product, schema, fields, nouns))?;
+            }
+            Typing::Learning(waiting) => {
+                waiting.push(product);
+                if waiting.len() >= LEARN_FROM {
+                    let nouns = self.finish(writer, schema, fields)?;
+                    *self = Typing::Known(nouns);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Learns the nouns (if still learning), writes the waiting products, returns them.
+    fn finish(
+        &mut self,
+        writer: &mut IndexWriter,
+        schema: &StoreSchema,
+        fields: &IndexFields,
+    ) -> Result<TypeNouns> {
+        match self {
+            Typing::Known(nouns) => Ok(nouns.clone()),
+            Typing::Learning(waiting) => {
+                let nouns = TypeNouns::learn(waiting.iter(), schema);
+                for product in waiting.drain(..) {
+                    writer.add_document(to_document(&product, schema, fields, &nouns))?;
+                }
+                Ok(nouns)
+            }
+        }
+    }
 }
 
 /// Total size of the files in `dir`.

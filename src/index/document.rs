@@ -2,21 +2,27 @@
 
 use tantivy::TantivyDocument;
 
+use super::product_type::TypeNouns;
 use crate::catalog::{FieldValue, Product};
-use crate::schema::fields::{KW_SEPARATOR, keyword_term};
+use crate::schema::fields::{KW_SEPARATOR, TYPE_COLUMN, keyword_term};
 use crate::schema::{FieldKind, IndexFields, StoreSchema, attribute_column};
 
 /// Exact values longer than this are cut (tantivy terms have a size limit).
 const MAX_KEYWORD_BYTES: usize = 512;
 
-/// Builds the tantivy document for `product`.
+/// Builds the tantivy document for `product`; `types` says what it is.
 pub fn to_document(
     product: &Product,
     store: &StoreSchema,
     fields: &IndexFields,
+    types: &TypeNouns,
 ) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
     doc.add_text(fields.id, &product.id);
+    for noun in types.product_types(product, store) {
+        doc.add_text(fields.product_type, &noun);
+        doc.add_text(fields.keywords, keyword_term(TYPE_COLUMN, &noun));
+    }
     let source = serde_json::to_vec(&product.to_json(store)).unwrap_or_default();
     doc.add_bytes(fields.source, &source);
     for (def_index, (def, value)) in store.fields.iter().zip(&product.values).enumerate() {

@@ -10,6 +10,7 @@
 pub mod build;
 pub mod data_dir;
 pub mod document;
+pub mod product_type;
 mod update;
 
 use std::collections::HashMap;
@@ -106,6 +107,8 @@ pub struct LiveIndex {
     suggester: Arc<Suggester>,
     /// Opened on the first product update (`clerk search` never needs one).
     writer: Mutex<Option<tantivy::IndexWriter>>,
+    /// The catalog's type nouns, to type upserted products like built ones.
+    type_nouns: product_type::TypeNouns,
 }
 
 impl LiveIndex {
@@ -138,7 +141,9 @@ impl LiveIndex {
         let analyzer = Analyzer::new(schema.stemmer);
         let snapshot = build_snapshot(&reader, &mut cache, &schema, &fields, &analyzer)?;
         let suggester = Arc::new(Suggester::load(dir)?);
+        let type_nouns = product_type::TypeNouns::load(dir, &schema)?;
         Ok(LiveIndex {
+            type_nouns,
             suggester,
             writer: Mutex::new(None),
             dir: dir.to_path_buf(),

@@ -53,7 +53,12 @@ impl LiveIndex {
         self.with_writer(|writer| {
             for product in products {
                 writer.delete_term(Term::from_field_text(self.fields.id, &product.id));
-                writer.add_document(to_document(product, &self.schema, &self.fields))?;
+                writer.add_document(to_document(
+                    product,
+                    &self.schema,
+                    &self.fields,
+                    &self.type_nouns,
+                ))?;
             }
             writer.commit()?;
             Ok(())
@@ -104,6 +109,7 @@ impl LiveIndex {
                                 product,
                                 &self.schema,
                                 &self.fields,
+                                &self.type_nouns,
                             ))?;
                         }
                     }

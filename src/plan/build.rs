@@ -327,20 +327,36 @@ fn typo_alternatives(
     });
     candidates.truncate(MAX_TYPO_EXPANSIONS);
     let closest = candidates.first().map(|c| c.distance);
+    let unambiguous = known.is_none() && is_unambiguous(&candidates);
     let terms = candidates
         .into_iter()
         .enumerate()
         .map(|(rank, c)| {
             let p = match (rank, known, c.distance) {
+                // The one plausible correction of a word found nowhere: it ranks
+                // exactly as if it had been typed.
+                (0, None, _) if unambiguous => 1.0,
                 // The likeliest correction of a word found nowhere: nothing exact competes.
                 (0, None, _) => penalty::CORRECTED,
                 (_, _, 0 | 1) => penalty::ONE_TYPO,
                 _ => penalty::TWO_TYPOS,
             };
-            PlanTerm::new(c.term, MatchKind::Typo, p)
+            PlanTerm::new(c.term, MatchKind::Typo, p).at_distance(c.distance.max(1))
         })
         .collect();
     (terms, closest)
+}
+
+/// A correction is unambiguous when it is closer than every other candidate, or as
+/// close and far more common (ten times).
+fn is_unambiguous(candidates: &[crate::lexicon::Candidate]) -> bool {
+    match candidates {
+        [] => false,
+        [_] => true,
+        [first, second, ..] => {
+            second.distance > first.distance || second.doc_freq * 10 <= first.doc_freq
+        }
+    }
 }
 
 /// The split of `surface` into two known words whose rarer half is most common,

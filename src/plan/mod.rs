@@ -19,6 +19,7 @@
 //! ```
 
 pub mod build;
+mod roles;
 
 use serde::Serialize;
 use tantivy::query::{BooleanQuery, BoostQuery, EmptyQuery, Occur, PhraseQuery, Query, TermQuery};
@@ -27,6 +28,7 @@ use tantivy::{Searcher, Term as TantivyTerm};
 
 use crate::schema::IndexFields;
 pub use build::{PlanContext, Planned, build};
+pub use roles::{RoleContext, Roles, assign_roles};
 
 /// How a term relates to what the shopper typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +73,13 @@ pub struct PlanTerm {
     /// Derived from a typo: not searched in fields marked `typos = false`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub fuzzy: bool,
+    /// Edits between the typed word and this one (typo-derived terms).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub distance: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl PlanTerm {
@@ -84,6 +93,24 @@ impl PlanTerm {
             kind,
             penalty,
             fuzzy: kind == MatchKind::Typo,
+            distance: 0,
+        }
+    }
+
+    /// The same term, `distance` edits from what was typed.
+    pub fn at_distance(mut self, distance: u8) -> PlanTerm {
+        self.distance = distance;
+        self
+    }
+
+    /// What matching through this term costs the `typo` ranking criterion: its edits,
+    /// or one for a completion of an unfinished word; nothing for the word as typed,
+    /// its split or joined forms and synonyms.
+    pub fn typo_cost(&self) -> u8 {
+        match self.kind {
+            MatchKind::Typo => self.distance.max(1),
+            MatchKind::Prefix => 1,
+            _ => 0,
         }
     }
 }

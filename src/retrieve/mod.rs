@@ -1,26 +1,29 @@
 //! Retrieval: one pass over every match that filters, counts facets and keeps the best.
 //!
-//! Input: a snapshot, the compiled tantivy query (none when browsing), the compiled
-//! filters and facets, a ranker and a sort order. Every document the query matches is
-//! visited once per query; for each, the filters give a fail mask: a document that
-//! fails nothing is a hit (counted in `total` and every facet, scored, offered to the
-//! top-k heap); a document that fails only a facet's own filters still counts toward
-//! that facet (disjunctive faceting). Output: the total, the best `window` candidates
-//! in order, and the facet counts — all over the same set, so they always agree.
+//! Input: a snapshot, the text matches of each segment (none when browsing) and the
+//! clauses a match must have, the compiled filters and facets, the ranking criteria, a
+//! ranker and a sort order. Every document the query matches is visited once per
+//! query; for each, the filters give a fail mask: a document that fails nothing is a
+//! hit (counted in `total` and every facet, ranked, offered to the top-k heap); a
+//! document that fails only a facet's own filters still counts toward that facet
+//! (disjunctive faceting). Output: the total, the best `window` candidates in order,
+//! and the facet counts — all over the same set, so they always agree.
+//!
+//! Order (see `crate::ranking`): buried last, then the sort key, then the relevance
+//! tier, then the tie score.
 
 mod browse;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use tantivy::query::{EnableScoring, Query};
-use tantivy::{DocAddress, DocId, Score};
+use tantivy::{DocAddress, DocId};
 
 use crate::error::Result;
 use crate::facets::{FacetCounts, FacetSpec};
 use crate::filter::FilterSet;
 use crate::index::Snapshot;
-use crate::rank::{Ranker, ScoreBreakdown};
+use crate::ranking::{Criteria, DocMatch, MatchFacts, Ranker, ScoreBreakdown};
 use crate::rules::ActiveRules;
 
 /// Result orderings (SPEC `sort`).
@@ -60,6 +63,11 @@ pub struct SortKey {
 #[derive(Debug, Clone, Copy)]
 pub struct Candidate {
     pub address: DocAddress,
+    /// The relevance criteria, packed ([`Criteria::tier`]).
+    pub tier: u32,
+    /// What the text match said (for `explain`).
+    pub facts: MatchFacts,
+    /// The tie score: text × boosts × taste × popularity.
     pub score: f32,
     pub breakdown: ScoreBreakdown,
     /// A merchandising rule buried it: it goes below every unburied product.
@@ -74,6 +82,7 @@ impl Candidate {
             .buried
             .cmp(&self.buried)
             .then_with(|| self.key.total_cmp(&other.key))
+            .then_with(|| self.tier.cmp(&other.tier))
             .then_with(|| self.score.total_cmp(&other.score))
             // Earlier documents win ties, so the order is stable across pages.
             .then_with(|| other.address.segment_ord.cmp(&self.address.segment_ord))
@@ -107,6 +116,7 @@ pub struct Retrieval<'a> {
     pub snapshot: &'a Snapshot,
     pub filters: &'a FilterSet,
     pub facets: &'a [FacetSpec],
+    pub criteria: &'a Criteria,
     pub ranker: &'a Ranker,
     /// Merchandising rules in force: hides, boosts, buries; pins are placed after.
     pub rules: &'a ActiveRules<'a>,
@@ -146,20 +156,23 @@ impl Retrieved {
     }
 }
 
-/// Runs the retrieval pass for `query` (`None` browses the whole catalog).
+/// The text matches of a query, per segment (aligned with the searcher's segments),
+/// and the clauses a document must have matched to count.
+pub struct TextMatches<'a> {
+    pub segments: &'a [Vec<DocMatch>],
+    pub accept: u32,
+}
+
+/// Runs the retrieval pass for `text` (`None` browses the whole catalog).
 ///
 /// Per segment, in stages over arrays rather than per document through every stage:
 /// collect the matches (tantivy's scorer, or every live document when browsing),
 /// apply hides and filters, count facets column by column, then score and keep the
 /// best. A document whose best possible score (full affinity, every boost) cannot
 /// beat the current top is not scored in full: the top stays exact, the work shrinks.
-pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
+pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> {
     let searcher = &r.snapshot.searcher;
-    let browsing = query.is_none();
-    let weight = match query {
-        Some(q) => Some(q.weight(EnableScoring::enabled_from_searcher(searcher))?),
-        None => None,
-    };
+    let browsing = text.is_none();
     let own_masks: Vec<u64> = r
         .facets
         .iter()
@@ -170,8 +183,8 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
     let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(r.window + 1);
     let mut total = 0u64;
     let mut pinned_matches = Vec::new();
-    let mut matches: Vec<(DocId, Score)> = Vec::new();
-    let mut passing: Vec<(DocId, Score)> = Vec::new();
+    let mut matches: Vec<DocMatch> = Vec::new();
+    let mut passing: Vec<DocMatch> = Vec::new();
     let mut counted: Vec<DocId> = Vec::new();
     let mut partial: Vec<(DocId, u64)> = Vec::new();
     let boost_ceiling = r.rules.max_factor();
@@ -186,21 +199,28 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
         };
         let alive = segment.alive_bitset();
         matches.clear();
-        match &weight {
-            Some(weight) => {
-                weight.for_each(segment, &mut |doc, score| matches.push((doc, score)))?
-            }
-            None => matches.extend(
-                plan.documents(r, ord, segment.max_doc())
+        match text {
+            Some(text) => matches.extend(
+                text.segments
+                    .get(ord)
                     .into_iter()
-                    .map(|doc| (doc, 0.0)),
+                    .flatten()
+                    .filter(|m| m.facts.matched & text.accept == text.accept),
             ),
+            None => matches.extend(plan.documents(r, ord, segment.max_doc()).into_iter().map(
+                |doc| DocMatch {
+                    doc,
+                    text: 0.0,
+                    facts: MatchFacts::default(),
+                },
+            )),
         }
         // Hides, deletes and filters.
         passing.clear();
         counted.clear();
         partial.clear();
-        for &(doc, score) in &matches {
+        for m in &matches {
+            let doc = m.doc;
             if alive.is_some_and(|a| !a.is_alive(doc)) {
                 continue;
             }
@@ -218,7 +238,7 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
                 if r.rules.is_pinned(address) {
                     pinned_matches.push(address);
                 } else {
-                    passing.push((doc, score));
+                    passing.push(*m);
                 }
             } else if fails & !facet_masks == 0 {
                 partial.push((doc, fails));
@@ -242,7 +262,9 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
             continue;
         }
         let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
-        for &(doc, text) in &passing {
+        for m in &passing {
+            let (doc, text) = (m.doc, m.text);
+            let tier = r.criteria.tier(&m.facts);
             let key = match sort_values {
                 Some(values) => oriented(
                     values.get(doc as usize).copied().unwrap_or(f64::NAN),
@@ -259,6 +281,7 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
                 let best_case = r.ranker.upper_bound(columns, doc, text, browsing) * boost_ceiling;
                 let beats = key
                     .total_cmp(&worst.0.key)
+                    .then_with(|| tier.cmp(&worst.0.tier))
                     .then_with(|| best_case.total_cmp(&worst.0.score));
                 if beats == Ordering::Less {
                     continue;
@@ -268,6 +291,8 @@ pub fn retrieve(r: &Retrieval, query: Option<&dyn Query>) -> Result<Retrieved> {
             let effect = r.rules.effect(columns, doc);
             let candidate = Candidate {
                 address,
+                tier,
+                facts: m.facts,
                 score: r.ranker.score(&breakdown, browsing) * effect.factor,
                 breakdown,
                 buried: effect.buried,
@@ -340,6 +365,8 @@ pub fn place_pins(r: &Retrieval, mut retrieved: Retrieved) -> Retrieved {
         let next = if take_pin {
             pins.next().map(|(_, address, breakdown)| Candidate {
                 address,
+                tier: organic.peek().map(|c| c.tier).unwrap_or(0),
+                facts: MatchFacts::default(),
                 score: organic.peek().map(|c| c.score).unwrap_or(0.0),
                 breakdown,
                 buried: false,

@@ -7,7 +7,9 @@
 //!   field: keyword fields, category path nodes and attributes. `columns` reads it back
 //!   into dense per-segment arrays for filters, facets and re-ranking;
 //! * `t_<field>` — one analyzed text field per searchable schema field (BM25);
-//! * `n_<field>` — one f64 fast field per number, bool (0/1) and date (Unix seconds) field.
+//! * `n_<field>` — one f64 fast field per number, bool (0/1) and date (Unix seconds) field;
+//! * `_type` — the head nouns of what the product is (`index::product_type`), analyzed,
+//!   matched against the query's product-type word by the `type` ranking criterion.
 
 use tantivy::schema::{
     BytesOptions, FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing,
@@ -16,6 +18,10 @@ use tantivy::schema::{
 
 use super::{FieldKind, StoreSchema};
 use crate::analysis::TOKENIZER_NAME;
+
+/// The exact-value column holding each product's type nouns (as in `_type`), for
+/// filters (`_type:notebook`), type-scoped taste and learned query types.
+pub const TYPE_COLUMN: &str = "_type";
 
 /// Separates the column name from the value inside `_kw` terms, and category levels.
 pub const KW_SEPARATOR: char = '\u{1f}';
@@ -46,6 +52,8 @@ pub struct IndexFields {
     pub id: Field,
     pub source: Field,
     pub keywords: Field,
+    /// What the product is: its type head nouns (not scored, only matched).
+    pub product_type: Field,
     pub text: Vec<TextField>,
     pub numeric: Vec<NumericField>,
 }
@@ -64,6 +72,14 @@ impl IndexFields {
             TextFieldIndexing::default()
                 .set_tokenizer(TOKENIZER_NAME)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let product_type = builder.add_text_field(
+            "_type",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(TOKENIZER_NAME)
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
         );
         let mut text = Vec::new();
         let mut numeric = Vec::new();
@@ -89,6 +105,7 @@ impl IndexFields {
             id,
             source,
             keywords,
+            product_type,
             text,
             numeric,
         }

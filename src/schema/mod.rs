@@ -12,6 +12,7 @@
 //! an index always uses the schema that built it.
 
 pub mod fields;
+mod ranking;
 mod raw;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 pub use fields::IndexFields;
+pub use ranking::{Criterion, RankingSettings, TypeSource};
 
 /// How catalog files are laid out.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +138,8 @@ pub struct StoreSchema {
     pub attribute_facets: Vec<String>,
     /// How shopper behaviour becomes affinity and re-ranking.
     pub affinity: AffinitySettings,
+    /// Relevance criteria, product types and strong fields (`[ranking]`).
+    pub ranking: RankingSettings,
     /// The TOML text this schema was read from, kept to snapshot it beside an index.
     pub source_text: String,
 }

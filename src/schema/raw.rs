@@ -21,6 +21,8 @@ pub(super) struct RawSchema {
     #[serde(default)]
     typos: RawTypos,
     affinity: Option<RawAffinity>,
+    #[serde(default)]
+    ranking: super::ranking::RawRanking,
     #[serde(default, rename = "field")]
     fields: Vec<RawField>,
 }
@@ -213,12 +215,14 @@ impl RawSchema {
             origin,
             &mut problems,
         );
+        let ranking = self.ranking.resolve(&fields, origin, &mut problems);
         if !problems.is_empty() {
             return Err(Error::Config { problems });
         }
         Ok(StoreSchema {
             name: String::new(),
             affinity,
+            ranking,
             format,
             id_source: self.catalog.id.unwrap_or_else(|| "id".to_string()),
             stemmer,

@@ -8,8 +8,9 @@
 //! Keys (all under `clerk:`):
 //! * `clerk:profile:{shopper}` — the profile as JSON;
 //! * `clerk:events` — a stream of every event in recording order, entry id
-//!   `{seq}-0` with fields `s` (shopper) and `e` (the event as JSON);
-//! * `clerk:seq` — the last sequence number handed out;
+//!   `{seq + 1}-0` (Redis refuses the id `0-0`) with fields `s` (shopper) and `e` (the
+//!   event as JSON); [`ShopperStore::events_after`] numbers events from 0, like redb;
+//! * `clerk:seq` — how many sequence numbers were handed out;
 //! * `clerk:shopper-events:{shopper}` — the shopper's stream ids, for forgetting.
 //!
 //! A batch is one `MULTI`/`EXEC` guarded by `WATCH` on the profiles it moves: the
@@ -144,7 +145,8 @@ impl RedisStore {
         Ok(done.map(|_| ()))
     }
 
-    /// One page of the event stream from entry `{from}-0` on.
+    /// One page of the event stream from entry `{from}-0` on, with the entries' first
+    /// id part (the sequence number plus one).
     fn page(&self, from: u64, count: usize) -> Result<Vec<(u64, Event)>> {
         let entries: Vec<(String, HashMap<String, Vec<u8>>)> =
             self.link.run("reading events", |c| {
@@ -322,11 +324,21 @@ impl ShopperStore for RedisStore {
         }
     }
 
-    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Event)>> {
+    fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>> {
+        // Sequence number n sits at stream entry n + 1.
+        let from = match after {
+            None => 1,
+            Some(after) if after >= u64::MAX - 1 => return Ok(Vec::new()),
+            Some(after) => after + 2,
+        };
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.page(after.saturating_add(1), limit)
+        let page = self.page(from, limit)?;
+        Ok(page
+            .into_iter()
+            .map(|(id, e)| (id.saturating_sub(1), e))
+            .collect())
     }
 }
 

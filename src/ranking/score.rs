@@ -1,18 +1,15 @@
-//! Ranking: a document's final score from its text relevance, its popularity and the
-//! shopper's affinity.
+//! The tie score: how documents that the relevance criteria left tied are ordered.
 //!
 //! ```text
-//! query:    score = text × (1 + POPULARITY_BOOST × popularity) × (1 + impact × affinity)
+//! query:    score = text × (1 + POPULARITY_BOOST × popularity) × (1 + TASTE × impact × affinity)
 //! browsing: score = popularity + BROWSE_AFFINITY × impact × affinity
 //! ```
-//! Text relevance (BM25 over the schema's weighted fields) comes first: popularity and
-//! affinity are in [0, 1] and multiply the text score by bounded factors, so a product
-//! whose text score is below `1 / ((1 + POPULARITY_BOOST) × (1 + impact))` of another's
-//! can never pass it, whatever the shopper's profile (with the default impact of 1, a
-//! product needs over 45% of another's text score to pass it). With `impact` 0 the order is
-//! exactly the unpersonalized one. Browsing (an empty query) has no text to respect,
-//! so there the profile weighs in more. [`ScoreBreakdown`] keeps each part for
-//! `explain`.
+//! (merchandising boosts multiply either.) The relevance criteria (`super::criteria`)
+//! are compared first, so these factors only reorder equally good matches: there a
+//! clear taste (affinity near 1) wins outright — `TASTE` makes a perfect affinity worth
+//! five times the text score — while a weak or scattered profile (affinity near 0, see
+//! `crate::affinity`) barely moves anything. With `impact` 0 the order is exactly the
+//! unpersonalized one. [`ScoreBreakdown`] keeps each part for `explain`.
 
 use serde::Serialize;
 
@@ -24,6 +21,8 @@ use crate::index::Snapshot;
 pub const POPULARITY_BOOST: f32 = 0.1;
 /// How much a perfect affinity adds to a browsing score, per unit of impact.
 pub const BROWSE_AFFINITY: f32 = 2.0;
+/// How much a perfect affinity multiplies a tie score by, per unit of impact, beyond 1.
+pub const TASTE: f32 = 4.0;
 
 /// How a document's score was made, for `explain`.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -123,7 +122,7 @@ impl Ranker {
         if browsing {
             popularity + BROWSE_AFFINITY * self.impact * affinity
         } else {
-            text * (1.0 + POPULARITY_BOOST * popularity) * (1.0 + self.impact * affinity)
+            text * (1.0 + POPULARITY_BOOST * popularity) * (1.0 + TASTE * self.impact * affinity)
         }
     }
 
@@ -138,7 +137,7 @@ impl Ranker {
     pub fn text_score(&self, parts: &ScoreBreakdown) -> f32 {
         parts.text
             * (1.0 + POPULARITY_BOOST * parts.popularity)
-            * (1.0 + self.impact * parts.affinity)
+            * (1.0 + TASTE * self.impact * parts.affinity)
     }
 
     /// The final score of a document's parts.

@@ -1,0 +1,362 @@
+//! What a product *is*, learned from the catalog at index time.
+//!
+//! A shopper who types `lenovo laptop` wants notebooks, not the "Battery for select
+//! Lenovo laptops" that mentions the same words. To tell the two apart, every product
+//! gets type words in the hidden `_type` field:
+//!
+//! * the head nouns of what the product *states* it is — the leaf of its category
+//!   ("Notebook Bags & Cases" → `bag`, `case`), or the schema's other `type_fields`
+//!   (`attributes.product_type`). The head of an English noun phrase is its last word,
+//!   so a "notebook bag" is a bag;
+//! * the head noun its title states: in the title's lead (the part before "for",
+//!   "with", "compatible", a dash, a comma or a parenthesis), the first run of words
+//!   between model codes and sizes that holds a known type noun, and the last type
+//!   noun of that run ("Targus notebook bag" → `bag`, "HP KS524AA notebook spare
+//!   part Battery" → `battery`, "HP Pavilion dv7 Notebook Silver 43.2 cm" →
+//!   `notebook`). Nouns after "for" never count: that is what the product is *for*.
+//!
+//! The known type nouns ([`TypeNouns`]) are the stated heads seen in the first
+//! [`LEARN_FROM`] products of the catalog: no word lists, nothing per query. They are
+//! saved beside the index ([`TYPES_FILE`]) so upserts type new products the same way.
+//! Query words are matched against `_type` at search time (`crate::ranking`).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::analysis::Analyzer;
+use crate::catalog::{FieldValue, Product};
+use crate::error::{Error, Result};
+use crate::schema::{StoreSchema, TypeSource, normalize_attribute_key};
+
+/// File beside an index holding its type nouns, one analyzed term a line.
+pub const TYPES_FILE: &str = "types.txt";
+/// How many products (from the start of the catalog) type nouns are learned from.
+pub const LEARN_FROM: usize = 50_000;
+/// Head nouns too general to say what a product is on their own ("power supply
+/// *unit*", "maintenance *kit*"): the word before them is a head as well.
+const LIGHT_HEADS: &[&str] = &[
+    "unit",
+    "kit",
+    "set",
+    "part",
+    "module",
+    "device",
+    "component",
+    "system",
+    "accessory",
+    "product",
+    "item",
+    "pack",
+    "piece",
+];
+
+/// Words that end a title's lead: what follows says what the product is for or has.
+const LEAD_ENDS: &[&str] = &[
+    "for",
+    "with",
+    "w",
+    "compatible",
+    "incl",
+    "including",
+    "fits",
+    "fit",
+];
+
+/// The type nouns of a catalog, as analyzed terms.
+#[derive(Debug, Clone)]
+pub struct TypeNouns {
+    nouns: BTreeSet<String>,
+    analyzer: Analyzer,
+}
+
+impl TypeNouns {
+    /// The heads of what `products` state they are.
+    pub fn learn<'a>(
+        products: impl IntoIterator<Item = &'a Product>,
+        schema: &StoreSchema,
+    ) -> TypeNouns {
+        let analyzer = Analyzer::new(schema.stemmer);
+        let mut nouns = BTreeSet::new();
+        for product in products {
+            for phrase in stated_types(product, schema) {
+                nouns.extend(phrase_heads(&phrase, &analyzer));
+            }
+        }
+        TypeNouns { nouns, analyzer }
+    }
+
+    /// The nouns saved beside an index (none when the index predates them).
+    pub fn load(dir: &Path, schema: &StoreSchema) -> Result<TypeNouns> {
+        let analyzer = Analyzer::new(schema.stemmer);
+        let nouns = match std::fs::read_to_string(dir.join(TYPES_FILE)) {
+            Ok(text) => text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+            Err(e) => {
+                return Err(Error::io(
+                    format!("reading {}", dir.join(TYPES_FILE).display()),
+                    e,
+                ));
+            }
+        };
+        Ok(TypeNouns { nouns, analyzer })
+    }
+
+    /// Writes the nouns beside an index.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text: String = self.nouns.iter().map(|n| format!("{n}\n")).collect();
+        std::fs::write(dir.join(TYPES_FILE), text)
+            .map_err(|e| Error::io(format!("writing {}", dir.join(TYPES_FILE).display()), e))
+    }
+
+    /// Whether `term` (analyzed) is a known type noun.
+    pub fn contains(&self, term: &str) -> bool {
+        self.nouns.contains(term)
+    }
+
+    pub fn len(&self) -> usize {
+        self.nouns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nouns.is_empty()
+    }
+
+    /// The text to index in `_type` for `product`: its stated heads and its title's.
+    pub fn product_types(&self, product: &Product, schema: &StoreSchema) -> Vec<String> {
+        let mut types: Vec<String> = stated_types(product, schema)
+            .iter()
+            .flat_map(|phrase| phrase_heads(phrase, &self.analyzer))
+            .collect();
+        if let Some(title) = title_of(product, schema)
+            && let Some(head) = self.title_head(title)
+        {
+            types.push(head);
+        }
+        types.sort();
+        types.dedup();
+        types
+    }
+
+    /// The head noun a title states, if its lead holds a known type noun: the last
+    /// type noun of the first run of words (model codes and sizes, which hold digits,
+    /// end a run) that holds one.
+    pub fn title_head(&self, title: &str) -> Option<String> {
+        let mut head: Option<String> = None;
+        for word in title_lead(title) {
+            if word.chars().any(|c| c.is_ascii_digit()) {
+                if head.is_some() {
+                    break;
+                }
+                continue;
+            }
+            let terms = self.analyzer.terms(word);
+            if let Some(noun) = terms
+                .iter()
+                .rev()
+                .find(|t| t.chars().all(char::is_alphabetic) && self.contains(t))
+            {
+                head = Some(noun.clone());
+            }
+        }
+        head
+    }
+}
+
+/// The words of a title before the first word or mark that ends its lead.
+fn title_lead(title: &str) -> impl Iterator<Item = &str> {
+    let end = title
+        .find([',', '(', '[', ';', ':', '|', '–', '—'])
+        .unwrap_or(title.len());
+    title[..end]
+        .split_whitespace()
+        .take_while(|w| *w != "-" && *w != "/" && *w != "+" && *w != "&")
+        .take_while(|w| {
+            let lower = w.trim_end_matches(['.', '/']).to_lowercase();
+            !LEAD_ENDS.contains(&lower.as_str())
+        })
+}
+
+/// The phrases a product states as its type, from the schema's `type_fields`.
+fn stated_types<'a>(product: &'a Product, schema: &StoreSchema) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for source in &schema.ranking.type_sources {
+        match source {
+            TypeSource::Field(i) => match product.values.get(*i) {
+                Some(FieldValue::Category(paths)) => {
+                    out.extend(paths.iter().filter_map(|p| p.last()).map(String::as_str))
+                }
+                Some(FieldValue::Keyword(values) | FieldValue::Text(values)) => {
+                    out.extend(values.iter().map(String::as_str))
+                }
+                _ => {}
+            },
+            TypeSource::Attribute { field, key } => {
+                if let Some(FieldValue::Attributes(attrs)) = product.values.get(*field) {
+                    out.extend(
+                        attrs
+                            .iter()
+                            .filter(|(k, _)| normalize_attribute_key(k) == *key)
+                            .flat_map(|(_, v)| v.iter().map(String::as_str)),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The head noun of each part of a type phrase ("Notebook Bags & Cases" → bag, case;
+/// "Memory (RAM)" → memory).
+fn phrase_heads(phrase: &str, analyzer: &Analyzer) -> Vec<String> {
+    let without_notes: String = {
+        let mut depth = 0usize;
+        phrase
+            .chars()
+            .filter(|c| match c {
+                '(' | '[' => {
+                    depth += 1;
+                    false
+                }
+                ')' | ']' => {
+                    depth = depth.saturating_sub(1);
+                    false
+                }
+                _ => depth == 0,
+            })
+            .collect()
+    };
+    without_notes
+        .split(['&', ',', '/', '+', ';'])
+        .flat_map(|part| part.split(" and "))
+        .flat_map(|part| {
+            let words: Vec<String> = part
+                .split_whitespace()
+                .filter_map(|word| match analyzer.terms(word).as_slice() {
+                    [term] if term.chars().all(char::is_alphabetic) => Some(term.clone()),
+                    _ => None,
+                })
+                .collect();
+            let mut heads: Vec<String> = words.last().cloned().into_iter().collect();
+            if heads
+                .first()
+                .is_some_and(|h| LIGHT_HEADS.contains(&h.as_str()))
+                && let Some(modifier) = words.iter().rev().nth(1)
+            {
+                heads.push(modifier.clone());
+            }
+            heads
+        })
+        .collect()
+}
+
+/// The product's title: the field named `title`, else the heaviest text field.
+fn title_of<'a>(product: &'a Product, schema: &StoreSchema) -> Option<&'a str> {
+    let index = schema
+        .fields
+        .iter()
+        .position(|f| f.name == "title")
+        .or_else(|| {
+            schema
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.weight.is_some())
+                .max_by(|a, b| {
+                    a.1.weight
+                        .partial_cmp(&b.1.weight)
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+                .map(|(i, _)| i)
+        })?;
+    match product.values.get(index) {
+        Some(FieldValue::Text(values) | FieldValue::Keyword(values)) => {
+            values.first().map(String::as_str)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Stemmer;
+
+    fn nouns(words: &[&str]) -> TypeNouns {
+        TypeNouns {
+            nouns: words.iter().map(|w| w.to_string()).collect(),
+            analyzer: Analyzer::new(Stemmer::Light),
+        }
+    }
+
+    #[test]
+    fn phrase_heads_are_the_last_noun_of_each_part() {
+        let analyzer = Analyzer::new(Stemmer::Light);
+        assert_eq!(
+            phrase_heads("Notebook Bags & Cases", &analyzer),
+            ["bag", "case"]
+        );
+        assert_eq!(phrase_heads("Memory (RAM)", &analyzer), ["memory"]);
+        assert_eq!(phrase_heads("Toner Cartridges", &analyzer), ["cartridge"]);
+        assert_eq!(phrase_heads("Mice", &analyzer), ["mouse"]);
+        assert_eq!(
+            phrase_heads("Power Supply Units", &analyzer),
+            ["unit", "supply"]
+        );
+    }
+
+    #[test]
+    fn a_title_states_its_head_noun_before_what_it_is_for() {
+        let n = nouns(&[
+            "notebook",
+            "bag",
+            "battery",
+            "cartridge",
+            "adapter",
+            "modem",
+            "part",
+            "ups",
+        ]);
+        assert_eq!(
+            n.title_head("HP KS524AA notebook spare part Battery")
+                .as_deref(),
+            Some("battery")
+        );
+        assert_eq!(
+            n.title_head("Dell D630 Notebook Core 2 Duo 4-cell battery")
+                .as_deref(),
+            Some("notebook")
+        );
+        assert_eq!(n.title_head("APC Smart-UPS 1500VA").as_deref(), Some("ups"));
+        assert_eq!(n.title_head("Targus notebook bag").as_deref(), Some("bag"));
+        assert_eq!(
+            n.title_head("Battery for select IBM/LENOVO notebooks")
+                .as_deref(),
+            Some("battery")
+        );
+        assert_eq!(
+            n.title_head("HP Pavilion dv7 Notebook Silver 43.2 cm (17\") Card adapter")
+                .as_deref(),
+            Some("notebook")
+        );
+        assert_eq!(
+            n.title_head("Xerox 006R90321 toner cartridge Original Black")
+                .as_deref(),
+            Some("cartridge")
+        );
+        assert_eq!(
+            n.title_head("StarTech.com DB9 RS232 Serial Null Modem Adapter - M/F")
+                .as_deref(),
+            Some("adapter")
+        );
+        assert_eq!(
+            n.title_head("AC adapter for notebooks").as_deref(),
+            Some("adapter")
+        );
+        assert_eq!(n.title_head("Compatible with every notebook"), None);
+    }
+}

@@ -1,0 +1,198 @@
+//! The relevance criteria: how well a document answers what was typed, as a few
+//! coarse, comparable numbers.
+//!
+//! Contract (milli's ranking rules are the model): each criterion maps a document's
+//! [`MatchFacts`] to a small number, larger = better; documents are ordered by the
+//! criteria in the configured order, each deciding only among documents the earlier
+//! ones left tied. A criterion never looks at the shopper, the rules or popularity:
+//! those order documents *within* a tie (`super::score`), so a better match never
+//! falls below a worse one because of taste.
+//!
+//! | criterion | value (larger ranks first) |
+//! |---|---|
+//! | `words` | query words matched (fewer only when relaxation made some optional) |
+//! | `typo` | minus the typos and unfinished words it took to match |
+//! | `type` | 2 when the query's product-type word names what the product is, 1 when the product states no type, 0 when it is something else |
+//! | `attribute` | query words matched in a strong field (title, brand, category…) |
+//!
+//! [`Criteria::tier`] packs the values into one integer in the configured order, so
+//! comparing tiers compares the criteria lexicographically.
+
+use serde::Serialize;
+
+use super::matching::MatchFacts;
+use crate::plan::{QueryPlan, Roles};
+use crate::schema::{Criterion, RankingSettings};
+
+/// Most typo cost a tier tells apart.
+const MAX_TYPO_COST: u32 = 127;
+
+/// The criteria of one query.
+#[derive(Debug, Clone, Default)]
+pub struct Criteria {
+    order: Vec<Criterion>,
+    /// The clauses the query requires (before relaxation).
+    required: u32,
+    has_type: bool,
+}
+
+/// One criterion's value for one hit (`explain`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CriterionScore {
+    pub criterion: Criterion,
+    /// The document's value: words matched, typos, 1/0 for the type, strong words.
+    pub value: u32,
+    /// The best value any document could have (0 typos; every word…).
+    pub best: u32,
+}
+
+impl Criteria {
+    /// The criteria for `plan` under the schema's settings.
+    pub fn new(settings: &RankingSettings, plan: &QueryPlan, roles: &Roles) -> Criteria {
+        let required = plan
+            .clauses
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.required && *i < 32)
+            .fold(0u32, |m, (i, _)| m | (1 << i));
+        Criteria {
+            order: settings.criteria.clone(),
+            required,
+            has_type: roles.type_clause.is_some(),
+        }
+    }
+
+    /// Every document ties (browsing).
+    pub fn none() -> Criteria {
+        Criteria::default()
+    }
+
+    fn bits(criterion: Criterion) -> u32 {
+        match criterion {
+            Criterion::Words | Criterion::Attribute => 6,
+            Criterion::Typo => 7,
+            Criterion::Type => 2,
+        }
+    }
+
+    /// A criterion's value for a document (larger is better).
+    #[inline]
+    fn value(&self, criterion: Criterion, facts: &MatchFacts) -> u32 {
+        match criterion {
+            Criterion::Words => (facts.matched & self.required).count_ones(),
+            Criterion::Typo => MAX_TYPO_COST - (facts.typos as u32).min(MAX_TYPO_COST),
+            Criterion::Type if !self.has_type => 0,
+            Criterion::Type if facts.typed => 2,
+            Criterion::Type => facts.untyped as u32,
+            Criterion::Attribute => (facts.strong & facts.matched & self.required).count_ones(),
+        }
+    }
+
+    /// The criteria packed in order: comparing tiers compares the criteria.
+    #[inline]
+    pub fn tier(&self, facts: &MatchFacts) -> u32 {
+        self.order.iter().fold(0u32, |tier, &c| {
+            (tier << Self::bits(c)) | self.value(c, facts)
+        })
+    }
+
+    /// The best tier any document can reach.
+    pub fn best_tier(&self) -> u32 {
+        let best = MatchFacts {
+            matched: self.required,
+            strong: self.required,
+            typos: 0,
+            typed: true,
+            untyped: false,
+        };
+        self.tier(&best)
+    }
+
+    /// Each criterion's value for a document, in order (`explain`).
+    pub fn explain(&self, facts: &MatchFacts) -> Vec<CriterionScore> {
+        self.order
+            .iter()
+            .map(|&criterion| {
+                let words = self.required.count_ones();
+                let (value, best) = match criterion {
+                    Criterion::Words => (self.value(criterion, facts), words),
+                    Criterion::Typo => (facts.typos as u32, 0),
+                    Criterion::Type => (self.value(criterion, facts), 2 * self.has_type as u32),
+                    Criterion::Attribute => (self.value(criterion, facts), words),
+                };
+                CriterionScore {
+                    criterion,
+                    value,
+                    best,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Clause, Node, PlanTerm};
+
+    fn criteria(order: &[Criterion]) -> Criteria {
+        let plan = QueryPlan {
+            clauses: ["lenovo", "notebook"]
+                .iter()
+                .map(|w| Clause {
+                    surface: w.to_string(),
+                    required: true,
+                    node: Node::Term(PlanTerm::exact(*w)),
+                })
+                .collect(),
+        };
+        let settings = RankingSettings {
+            criteria: order.to_vec(),
+            type_sources: Vec::new(),
+            strong_fields: Vec::new(),
+        };
+        let roles = Roles {
+            type_clause: Some(1),
+            modifiers: vec![0],
+        };
+        Criteria::new(&settings, &plan, &roles)
+    }
+
+    fn facts(matched: u32, strong: u32, typos: u8, typed: bool) -> MatchFacts {
+        MatchFacts {
+            matched,
+            strong,
+            typos,
+            typed,
+            untyped: false,
+        }
+    }
+
+    #[test]
+    fn tiers_compare_criteria_in_order() {
+        let c = criteria(&Criterion::ALL);
+        let all_words_typo = c.tier(&facts(3, 3, 1, true));
+        let one_word_exact = c.tier(&facts(1, 1, 0, true));
+        assert!(all_words_typo > one_word_exact, "words come before typos");
+        let typed = c.tier(&facts(3, 0, 0, true));
+        let mentioned = c.tier(&facts(3, 3, 0, false));
+        assert!(typed > mentioned, "type comes before attribute");
+        let unknown = c.tier(&MatchFacts {
+            untyped: true,
+            ..facts(3, 0, 0, false)
+        });
+        assert!(typed > unknown && unknown > c.tier(&facts(3, 3, 0, false)));
+        assert_eq!(c.best_tier(), c.tier(&facts(3, 3, 0, true)));
+    }
+
+    #[test]
+    fn the_configured_order_decides() {
+        let c = criteria(&[Criterion::Attribute, Criterion::Type]);
+        assert!(c.tier(&facts(3, 3, 0, false)) > c.tier(&facts(3, 0, 0, true)));
+        let none = criteria(&[]);
+        assert_eq!(
+            none.tier(&facts(3, 3, 0, true)),
+            none.tier(&facts(1, 0, 9, false))
+        );
+    }
+}

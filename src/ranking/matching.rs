@@ -1,0 +1,574 @@
+//! Matching: the query plan evaluated over one segment's postings, clause by clause.
+//!
+//! Input: a [`QueryPlan`], the query's [`Roles`] and a searcher. [`Matcher::new`]
+//! compiles every term of the plan into per-field BM25 weights once per query (the
+//! same weights tantivy would use: the field's weight × the term's penalty × IDF, with
+//! an any-of's alternatives sharing the typed word's IDF). [`Matcher::segment`] then
+//! walks the postings of each term, merges them up the plan's tree (any-of = union,
+//! all-of = intersection, scores adding up) and combines the clauses into one sorted
+//! list of [`DocMatch`]: every document that matches at least one clause, with its
+//! BM25 text score and its [`MatchFacts`] — which clauses it matched, which of those
+//! in a strong field, how many typos it took, and whether the product-type word named
+//! what the product is. The ranking criteria (`super::criteria`) read only the facts;
+//! relaxation reads the clause mask, so dropping a word never walks postings again.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use tantivy::postings::Postings;
+use tantivy::query::{
+    Bm25StatisticsProvider, Bm25Weight, EnableScoring, PhraseQuery, Query, Weight,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocId, DocSet, Searcher, SegmentReader, TERMINATED, Term};
+
+use crate::error::{Error, Result};
+use crate::plan::{MatchKind, Node, PROXIMITY_BOOST, PlanTerm, QueryPlan, Roles};
+use crate::schema::IndexFields;
+
+/// What a document's match says about how well it answers the query.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MatchFacts {
+    /// Clauses matched: bit `i` for clause `i`.
+    pub matched: u32,
+    /// Clauses matched in a strong field (title, brand, category…).
+    pub strong: u32,
+    /// Typos (and unfinished words) it took to match, over the matched clauses.
+    pub typos: u8,
+    /// The query's product-type word matched what the product is.
+    pub typed: bool,
+    /// The product states no type at all (neither category nor title head noun).
+    pub untyped: bool,
+}
+
+/// One matching document of a segment.
+#[derive(Debug, Clone, Copy)]
+pub struct DocMatch {
+    pub doc: DocId,
+    /// BM25 over the weighted fields, expansions penalized, plus proximity.
+    pub text: f32,
+    pub facts: MatchFacts,
+}
+
+/// A term in one field, ready to score.
+struct FieldTerm {
+    term: Term,
+    weight: Bm25Weight,
+    strong: bool,
+}
+
+/// The plan's tree with its terms compiled.
+enum Compiled {
+    Term {
+        fields: Vec<FieldTerm>,
+        /// Typo cost of matching through this term (0 for the word as typed).
+        typos: u8,
+        /// The term in `_type`, for the type clause.
+        type_term: Option<Term>,
+    },
+    All(Vec<Compiled>),
+    Any(Vec<Compiled>),
+}
+
+/// A clause's match in one document.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    doc: DocId,
+    score: f32,
+    typos: u8,
+    strong: bool,
+    typed: bool,
+}
+
+/// The compiled query: clauses, proximity phrases.
+pub struct Matcher {
+    clauses: Vec<Compiled>,
+    type_clause: Option<usize>,
+    proximity: Vec<Box<dyn Weight>>,
+}
+
+/// Looks up and caches per-query statistics.
+struct Stats<'a> {
+    searcher: &'a Searcher,
+    docs: u64,
+    doc_freqs: RefCell<HashMap<Term, u64>>,
+    average_norms: RefCell<HashMap<Field, f32>>,
+}
+
+impl Stats<'_> {
+    fn doc_freq(&self, term: &Term) -> u64 {
+        if let Some(&df) = self.doc_freqs.borrow().get(term) {
+            return df;
+        }
+        let df = self.searcher.doc_freq(term).unwrap_or(0);
+        self.doc_freqs.borrow_mut().insert(term.clone(), df);
+        df
+    }
+
+    fn average_norm(&self, field: Field) -> f32 {
+        if let Some(&n) = self.average_norms.borrow().get(&field) {
+            return n;
+        }
+        let tokens = self.searcher.total_num_tokens(field).unwrap_or(0);
+        let n = tokens as f32 / self.docs.max(1) as f32;
+        self.average_norms.borrow_mut().insert(field, n);
+        n
+    }
+}
+
+impl Matcher {
+    /// Compiles `plan` for `searcher`'s index; `None` when the plan has no words.
+    pub fn new(
+        plan: &QueryPlan,
+        roles: &Roles,
+        fields: &IndexFields,
+        strong: &[bool],
+        searcher: &Searcher,
+    ) -> Result<Option<Matcher>> {
+        if plan.is_empty() {
+            return Ok(None);
+        }
+        let stats = Stats {
+            searcher,
+            docs: searcher.total_num_docs().unwrap_or(0),
+            doc_freqs: Default::default(),
+            average_norms: Default::default(),
+        };
+        let compiler = Compiler {
+            fields,
+            strong,
+            stats: &stats,
+        };
+        let clauses = plan
+            .clauses
+            .iter()
+            .enumerate()
+            .map(|(i, c)| compiler.node(&c.node, None, roles.type_clause == Some(i)))
+            .collect();
+        let proximity = compiler.proximity(plan, searcher)?;
+        Ok(Some(Matcher {
+            clauses,
+            type_clause: roles.type_clause,
+            proximity,
+        }))
+    }
+
+    /// Every document of `segment` matching at least one clause, by document id.
+    pub fn segment(&self, segment: &SegmentReader, fields: &IndexFields) -> Result<Vec<DocMatch>> {
+        let mut matches: Vec<DocMatch> = Vec::new();
+        for (i, clause) in self.clauses.iter().enumerate() {
+            let hits = evaluate(clause, segment, fields)?;
+            let is_type = self.type_clause == Some(i);
+            matches = add_clause(matches, &hits, 1u32 << i.min(31), is_type);
+        }
+        for weight in &self.proximity {
+            let mut at = 0usize;
+            weight.for_each(segment, &mut |doc, score| {
+                while at < matches.len() && matches[at].doc < doc {
+                    at += 1;
+                }
+                if let Some(m) = matches.get_mut(at)
+                    && m.doc == doc
+                {
+                    m.text += score;
+                }
+            })?;
+        }
+        if self.type_clause.is_some() {
+            let norms = segment.get_fieldnorms_reader(fields.product_type)?;
+            for m in &mut matches {
+                m.facts.untyped = norms.fieldnorm_id(m.doc) == 0;
+            }
+        }
+        Ok(matches)
+    }
+}
+
+struct Compiler<'a> {
+    fields: &'a IndexFields,
+    /// Per text field (aligned with `fields.text`): whether it is strong.
+    strong: &'a [bool],
+    stats: &'a Stats<'a>,
+}
+
+impl Compiler<'_> {
+    /// `shared`: per text field, the document frequency an any-of's alternatives are
+    /// scored with (so a rare synonym or typo never outscores the word itself).
+    fn node(&self, node: &Node, shared: Option<&[u64]>, typed: bool) -> Compiled {
+        match node {
+            Node::Term(term) => self.term(term, shared, typed),
+            Node::All(children) => {
+                Compiled::All(children.iter().map(|c| self.node(c, None, typed)).collect())
+            }
+            Node::Any(children) => {
+                let shared = self.shared_doc_freqs(children);
+                Compiled::Any(
+                    children
+                        .iter()
+                        .map(|c| self.node(c, Some(&shared), typed))
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    fn term(&self, term: &PlanTerm, shared: Option<&[u64]>, typed: bool) -> Compiled {
+        let mut fields = Vec::new();
+        if !term.text.is_empty() {
+            for (i, tf) in self.fields.text.iter().enumerate() {
+                if term.fuzzy && !tf.typos {
+                    continue;
+                }
+                let t = Term::from_field_text(tf.field, &term.text);
+                let own = self.stats.doc_freq(&t);
+                if own == 0 {
+                    continue;
+                }
+                let df = match (term.kind, shared.and_then(|s| s.get(i))) {
+                    (MatchKind::Exact, _) | (_, None) => own,
+                    (_, Some(&s)) => s.max(own),
+                };
+                let weight = Bm25Weight::for_one_term(
+                    df,
+                    self.stats.docs,
+                    self.stats.average_norm(tf.field),
+                )
+                .boost_by(tf.weight * term.penalty);
+                fields.push(FieldTerm {
+                    term: t,
+                    weight,
+                    strong: self.strong.get(i).copied().unwrap_or(false),
+                });
+            }
+        }
+        Compiled::Term {
+            fields,
+            typos: term.typo_cost(),
+            type_term: (typed && !term.text.is_empty())
+                .then(|| Term::from_field_text(self.fields.product_type, &term.text)),
+        }
+    }
+
+    /// Per field, the document frequency an any-of's single terms are scored with:
+    /// the typed word keeps its own; the others are scored as if at least as common as
+    /// it — or, when the typed word occurs nowhere, as its first correction, which then
+    /// scores exactly as if it had been typed.
+    fn shared_doc_freqs(&self, children: &[Node]) -> Vec<u64> {
+        self.fields
+            .text
+            .iter()
+            .map(|tf| {
+                let df = |t: &PlanTerm| {
+                    self.stats
+                        .doc_freq(&Term::from_field_text(tf.field, &t.text))
+                };
+                let singles = || {
+                    children.iter().filter_map(|c| match c {
+                        Node::Term(t) => Some(t),
+                        _ => None,
+                    })
+                };
+                let exact = singles()
+                    .filter(|t| t.kind == MatchKind::Exact)
+                    .map(df)
+                    .max()
+                    .unwrap_or(0);
+                if exact > 0 {
+                    return exact;
+                }
+                singles().map(df).find(|&d| d > 0).unwrap_or(0)
+            })
+            .collect()
+    }
+
+    /// Adjacent typed words found next to each other score extra: one phrase (slop 1)
+    /// per pair and field, weighted like the field times [`PROXIMITY_BOOST`].
+    fn proximity(&self, plan: &QueryPlan, searcher: &Searcher) -> Result<Vec<Box<dyn Weight>>> {
+        let mut out: Vec<Box<dyn Weight>> = Vec::new();
+        for pair in plan.clauses.windows(2) {
+            let (Some(a), Some(b)) = (exact_word(&pair[0].node), exact_word(&pair[1].node)) else {
+                continue;
+            };
+            if !(pair[0].required && pair[1].required) {
+                continue;
+            }
+            for tf in &self.fields.text {
+                let (ta, tb) = (
+                    Term::from_field_text(tf.field, a),
+                    Term::from_field_text(tf.field, b),
+                );
+                if self.stats.doc_freq(&ta) == 0 || self.stats.doc_freq(&tb) == 0 {
+                    continue;
+                }
+                let phrase = PhraseQuery::new_with_offset_and_slop(vec![(0, ta), (1, tb)], 1);
+                let query =
+                    tantivy::query::BoostQuery::new(Box::new(phrase), tf.weight * PROXIMITY_BOOST);
+                out.push(query.weight(EnableScoring::enabled_from_searcher(searcher))?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The exact word a clause holds, when it is a single typed word.
+fn exact_word(node: &Node) -> Option<&str> {
+    match node {
+        Node::Term(t) if t.kind == MatchKind::Exact => Some(&t.text),
+        Node::Any(children) => children.first().and_then(exact_word),
+        _ => None,
+    }
+}
+
+/// The hits of a compiled node in one segment, by document id.
+fn evaluate(node: &Compiled, segment: &SegmentReader, fields: &IndexFields) -> Result<Vec<Hit>> {
+    match node {
+        Compiled::Term {
+            fields: terms,
+            typos,
+            type_term,
+        } => {
+            let mut hits: Vec<Hit> = Vec::new();
+            for ft in terms {
+                let more = postings_hits(segment, ft, *typos)?;
+                hits = union(hits, more);
+            }
+            if let Some(term) = type_term
+                && !hits.is_empty()
+            {
+                mark_typed(&mut hits, segment, term, fields)?;
+            }
+            Ok(hits)
+        }
+        Compiled::Any(children) => {
+            let mut hits = Vec::new();
+            for child in children {
+                hits = union(hits, evaluate(child, segment, fields)?);
+            }
+            Ok(hits)
+        }
+        Compiled::All(children) => {
+            let mut iter = children.iter();
+            let Some(first) = iter.next() else {
+                return Ok(Vec::new());
+            };
+            let mut hits = evaluate(first, segment, fields)?;
+            for child in iter {
+                if hits.is_empty() {
+                    break;
+                }
+                hits = intersection(&hits, &evaluate(child, segment, fields)?);
+            }
+            Ok(hits)
+        }
+    }
+}
+
+/// Every document of a term's postings in one field, scored.
+fn postings_hits(segment: &SegmentReader, ft: &FieldTerm, typos: u8) -> Result<Vec<Hit>> {
+    let field = ft.term.field();
+    let inverted = segment.inverted_index(field)?;
+    let Some(mut postings) = inverted
+        .read_postings(&ft.term, IndexRecordOption::WithFreqs)
+        .map_err(|e| Error::io("reading postings", e))?
+    else {
+        return Ok(Vec::new());
+    };
+    let norms = segment.get_fieldnorms_reader(field)?;
+    let mut hits = Vec::with_capacity(postings.size_hint() as usize);
+    let mut doc = postings.doc();
+    while doc != TERMINATED {
+        hits.push(Hit {
+            doc,
+            score: ft
+                .weight
+                .score(norms.fieldnorm_id(doc), postings.term_freq()),
+            typos,
+            strong: ft.strong,
+            typed: false,
+        });
+        doc = postings.advance();
+    }
+    Ok(hits)
+}
+
+/// Marks the hits whose product is of the type `term` names.
+fn mark_typed(
+    hits: &mut [Hit],
+    segment: &SegmentReader,
+    term: &Term,
+    fields: &IndexFields,
+) -> Result<()> {
+    let inverted = segment.inverted_index(fields.product_type)?;
+    let Some(mut postings) = inverted
+        .read_postings(term, IndexRecordOption::Basic)
+        .map_err(|e| Error::io("reading postings", e))?
+    else {
+        return Ok(());
+    };
+    for hit in hits.iter_mut() {
+        if postings.doc() == TERMINATED {
+            break;
+        }
+        if postings.doc() < hit.doc {
+            postings.seek(hit.doc);
+        }
+        if postings.doc() == hit.doc {
+            hit.typed = true;
+        }
+    }
+    Ok(())
+}
+
+/// Hits of either side; a document in both adds its scores and keeps the better facts.
+fn union(a: Vec<Hit>, b: Vec<Hit>) -> Vec<Hit> {
+    if a.is_empty() {
+        return b;
+    }
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        match x.doc.cmp(&y.doc) {
+            std::cmp::Ordering::Less => {
+                out.push(x);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(y);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(Hit {
+                    doc: x.doc,
+                    score: x.score + y.score,
+                    typos: x.typos.min(y.typos),
+                    strong: x.strong || y.strong,
+                    typed: x.typed || y.typed,
+                });
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Hits of both sides: every part must match; typos add up.
+fn intersection(a: &[Hit], b: &[Hit]) -> Vec<Hit> {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        match x.doc.cmp(&y.doc) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(Hit {
+                    doc: x.doc,
+                    score: x.score + y.score,
+                    typos: x.typos.saturating_add(y.typos),
+                    strong: x.strong && y.strong,
+                    typed: x.typed || y.typed,
+                });
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Folds one clause's hits into the documents matched so far.
+fn add_clause(matches: Vec<DocMatch>, hits: &[Hit], bit: u32, is_type: bool) -> Vec<DocMatch> {
+    let as_match = |h: &Hit| DocMatch {
+        doc: h.doc,
+        text: h.score,
+        facts: MatchFacts {
+            matched: bit,
+            strong: if h.strong { bit } else { 0 },
+            typos: h.typos,
+            typed: is_type && h.typed,
+            untyped: false,
+        },
+    };
+    if matches.is_empty() {
+        return hits.iter().map(as_match).collect();
+    }
+    let mut out = Vec::with_capacity(matches.len().max(hits.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < matches.len() || j < hits.len() {
+        let take_match = j >= hits.len() || (i < matches.len() && matches[i].doc < hits[j].doc);
+        if take_match {
+            out.push(matches[i]);
+            i += 1;
+            continue;
+        }
+        let hit = &hits[j];
+        j += 1;
+        if i < matches.len() && matches[i].doc == hit.doc {
+            let mut m = matches[i];
+            i += 1;
+            let add = as_match(hit);
+            m.text += add.text;
+            m.facts.matched |= add.facts.matched;
+            m.facts.strong |= add.facts.strong;
+            m.facts.typos = m.facts.typos.saturating_add(add.facts.typos);
+            m.facts.typed |= add.facts.typed;
+            out.push(m);
+        } else {
+            out.push(as_match(hit));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(doc: DocId, score: f32, typos: u8) -> Hit {
+        Hit {
+            doc,
+            score,
+            typos,
+            strong: false,
+            typed: false,
+        }
+    }
+
+    #[test]
+    fn unions_add_scores_and_keep_the_fewest_typos() {
+        let out = union(
+            vec![hit(1, 1.0, 0), hit(3, 1.0, 0)],
+            vec![hit(2, 2.0, 1), hit(3, 2.0, 1)],
+        );
+        let docs: Vec<_> = out.iter().map(|h| (h.doc, h.score, h.typos)).collect();
+        assert_eq!(docs, [(1, 1.0, 0), (2, 2.0, 1), (3, 3.0, 0)]);
+    }
+
+    #[test]
+    fn intersections_keep_common_documents() {
+        let out = intersection(
+            &[hit(1, 1.0, 0), hit(3, 1.0, 1)],
+            &[hit(3, 2.0, 1), hit(4, 1.0, 0)],
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].doc, out[0].score, out[0].typos), (3, 3.0, 2));
+    }
+
+    #[test]
+    fn clauses_fold_into_masks() {
+        let first = add_clause(Vec::new(), &[hit(1, 1.0, 0), hit(2, 1.0, 0)], 1, false);
+        let both = add_clause(first, &[hit(2, 1.0, 1), hit(5, 1.0, 0)], 2, false);
+        let masks: Vec<_> = both
+            .iter()
+            .map(|m| (m.doc, m.facts.matched, m.facts.typos))
+            .collect();
+        assert_eq!(masks, [(1, 1, 0), (2, 3, 1), (5, 2, 0)]);
+    }
+}
