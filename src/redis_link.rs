@@ -69,9 +69,11 @@ impl RedisLink {
         &self.shown
     }
 
-    /// A new connection of its own (for blocking reads), with `read_timeout`.
+    /// A new connection of its own (for blocking reads), with `read_timeout`. It dials
+    /// even while calls fail fast, so a background reader notices Redis returning (and
+    /// ends the fail-fast window for everyone) as soon as it tries.
     pub fn dedicated(&self, read_timeout: Duration) -> Result<Connection> {
-        let connection = self.dial()?;
+        let connection = self.dial_now()?;
         connection
             .set_read_timeout(Some(read_timeout))
             .map_err(|e| self.failure("setting a timeout", e))?;
@@ -147,6 +149,10 @@ impl RedisLink {
                 self.shown
             )));
         }
+        self.dial_now()
+    }
+
+    fn dial_now(&self) -> Result<Connection> {
         let dialed = self
             .client
             .get_connection_with_timeout(CONNECT_TIMEOUT)

@@ -242,44 +242,54 @@ fn two_replicas_share_events_products_and_reloads_through_redis() {
     a_restarted_replica_catches_up(&client, &a, &mut b, &redis);
 }
 
+/// Positions of `brand`'s products in a search's hits.
+fn brand_ranks(body: &Value, brand: &str) -> Vec<usize> {
+    let hits = body["hits"].as_array().cloned().unwrap_or_default();
+    (0..hits.len())
+        .filter(|i| hits[*i]["product"]["brand"] == brand)
+        .collect()
+}
+
 fn events_on_a_shape_searches_on_b(client: &Client, a: &Replica, b: &Replica) {
     let shopper = personalized_shopper("shaped");
-    let (status, plain) = get(client, &b.url("/v1/search?q=sofa&per_page=40"));
+    let query = "/v1/search?q=&per_page=100&explain=true";
+    let (status, plain) = get(client, &b.url(query));
     assert_eq!(status, 200, "{plain}");
-    let hits = ids(&plain);
-    assert!(hits.len() >= 20, "too few sofas: {plain}");
-    let target = hits[hits.len() - 1].clone();
-    let before = hits.len() - 1;
-    let events: Vec<Value> = ["view", "add_to_cart", "purchase"]
+    let hits = plain["hits"].as_array().cloned().unwrap_or_default();
+    assert!(hits.len() >= 40, "too few products: {plain}");
+    // The brand of the last product shown: its products should rise for a loyal buyer.
+    let brand = hits[hits.len() - 1]["product"]["brand"]
+        .as_str()
+        .expect("brand")
+        .to_string();
+    let bought: Vec<&Value> = hits
         .iter()
-        .map(|kind| json!({"type": kind, "shopper": shopper, "product": target}))
+        .filter(|h| h["product"]["brand"] == brand.as_str())
+        .collect();
+    let events: Vec<Value> = (0..5)
+        .map(|i| json!({"type": "purchase", "shopper": shopper, "product": bought[i % bought.len()]["id"]}))
         .collect();
     let (status, body) = send(client, "POST", &a.url("/v1/events"), Some(json!(events)));
-    assert_eq!((status, &body["accepted"]), (202, &json!(3)), "{body}");
-    let (status, shaped) = get(
-        client,
-        &b.url(&format!(
-            "/v1/search?q=sofa&per_page=40&explain=true&shopper={shopper}"
-        )),
-    );
+    assert_eq!((status, &body["accepted"]), (202, &json!(5)), "{body}");
+    let (status, shaped) = get(client, &b.url(&format!("{query}&shopper={shopper}")));
     assert_eq!(status, 200, "{shaped}");
     assert_eq!(shaped["variant"], "personalized", "{shaped}");
-    let after = ids(&shaped)
-        .iter()
-        .position(|id| *id == target)
-        .expect("the purchased product is still found");
-    assert!(
-        after < before,
-        "{target} moved from {before} to {after} only"
+    assert_eq!(
+        shaped["total"], plain["total"],
+        "personalization only re-ranks"
     );
-    let hit = &shaped["hits"][after];
+    let (before, after) = (brand_ranks(&plain, &brand), brand_ranks(&shaped, &brand));
+    assert!(!after.is_empty(), "{brand} vanished from the page");
+    let mean = |r: &[usize]| r.iter().sum::<usize>() as f64 / r.len() as f64;
     assert!(
-        hit["explain"]["affinity"].as_f64().unwrap_or(0.0) > 0.0,
-        "{hit}"
+        after[0] < before[0] && mean(&after) < mean(&before),
+        "{brand} did not rise on B: {before:?} → {after:?}"
     );
+    let lifted = &shaped["hits"][after[0]]["explain"];
+    assert!(lifted["affinity"].as_f64().unwrap_or(0.0) > 0.0, "{lifted}");
     let (status, profile) = get(client, &b.url(&format!("/v1/shoppers/{shopper}")));
     assert_eq!(status, 200, "{profile}");
-    assert_eq!(profile["events"]["purchase"], 1, "{profile}");
+    assert_eq!(profile["events"]["purchase"], 5, "{profile}");
 }
 
 fn forget_and_opt_out_on_a_hold_on_b(client: &Client, a: &Replica, b: &Replica) {
@@ -335,11 +345,11 @@ fn events_read_back_in_recording_order(redis: &Redis) {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     assert_eq!(
         all.len(),
-        4,
-        "3 shaping events, 1 opt-out shopper's, 0 forgotten"
+        6,
+        "5 shaping events, 1 opt-out shopper's, 0 forgotten"
     );
     assert!(all.iter().all(|(_, e)| !e.shopper.starts_with("forget")));
-    assert_eq!(all[0].1.kind, clerk::events::EventKind::View);
+    assert_eq!(all[0].1.kind, clerk::events::EventKind::Purchase);
     let rest = store.events_after(Some(seqs[0]), 2).expect("events");
     assert_eq!(rest, all[1..3].to_vec());
 }
@@ -451,6 +461,15 @@ fn redis_down_costs_personalization_not_search(
         });
         assert!(took.is_some(), "a replica did not reconnect to Redis");
     }
+    let product = json!([{"id": "p-back", "title": "Returning rattan lamp"}]);
+    let took = within(Duration::from_secs(10), || {
+        send(client, "PUT", &a.url("/v1/products"), Some(product.clone())).0 == 200
+    });
+    assert!(took.is_some(), "the catalog feed did not reconnect");
+    let took = within(Duration::from_secs(1), || {
+        ids(&get(client, &b.url("/v1/search?q=rattan%20lamp")).1).contains(&"p-back".to_string())
+    });
+    assert!(took.is_some(), "B's feed did not reconnect");
     let (_, search) = get(
         client,
         &b.url(&format!("/v1/search?q=sofa&shopper={shopper}")),
