@@ -336,7 +336,7 @@ impl Personalization {
         columns: &SegmentColumns,
         doc: u32,
         vocab: &Vocabulary,
-    ) -> Option<String> {
+    ) -> Option<Because> {
         let scored: Vec<(&Group, u32, f32)> = self
             .groups
             .iter()
@@ -381,7 +381,10 @@ impl Personalization {
                     .get(&feature)
                     .map(|w| verb(w.dominant()))
                     .unwrap_or("viewed");
-                return Some(format!("it is in the price range of products you {verb}"));
+                return Some(Because {
+                    feature: group.name.clone(),
+                    sentence: format!("it is in the price range of products you {verb}"),
+                });
             }
         };
         let verb = self
@@ -389,8 +392,20 @@ impl Personalization {
             .get(&feature)
             .map(|w| verb(w.dominant()))
             .unwrap_or("viewed");
-        Some(format!("you {verb} {phrase}"))
+        Some(Because {
+            feature: group.name.clone(),
+            sentence: format!("you {verb} {phrase}"),
+        })
     }
+}
+
+/// Why the profile lifted a product: the feature group and a sentence for the shopper.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Because {
+    /// The taste that explains it: `brand`, `category`, `_type`, `price_band`, or an
+    /// attribute (`attributes.product_colour`).
+    pub feature: String,
+    pub sentence: String,
 }
 
 /// How specific a feature is as a reason: brands and other exact values first, then

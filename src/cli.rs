@@ -395,6 +395,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     let mut report = eval::evaluate(&engine, &set, &suites, !args.without_query_layer)?;
     if personalization {
         report.personalization = Some(eval::personas::evaluate(&engine, &set)?);
+        report.loyalty = Some(eval::loyalty::evaluate(&engine, &set)?);
     }
     let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some(out) = &args.out {

@@ -187,6 +187,10 @@ pub struct Explain {
     /// Why the shopper's profile lifted this product, in their words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub because: Option<String>,
+    /// The taste behind `because`: `brand`, `category`, `_type` (the product type),
+    /// `price_band` or an attribute such as `attributes.color`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because_feature: Option<String>,
 }
 
 /// One result.
@@ -531,6 +535,10 @@ fn page_hits(
         .take(request.per_page)
         .map(|c| {
             let (id, product) = load_product(snapshot, c.address)?;
+            let reason = request
+                .explain
+                .then(|| because(snapshot, ranker, c))
+                .flatten();
             let explain = request.explain.then(|| Explain {
                 criteria: retrieval.criteria.explain(&c.facts),
                 text: c.breakdown.text,
@@ -541,7 +549,8 @@ fn page_hits(
                     .get(c.address.segment_ord as usize)
                     .map(|columns| retrieval.rules.labels(columns, c.address))
                     .unwrap_or_default(),
-                because: because(snapshot, ranker, c),
+                because: reason.as_ref().map(|r| r.sentence.clone()),
+                because_feature: reason.map(|r| r.feature),
             });
             Ok(Hit {
                 id,
@@ -554,7 +563,11 @@ fn page_hits(
 }
 
 /// The profile's reason for a candidate it lifted.
-fn because(snapshot: &Snapshot, ranker: &Ranker, candidate: &Candidate) -> Option<String> {
+fn because(
+    snapshot: &Snapshot,
+    ranker: &Ranker,
+    candidate: &Candidate,
+) -> Option<crate::affinity::Because> {
     if candidate.breakdown.affinity <= 0.0 {
         return None;
     }

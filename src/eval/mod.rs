@@ -9,6 +9,7 @@
 //! moved most.
 
 pub mod judged;
+pub mod loyalty;
 pub mod metrics;
 pub mod personas;
 pub mod suites;
@@ -71,6 +72,9 @@ pub struct EvalReport {
     /// The personalization suite, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personalization: Option<personas::PersonaReport>,
+    /// The brand-loyalty suite, when it ran (with personalization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loyalty: Option<loyalty::LoyaltyReport>,
 }
 
 impl EvalReport {
@@ -116,6 +120,7 @@ pub fn evaluate(
         documents: engine.documents(),
         suites: results,
         personalization: None,
+        loyalty: None,
     })
 }
 
@@ -219,6 +224,9 @@ pub fn render_table(report: &EvalReport) -> String {
     }
     if let Some(p) = &report.personalization {
         out.push_str(&personas::render(p));
+    }
+    if let Some(l) = &report.loyalty {
+        out.push_str(&loyalty::render(l));
     }
     out
 }

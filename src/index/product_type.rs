@@ -132,38 +132,53 @@ impl TypeNouns {
             .iter()
             .flat_map(|phrase| phrase_heads(phrase, &self.analyzer))
             .collect();
-        if let Some(title) = title_of(product, schema)
-            && let Some(head) = self.title_head(title)
-        {
-            types.push(head);
+        if let Some(title) = title_of(product, schema) {
+            types.extend(self.title_head(title));
         }
         types.sort();
         types.dedup();
         types
     }
 
-    /// The head noun a title states, if its lead holds a known type noun: the last
+    /// The head nouns a title states, if its lead holds a known type noun: the last
     /// type noun of the first run of words (model codes and sizes, which hold digits,
-    /// end a run) that holds one.
-    pub fn title_head(&self, title: &str) -> Option<String> {
-        let mut head: Option<String> = None;
+    /// end a run) that holds one, and the word before it when the head is a light one
+    /// ("memory *module*").
+    pub fn title_head(&self, title: &str) -> Vec<String> {
+        let mut run: Vec<String> = Vec::new();
+        let mut head: Option<usize> = None;
         for word in title_lead(title) {
             if word.chars().any(|c| c.is_ascii_digit()) {
                 if head.is_some() {
                     break;
                 }
+                run.clear();
                 continue;
             }
             let terms = self.analyzer.terms(word);
-            if let Some(noun) = terms
+            let noun = terms
                 .iter()
                 .rev()
-                .find(|t| t.chars().all(char::is_alphabetic) && self.contains(t))
-            {
-                head = Some(noun.clone());
+                .find(|t| t.chars().all(char::is_alphabetic) && self.contains(t));
+            match noun {
+                Some(noun) => {
+                    run.push(noun.clone());
+                    head = Some(run.len() - 1);
+                }
+                None => run.extend(terms.last().cloned()),
             }
         }
-        head
+        let Some(at) = head else {
+            return Vec::new();
+        };
+        let mut heads = vec![run[at].clone()];
+        if LIGHT_HEADS.contains(&run[at].as_str())
+            && let Some(modifier) = at.checked_sub(1).and_then(|i| run.get(i))
+            && modifier.chars().all(char::is_alphabetic)
+        {
+            heads.push(modifier.clone());
+        }
+        heads
     }
 }
 
@@ -323,40 +338,63 @@ mod tests {
         ]);
         assert_eq!(
             n.title_head("HP KS524AA notebook spare part Battery")
-                .as_deref(),
+                .first()
+                .map(String::as_str),
             Some("battery")
         );
         assert_eq!(
             n.title_head("Dell D630 Notebook Core 2 Duo 4-cell battery")
-                .as_deref(),
+                .first()
+                .map(String::as_str),
             Some("notebook")
         );
-        assert_eq!(n.title_head("APC Smart-UPS 1500VA").as_deref(), Some("ups"));
-        assert_eq!(n.title_head("Targus notebook bag").as_deref(), Some("bag"));
+        assert_eq!(
+            n.title_head("APC Smart-UPS 1500VA")
+                .first()
+                .map(String::as_str),
+            Some("ups")
+        );
+        assert_eq!(
+            n.title_head("Targus notebook bag")
+                .first()
+                .map(String::as_str),
+            Some("bag")
+        );
         assert_eq!(
             n.title_head("Battery for select IBM/LENOVO notebooks")
-                .as_deref(),
+                .first()
+                .map(String::as_str),
             Some("battery")
         );
         assert_eq!(
             n.title_head("HP Pavilion dv7 Notebook Silver 43.2 cm (17\") Card adapter")
-                .as_deref(),
+                .first()
+                .map(String::as_str),
             Some("notebook")
         );
         assert_eq!(
             n.title_head("Xerox 006R90321 toner cartridge Original Black")
-                .as_deref(),
+                .first()
+                .map(String::as_str),
             Some("cartridge")
         );
         assert_eq!(
             n.title_head("StarTech.com DB9 RS232 Serial Null Modem Adapter - M/F")
-                .as_deref(),
+                .first()
+                .map(String::as_str),
             Some("adapter")
         );
         assert_eq!(
-            n.title_head("AC adapter for notebooks").as_deref(),
+            n.title_head("AC adapter for notebooks")
+                .first()
+                .map(String::as_str),
             Some("adapter")
         );
-        assert_eq!(n.title_head("Compatible with every notebook"), None);
+        assert!(n.title_head("Compatible with every notebook").is_empty());
+        let light = nouns(&["memory", "module"]);
+        assert_eq!(
+            light.title_head("HyperX FURY HX436/32 memory module 32 GB"),
+            ["module", "memory"]
+        );
     }
 }

@@ -64,7 +64,8 @@ fn names_type(node: &Node, ctx: &RoleContext) -> bool {
     match node {
         Node::Term(t) => !t.text.chars().all(|c| c.is_ascii_digit()) && (ctx.names_type)(&t.text),
         Node::Any(children) => children.iter().any(|c| names_type(c, ctx)),
-        Node::All(_) => false,
+        // A span ("graphics card"): its head is its last word.
+        Node::All(children) => children.last().is_some_and(|c| names_type(c, ctx)),
     }
 }
 

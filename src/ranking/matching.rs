@@ -286,20 +286,20 @@ impl Compiler<'_> {
     fn proximity(&self, plan: &QueryPlan, searcher: &Searcher) -> Result<Vec<Box<dyn Weight>>> {
         let mut out: Vec<Box<dyn Weight>> = Vec::new();
         for pair in plan.clauses.windows(2) {
-            let (Some(a), Some(b)) = (exact_word(&pair[0].node), exact_word(&pair[1].node)) else {
-                continue;
-            };
             if !(pair[0].required && pair[1].required) {
                 continue;
             }
+            let (a, b) = (full_words(&pair[0].node), full_words(&pair[1].node));
             for tf in &self.fields.text {
-                let (ta, tb) = (
-                    Term::from_field_text(tf.field, a),
-                    Term::from_field_text(tf.field, b),
-                );
-                if self.stats.doc_freq(&ta) == 0 || self.stats.doc_freq(&tb) == 0 {
+                let known = |words: &[&str]| {
+                    words
+                        .iter()
+                        .map(|w| Term::from_field_text(tf.field, w))
+                        .find(|t| self.stats.doc_freq(t) > 0)
+                };
+                let (Some(ta), Some(tb)) = (known(&a), known(&b)) else {
                     continue;
-                }
+                };
                 let phrase = PhraseQuery::new_with_offset_and_slop(vec![(0, ta), (1, tb)], 1);
                 let query =
                     tantivy::query::BoostQuery::new(Box::new(phrase), tf.weight * PROXIMITY_BOOST);
@@ -310,12 +310,22 @@ impl Compiler<'_> {
     }
 }
 
-/// The exact word a clause holds, when it is a single typed word.
-fn exact_word(node: &Node) -> Option<&str> {
+/// The words a single-word clause stands for at full weight: the word as typed, or
+/// its unambiguous correction (so a typo'd query ranks like its correction).
+fn full_words(node: &Node) -> Vec<&str> {
+    let full = |t: &PlanTerm| {
+        t.kind == MatchKind::Exact || (t.kind == MatchKind::Typo && t.penalty >= 1.0)
+    };
     match node {
-        Node::Term(t) if t.kind == MatchKind::Exact => Some(&t.text),
-        Node::Any(children) => children.first().and_then(exact_word),
-        _ => None,
+        Node::Term(t) if full(t) => vec![&t.text],
+        Node::Any(children) => children
+            .iter()
+            .filter_map(|c| match c {
+                Node::Term(t) if full(t) => Some(t.text.as_str()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

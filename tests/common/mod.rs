@@ -105,3 +105,16 @@ fn fixture_from_catalog(dir: TempDir, catalog: &Path, schema: &StoreSchema) -> F
         products,
     }
 }
+
+/// A hit's relevance criteria as a key that sorts like the ranking does (larger is
+/// better; typos count against).
+pub fn criteria_key(explain: &clerk::search::Explain) -> Vec<i64> {
+    explain
+        .criteria
+        .iter()
+        .map(|c| match c.criterion {
+            clerk::schema::Criterion::Typo => -(c.value as i64),
+            _ => c.value as i64,
+        })
+        .collect()
+}
