@@ -221,13 +221,16 @@ fn better_matches_are_never_displaced_by_taste() {
                 pair[0]
             );
         }
-        assert!(
-            response
-                .hits
-                .iter()
-                .any(|h| h.explain.as_ref().unwrap().affinity > 0.0),
-            "{q}"
-        );
+        // Where the shopper's brand is among the hits, the taste is at work.
+        if response.hits.iter().any(|h| h.product["brand"] == "Nordby") {
+            assert!(
+                response
+                    .hits
+                    .iter()
+                    .any(|h| h.explain.as_ref().unwrap().affinity > 0.0),
+                "{q}"
+            );
+        }
     }
 }
 

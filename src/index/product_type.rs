@@ -79,7 +79,7 @@ impl TypeNouns {
         let mut nouns = BTreeSet::new();
         for product in products {
             for phrase in stated_types(product, schema) {
-                nouns.extend(phrase_heads(&phrase, &analyzer));
+                nouns.extend(phrase_heads(phrase, &analyzer));
             }
         }
         TypeNouns { nouns, analyzer }
