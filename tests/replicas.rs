@@ -34,16 +34,19 @@ struct Redis {
 impl Redis {
     /// Starts `redis-server` on `port` in `dir`; `None` when it is not installed.
     fn start(port: u16, dir: &Path) -> Option<Redis> {
+        Redis::start_with(
+            port,
+            dir,
+            &["--appendonly", "yes", "--appendfsync", "always"],
+        )
+    }
+
+    /// The same with other persistence settings.
+    fn start_with(port: u16, dir: &Path, persistence: &[&str]) -> Option<Redis> {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
+            .args(["--save", ""])
+            .args(persistence)
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
@@ -222,6 +225,7 @@ fn two_replicas_share_events_products_and_reloads_through_redis() {
     let redis_dir = root.join("redis");
     std::fs::create_dir_all(&redis_dir).expect("redis dir");
     let mut redis = Redis::start(free_port(), &redis_dir).expect("redis-server starts");
+    a_redis_that_could_lose_events_is_refused(&fixture.data_dir(), &redis_dir);
     let (data_a, data_b) = (root.join("a"), root.join("b"));
     copy_dir(&fixture.data_dir(), &data_a);
     copy_dir(&fixture.data_dir(), &data_b);
@@ -248,6 +252,26 @@ fn brand_ranks(body: &Value, brand: &str) -> Vec<usize> {
     (0..hits.len())
         .filter(|i| hits[*i]["product"]["brand"] == brand)
         .collect()
+}
+
+/// `clerk serve` refuses a Redis whose settings could lose an acknowledged event.
+fn a_redis_that_could_lose_events_is_refused(data: &Path, scratch: &Path) {
+    let dir = scratch.join("lazy");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let lazy = ["--appendonly", "yes", "--appendfsync", "everysec"];
+    let redis = Redis::start_with(free_port(), &dir, &lazy).expect("redis-server starts");
+    let output = common::server::clerk()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .arg("--config-dir")
+        .arg(common::repo_root())
+        .args(["--shopper-store", &redis.url()])
+        .output()
+        .expect("run clerk serve");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "served on a lazy Redis: {said}");
+    assert!(said.contains("appendfsync is \"everysec\""), "{said}");
+    assert!(said.contains("--appendfsync always"), "{said}");
 }
 
 fn events_on_a_shape_searches_on_b(client: &Client, a: &Replica, b: &Replica) {
