@@ -392,6 +392,7 @@ fn product_changes_on_a_reach_b_within_a_second(client: &Client, a: &Replica, b:
         ids(&get(client, &b.url("/v1/search?q=quokka")).1) == ["p-quokka"]
     });
     assert!(took.is_some(), "the upsert did not reach B within 1 s");
+    eprintln!("upsert on A searchable on B after {took:?} (from A's answer)");
     let (status, _) = send(client, "DELETE", &a.url("/v1/products/p-quokka"), None);
     assert_eq!(status, 204);
     let took = within(Duration::from_secs(1), || {
