@@ -293,26 +293,28 @@ fn serve(args: ServeArgs) -> Result<()> {
     let state = AppState::new(engine.clone()).with_admin_key(std::env::var("CLERK_ADMIN_KEY").ok());
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
-    let served = runtime.block_on(http::serve(
-        args.addr,
-        state,
-        http::shutdown_signal(),
-        |addr| {
-            tracing::info!(
-                "clerk serving {} products on http://{addr}",
-                engine.documents()
-            );
-            eprintln!(
-                "clerk serving {} products on http://{addr}",
-                engine.documents()
-            );
-        },
-    ));
+    let served = runtime
+        .block_on(http::serve(
+            args.addr,
+            state,
+            http::shutdown_signal(),
+            |addr| {
+                tracing::info!(
+                    "clerk serving {} products on http://{addr}",
+                    engine.documents()
+                );
+                eprintln!(
+                    "clerk serving {} products on http://{addr}",
+                    engine.documents()
+                );
+            },
+        ))
+        .map_err(|e| Error::io(format!("serving on {}", args.addr), e));
     if let (Some(feed), Some(tailer)) = (feed, tailer) {
         feed.stop();
         let _ = tailer.join();
     }
-    served.map_err(|e| Error::io(format!("serving on {}", args.addr), e))
+    served
 }
 
 fn search(args: SearchArgs) -> Result<()> {
