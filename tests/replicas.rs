@@ -239,6 +239,7 @@ fn two_replicas_share_events_products_and_reloads_through_redis() {
     events_on_a_shape_searches_on_b(&client, &a, &b);
     forget_and_opt_out_on_a_hold_on_b(&client, &a, &b);
     events_read_back_in_recording_order(&redis);
+    concurrent_batches_on_both_replicas_lose_nothing(&a, &b);
     product_changes_on_a_reach_b_within_a_second(&client, &a, &b);
     reload_on_a_reloads_b(&client, &a, &b);
     acknowledged_events_survive_a_redis_restart(&client, &a, &b, &mut redis);
@@ -376,6 +377,34 @@ fn events_read_back_in_recording_order(redis: &Redis) {
     assert_eq!(all[0].1.kind, clerk::events::EventKind::Purchase);
     let rest = store.events_after(Some(seqs[0]), 2).expect("events");
     assert_eq!(rest, all[1..3].to_vec());
+    let mut walked = 0;
+    store.for_each_event(&mut |_| walked += 1).expect("walk");
+    assert_eq!(walked, all.len());
+}
+
+/// Both replicas move one shopper's profile at the same time: every event counts once
+/// (the optimistic transaction starts over instead of overwriting the other's update).
+fn concurrent_batches_on_both_replicas_lose_nothing(a: &Replica, b: &Replica) {
+    let shopper = personalized_shopper("busy");
+    let writers: Vec<_> = [a.url("/v1/events"), b.url("/v1/events")]
+        .into_iter()
+        .map(|url| {
+            let shopper = shopper.clone();
+            std::thread::spawn(move || {
+                let client = Client::new();
+                for _ in 0..15 {
+                    let event = json!([{"type": "view", "shopper": shopper, "product": "p-1004"}]);
+                    let (status, body) = send(&client, "POST", &url, Some(event));
+                    assert_eq!(status, 202, "{body}");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let (_, profile) = get(&Client::new(), &a.url(&format!("/v1/shoppers/{shopper}")));
+    assert_eq!(profile["events"]["view"], 30, "{profile}");
 }
 
 fn product_changes_on_a_reach_b_within_a_second(client: &Client, a: &Replica, b: &Replica) {
