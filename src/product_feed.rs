@@ -81,6 +81,9 @@ pub struct ProductFeed {
     /// The last entry this replica applied, and a signal when it moves.
     applied: Mutex<StreamId>,
     moved: Condvar,
+    /// The index directory the tailer last applied to: a new one (after `clerk index`)
+    /// starts from its own position, which may be behind.
+    index_dir: Mutex<Option<std::path::PathBuf>>,
     stop: AtomicBool,
 }
 
@@ -101,6 +104,7 @@ impl ProductFeed {
             origin,
             applied: Mutex::new(StreamId::default()),
             moved: Condvar::new(),
+            index_dir: Mutex::new(None),
             stop: AtomicBool::new(false),
         })
     }
@@ -210,8 +214,9 @@ impl ProductFeed {
         let from = index
             .catalog_version()?
             .and_then(|v| StreamId::parse(&v))
-            .unwrap_or_default()
-            .to_string();
+            .unwrap_or_default();
+        self.follow_index(&index, from);
+        let from = from.to_string();
         let entries = self.read(c, &from, block)?;
         let Some((last, _)) = entries.last() else {
             self.mark_applied(&from);
@@ -274,6 +279,20 @@ impl ProductFeed {
             }
         }
         (changes, reload)
+    }
+
+    /// On a newly opened index, `applied` becomes that index's position, so a change
+    /// published now waits until this index has it too.
+    fn follow_index(&self, index: &LiveIndex, position: StreamId) {
+        let Ok(mut dir) = self.index_dir.lock() else {
+            return;
+        };
+        if dir.as_deref() != Some(index.dir()) {
+            *dir = Some(index.dir().to_path_buf());
+            if let Ok(mut applied) = self.applied.lock() {
+                *applied = position;
+            }
+        }
     }
 
     fn mark_applied(&self, id: &str) {

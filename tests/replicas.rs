@@ -8,7 +8,9 @@
 //! 1 s; a reload on A reloads B; events acknowledged before Redis is killed survive its
 //! restart; while Redis is down searches answer unpersonalized and events get 503;
 //! both replicas reconnect when it returns; a replica stopped while a product changed
-//! catches up when it starts again.
+//! catches up when it starts again, and one whose index is rebuilt replays the feed.
+//! Also: a Redis without `appendfsync always` is refused, concurrent batches for one
+//! shopper on both replicas lose nothing, and `events_after` reads Redis in order.
 //!
 //! Without `redis-server` the test is skipped with a printed reason (and fails under
 //! `CI=true`, where `.ci/run` installs it).
@@ -245,6 +247,7 @@ fn two_replicas_share_events_products_and_reloads_through_redis() {
     acknowledged_events_survive_a_redis_restart(&client, &a, &b, &mut redis);
     redis_down_costs_personalization_not_search(&client, &a, &b, &mut redis);
     a_restarted_replica_catches_up(&client, &a, &mut b, &redis);
+    a_rebuilt_index_replays_the_feed(&client, &a, &b, &root.join("catalog.jsonl"));
 }
 
 /// Positions of `brand`'s products in a search's hits.
@@ -549,5 +552,45 @@ fn a_restarted_replica_catches_up(client: &Client, a: &Replica, b: &mut Replica,
     assert!(
         ids(&gone).is_empty(),
         "B resurrected a deleted product: {gone}"
+    );
+}
+
+/// `clerk index` on a serving replica: the new index holds no feed position, so the
+/// replica replays the feed into it — products deleted or added through the feed stay
+/// so after the switch.
+fn a_rebuilt_index_replays_the_feed(client: &Client, a: &Replica, b: &Replica, catalog: &Path) {
+    let (status, _) = send(client, "DELETE", &a.url("/v1/products/p-1010"), None);
+    assert_eq!(status, 204);
+    let built = common::server::clerk()
+        .args(["index", "--catalog"])
+        .arg(catalog)
+        .arg("--data-dir")
+        .arg(&b.data)
+        .arg("--config-dir")
+        .arg(&b.config)
+        .output()
+        .expect("clerk index");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let switched = loop {
+        match b.server.log.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) if line.contains("switched to index") => break true,
+            _ if Instant::now() > deadline => break false,
+            _ => {}
+        }
+    };
+    assert!(switched, "B did not switch to the rebuilt index");
+    let took = within(Duration::from_secs(5), || {
+        ids(&get(client, &b.url("/v1/search?q=wombat")).1) == ["p-wombat"]
+    });
+    assert!(took.is_some(), "the rebuilt index did not replay the feed");
+    let (status, _) = send(client, "DELETE", &b.url("/v1/products/p-1010"), None);
+    assert_eq!(
+        status, 404,
+        "a product deleted through the feed is back after a rebuild"
     );
 }
