@@ -40,7 +40,7 @@ const MAX_SCAN: usize = 20_000;
 const TYPO_FACTOR: f64 = 0.5;
 
 /// One suggestion.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Suggestion {
     pub text: String,
     pub score: f64,

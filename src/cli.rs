@@ -186,7 +186,8 @@ pub struct EvalArgs {
     pub catalog: Option<PathBuf>,
     #[command(flatten)]
     pub dirs: Dirs,
-    /// Suites to run, comma-separated: clean, typo, spaces, plural, personalization.
+    /// Suites to run, comma-separated: clean, typo, spaces, plural, personalization,
+    /// learning.
     #[arg(
         long,
         value_delimiter = ',',
@@ -359,15 +360,16 @@ fn search(args: SearchArgs) -> Result<()> {
 fn eval(args: EvalArgs) -> Result<()> {
     use crate::eval::{self, EvalReport, JudgedSet, Suite};
     let personalization = args.suites.iter().any(|s| s == "personalization");
+    let learning = args.suites.iter().any(|s| s == "learning");
     let suites = args
         .suites
         .iter()
-        .filter(|s| *s != "personalization")
+        .filter(|s| *s != "personalization" && *s != "learning")
         .map(|name| {
             Suite::parse(name).ok_or_else(|| {
                 Error::bad_request(
                     "bad_suite",
-                    format!("unknown suite \"{name}\"; suites: clean, typo, spaces, plural, personalization"),
+                    format!("unknown suite \"{name}\"; suites: clean, typo, spaces, plural, personalization, learning"),
                 )
             })
         })
@@ -388,7 +390,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         None => args.dirs.data_dir.clone(),
     };
     let mut engine =
-        Engine::open_with_config(DataDir::new(data_dir), Some(args.dirs.config_dir.clone()))?;
+        Engine::open_with_config(DataDir::new(&data_dir), Some(args.dirs.config_dir.clone()))?;
     if personalization {
         // Simulated shoppers go to a scratch store, never to the data directory's.
         engine = engine.with_shoppers(Arc::new(RedbStore::open(&scratch.path().join(STORE_FILE))?));
@@ -398,6 +400,14 @@ fn eval(args: EvalArgs) -> Result<()> {
     if personalization {
         report.personalization = Some(eval::personas::evaluate(&engine, &set)?);
         report.loyalty = Some(eval::loyalty::evaluate(&engine, &set)?);
+    }
+    if learning {
+        report.learning = Some(eval::learning::evaluate(
+            &data_dir,
+            &args.dirs.config_dir,
+            scratch.path(),
+            &set,
+        )?);
     }
     let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some(out) = &args.out {

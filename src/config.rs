@@ -24,7 +24,7 @@ pub struct StoreConfig {
 }
 
 /// What a (re)load read.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LoadReport {
     pub synonym_files: usize,
     pub synonym_lines: usize,

@@ -21,7 +21,7 @@ pub const MAX_FIELD_BYTES: usize = 512;
 pub const MAX_FUTURE_SECONDS: i64 = 24 * 3600;
 
 /// What a shopper did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     View,
@@ -62,7 +62,7 @@ impl EventKind {
 
 /// How a shopper was served (SPEC `variant`), recorded with every event so lift can be
 /// measured per variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
     Personalized,

@@ -325,6 +325,31 @@ pub enum FacetValue {
     },
 }
 
+/// The OpenAPI schema of a facet entry: one object with optional parts, since the
+/// untagged variants overlap (a category node without children reads as a term).
+impl utoipa::PartialSchema for FacetValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Type};
+        let number = || ObjectBuilder::new().schema_type(Type::Number);
+        ObjectBuilder::new()
+            .description(Some(
+                "A term or category node (`value`, `count`, category `children`) or a numeric range (`from`, `to` (absent for the open last range), `count`)",
+            ))
+            .property("value", ObjectBuilder::new().schema_type(Type::String))
+            .property("count", ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+            .required("count")
+            .property("from", number())
+            .property("to", number())
+            .property(
+                "children",
+                ArrayBuilder::new().items(Ref::from_schema_name("FacetValue")),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FacetValue {}
+
 /// Ids with a count, most frequent first, ties alphabetical.
 fn top_ids(
     dict: &ColumnDict,

@@ -36,6 +36,7 @@ pub mod facets;
 pub mod filter;
 pub mod http;
 pub mod index;
+pub mod learning;
 pub mod lexicon;
 pub mod metrics;
 pub mod plan;
@@ -49,7 +50,9 @@ pub mod rules;
 pub mod schema;
 pub mod search;
 pub mod shoppers;
+pub mod stages;
 pub mod synonyms;
+pub mod testing;
 pub mod typo;
 
 pub use error::{Error, Result};

@@ -4,13 +4,17 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // CLERK_LOG_FORMAT=json: one JSON object a line (request logs carry method, route,
+    // status, latency_ms and request_id as fields); anything else: plain text.
+    match std::env::var("CLERK_LOG_FORMAT").as_deref() {
+        Ok("json") => logs.json().flatten_event(true).init(),
+        _ => logs.init(),
+    }
     let cli = clerk::cli::Cli::parse();
     if let Err(e) = clerk::cli::run(cli) {
         eprintln!("error: {e}");

@@ -57,7 +57,7 @@ impl FeatureWeight {
 }
 
 /// Counts of recorded events by type.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventCounts {
     pub view: u64,
     pub click: u64,

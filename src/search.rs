@@ -27,6 +27,7 @@ use crate::events::Variant;
 use crate::facets;
 use crate::filter::{self, FilterSet};
 use crate::index::Snapshot;
+use crate::learning::LearnedBoosts;
 use crate::plan::{self, PlanContext, Planned, QueryPlan, Roles};
 use crate::profiles::Profile;
 use crate::ranking::{CriterionScore, DocMatch, Ranker, TextQuery};
@@ -34,6 +35,7 @@ use crate::retrieve::{
     Candidate, Retrieval, Retrieved, Sort, SortKey, TextMatches, place_pins, retrieve,
 };
 use crate::rules::{ActiveRules, CompiledRules, RequestFacts};
+use crate::stages::{StageTimings, timed};
 
 /// Largest `per_page`.
 pub const MAX_PER_PAGE: usize = 100;
@@ -62,6 +64,14 @@ pub struct SearchRequest {
     /// Synonyms, typos, splits, joins and completions (default on; off only to measure
     /// what they are worth).
     pub expand_query: bool,
+    /// Reorder ties by what the crowd's behaviour taught (default on; off to see the
+    /// unlearned ranking, as learning itself does).
+    #[serde(default = "yes")]
+    pub learn: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for SearchRequest {
@@ -78,6 +88,7 @@ impl Default for SearchRequest {
             personalize: true,
             apply_rules: true,
             expand_query: true,
+            learn: true,
         }
     }
 }
@@ -90,6 +101,8 @@ pub struct SearchContext<'a> {
     pub config: &'a StoreConfig,
     pub rules: &'a CompiledRules,
     pub shopper: &'a ShopperContext,
+    /// The crowd's learned signals for this query (none for the holdout).
+    pub learned: Option<&'a LearnedBoosts>,
 }
 
 /// Who is searching: the variant they are served and their profile.
@@ -158,7 +171,7 @@ impl SearchRequest {
 }
 
 /// Words dropped to find results, and why.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Relaxation {
     pub dropped: Vec<String>,
     pub message: String,
@@ -167,14 +180,14 @@ pub struct Relaxation {
 }
 
 /// A spelling correction applied to the query.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Correction {
     pub from: String,
     pub to: String,
 }
 
 /// Why a hit is where it is (`explain=true`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Explain {
     /// The relevance criteria, in the order they rank (see `crate::ranking`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -183,6 +196,8 @@ pub struct Explain {
     pub text: f32,
     pub popularity: f32,
     pub affinity: f32,
+    /// What the crowd's clicks and purchases taught about this product for this query.
+    pub learned: f32,
     pub rules: Vec<String>,
     /// Why the shopper's profile lifted this product, in their words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,23 +209,27 @@ pub struct Explain {
 }
 
 /// One result.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Hit {
     pub id: String,
     pub score: f32,
+    /// The product's returned fields, as the schema names them.
+    #[schema(value_type = Object)]
     pub product: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<Explain>,
 }
 
 /// The response, in SPEC's shape.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub total: u64,
     pub took_ms: f64,
     pub page: usize,
     pub per_page: usize,
+    /// `personalized`, `holdout` or `anonymous`.
+    #[schema(value_type = Variant)]
     pub variant: &'static str,
     /// `"unavailable"` when the shopper store could not be reached: the shopper was
     /// served unpersonalized (`variant` is then `anonymous`) and `notice` says why.
@@ -222,6 +241,8 @@ pub struct SearchResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relaxed: Option<Relaxation>,
     pub hits: Vec<Hit>,
+    /// Counts per requested facet, over every match.
+    #[schema(value_type = std::collections::HashMap<String, Vec<crate::facets::FacetValue>>)]
     pub facets: Map<String, Value>,
     pub rules_applied: Vec<String>,
     /// When nothing matched: a plain sentence saying so.
@@ -232,10 +253,16 @@ pub struct SearchResponse {
     pub did_you_mean: Vec<String>,
     /// With `explain`: what the query became.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub plan: Option<QueryPlan>,
     /// With `explain`: which word names the product type, which name values.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub roles: Option<Roles>,
+    /// Time per stage, for metrics; never part of the JSON.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub timings: StageTimings,
 }
 
 /// Runs the whole pipeline for one request against one snapshot and configuration.
@@ -245,6 +272,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         config,
         rules,
         shopper,
+        learned,
     } = *context;
     let started = Instant::now();
     request.validate()?;
@@ -258,16 +286,23 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         &numeric_defs,
     )?;
     let sort = sort_key(request.sort, snapshot)?;
-    let words = snapshot.analyzer.query_words(&request.q);
-    let planned = plan_query(snapshot, config, &words, request);
-    let text = TextQuery::prepare(snapshot, &planned.plan)?;
+    let mut timings = StageTimings::default();
+    let (words, planned, text) = timed(&mut timings.analysis, || {
+        let words = snapshot.analyzer.query_words(&request.q);
+        let planned = plan_query(snapshot, config, &words, request);
+        let text = TextQuery::prepare(snapshot, &planned.plan);
+        (words, planned, text)
+    });
+    let text = text?;
     let personalization = match (&shopper.profile, shopper.variant, request.personalize) {
         (Some(profile), Variant::Personalized, true) => {
             Some(Personalization::new(profile, snapshot, shopper.now))
         }
         _ => None,
     };
-    let ranker = Ranker::new(snapshot).personalized(personalization);
+    let ranker = Ranker::new(snapshot)
+        .personalized(personalization)
+        .learned(learned.cloned());
 
     let active = match request.apply_rules {
         true => ActiveRules::select(
@@ -293,9 +328,13 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         sort,
         window: request.page * request.per_page,
     };
+    let pass_started = Instant::now();
     let (retrieved, relaxed) = retrieve_relaxing(&retrieval, &planned.plan, &text, request.sort)?;
     let retrieved = place_pins(&retrieval, retrieved);
-    let hits = page_hits(&retrieval, &retrieved.top, request)?;
+    timings.add_pass(pass_started.elapsed(), &retrieved.timings);
+    let hits = timed(&mut timings.page, || {
+        page_hits(&retrieval, &retrieved.top, request)
+    })?;
     let (message, did_you_mean) = if retrieved.total == 0 && !words.is_empty() {
         no_results(snapshot, &words, &request.q)
     } else {
@@ -321,6 +360,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         did_you_mean,
         plan: request.explain.then_some(planned.plan),
         roles: request.explain.then_some(text.roles),
+        timings,
     })
 }
 
@@ -544,6 +584,7 @@ fn page_hits(
                 text: c.breakdown.text,
                 popularity: c.breakdown.popularity,
                 affinity: c.breakdown.affinity,
+                learned: c.breakdown.learned,
                 rules: snapshot
                     .columns
                     .get(c.address.segment_ord as usize)

@@ -22,11 +22,38 @@ use arc_swap::ArcSwap;
 use crate::autocomplete::Suggestion;
 use crate::config::{LoadReport, StoreConfig};
 use crate::error::{Error, Result};
+use crate::events::Variant;
 use crate::index::{DataDir, LiveIndex, Snapshot};
+use crate::learning::Learning;
 use crate::product_feed::ProductFeed;
 use crate::rules::CompiledRules;
 use crate::search::{self, SearchContext, SearchRequest, SearchResponse, ShopperContext};
 use crate::shoppers::ShopperStore;
+
+/// A product's type words (`_type`), for learning which types a query leads to.
+fn product_types(snapshot: &Snapshot, id: &str) -> Vec<String> {
+    let Some(column) = snapshot
+        .vocabulary
+        .column_id(crate::schema::fields::TYPE_COLUMN)
+    else {
+        return Vec::new();
+    };
+    let Some(address) = snapshot.find(id) else {
+        return Vec::new();
+    };
+    let dict = snapshot.vocabulary.column(column);
+    snapshot
+        .columns
+        .get(address.segment_ord as usize)
+        .and_then(|c| c.keyword(column))
+        .map(|c| {
+            c.values(address.doc_id)
+                .iter()
+                .map(|&v| dict.label(v).to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// A data directory's live index and the store's configuration, ready to search.
 pub struct Engine {
@@ -39,6 +66,8 @@ pub struct Engine {
     config: ArcSwap<StoreConfig>,
     /// Events and profiles; `None` serves everyone anonymously.
     shoppers: Option<Arc<dyn ShopperStore>>,
+    /// What the crowd's events taught ranking (with a shopper store).
+    learning: Option<Arc<Learning>>,
     /// Rules compiled for the latest (snapshot, configuration) pair.
     compiled: Mutex<Option<CompiledFor>>,
     /// The catalog feed shared with other replicas; `None` updates the index directly.
@@ -73,6 +102,7 @@ impl Engine {
             config_dir,
             config: ArcSwap::from_pointee(config),
             shoppers: None,
+            learning: None,
             compiled: Mutex::new(None),
             feed: None,
         })
@@ -81,7 +111,34 @@ impl Engine {
     /// The same engine, recording events and personalizing with `store`.
     pub fn with_shoppers(mut self, store: Arc<dyn ShopperStore>) -> Engine {
         self.shoppers = Some(store);
+        self.learning = Some(Arc::new(Learning::new()));
         self
+    }
+
+    /// Folds the events recorded since the last call into the learned signals
+    /// (`crate::learning`); returns how many were read. The server calls it every
+    /// second; the signals survive a restart because they are rebuilt from the store.
+    pub fn learn(&self) -> Result<usize> {
+        let (Some(learning), Some(store)) = (&self.learning, self.shoppers.as_deref()) else {
+            return Ok(0);
+        };
+        let snapshot = self.snapshot();
+        let settings = snapshot.schema.affinity.clone();
+        let rank = |q: &str| -> Result<Vec<String>> {
+            let request = SearchRequest {
+                per_page: search::MAX_PER_PAGE,
+                learn: false,
+                ..SearchRequest::query(q)
+            };
+            Ok(self
+                .search(&request)?
+                .hits
+                .into_iter()
+                .map(|h| h.id)
+                .collect())
+        };
+        let types = |id: &str| product_types(&snapshot, id);
+        learning.refresh(store, &settings, &rank, &types)
     }
 
     /// The configuration in force.
@@ -132,11 +189,19 @@ impl Engine {
                 Err(Error::Unavailable(reason)) => (ShopperContext::anonymous(), Some(reason)),
                 Err(e) => return Err(e),
             };
+        // Learned signals are off for the holdout, so their lift can be measured.
+        let learned = match (&self.learning, shopper.variant, request.learn) {
+            (Some(learning), variant, true) if variant != Variant::Holdout => {
+                Some(learning.signals().for_query(&request.q, &snapshot))
+            }
+            _ => None,
+        };
         let context = SearchContext {
             snapshot: &snapshot,
             config: &config,
             rules: &rules,
             shopper: &shopper,
+            learned: learned.as_ref(),
         };
         let mut response = search::search(&context, request)?;
         if let Some(reason) = unavailable {

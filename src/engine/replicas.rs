@@ -13,7 +13,7 @@ use crate::product_feed::{FeedMessage, ProductFeed};
 use crate::shoppers::RedisStore;
 
 /// What a reload told the other replicas.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ReloadBroadcast {
     /// Whether the other replicas were asked to reload.
     pub broadcast: bool,

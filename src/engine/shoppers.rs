@@ -17,7 +17,7 @@ use crate::shoppers::{Recorded, ShopperStore, variant_of};
 pub const LISTED_AFFINITIES: usize = 25;
 
 /// One affinity in a profile view.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AffinityView {
     /// The feature group: `brand`, `category`, `attributes.color`, `price_band`.
     pub feature: String,
@@ -29,7 +29,7 @@ pub struct AffinityView {
 }
 
 /// What `GET /v1/shoppers/{id}` shows.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ProfileView {
     pub shopper: String,
     pub variant: Variant,

@@ -9,6 +9,7 @@
 //! moved most.
 
 pub mod judged;
+pub mod learning;
 pub mod loyalty;
 pub mod metrics;
 pub mod personas;
@@ -75,6 +76,9 @@ pub struct EvalReport {
     /// The brand-loyalty suite, when it ran (with personalization).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loyalty: Option<loyalty::LoyaltyReport>,
+    /// The learning suite, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning: Option<learning::LearningReport>,
 }
 
 impl EvalReport {
@@ -121,6 +125,7 @@ pub fn evaluate(
         suites: results,
         personalization: None,
         loyalty: None,
+        learning: None,
     })
 }
 
@@ -224,6 +229,9 @@ pub fn render_table(report: &EvalReport) -> String {
     }
     if let Some(p) = &report.personalization {
         out.push_str(&personas::render(p));
+    }
+    if let Some(l) = &report.learning {
+        out.push_str(&learning::render(l));
     }
     if let Some(l) = &report.loyalty {
         out.push_str(&loyalty::render(l));

@@ -9,9 +9,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::{ApiError, AppState};
+use crate::config::LoadReport;
+use crate::engine::ReloadBroadcast;
 
 /// The bearer token of a request, if any.
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -52,14 +54,37 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// `POST /v1/admin/reload` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Reloaded {
+    pub reloaded: LoadReport,
+    /// Whether the other replicas (sharing a Redis) were told to reload.
+    pub replicas: ReloadBroadcast,
+}
+
 /// Re-reads `synonyms/` (and rules); refuses the whole set on any problem. With a
 /// shared catalog feed, the other replicas are told to reload too (`replicas` says).
-pub async fn reload(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/admin/reload",
+    tag = "admin",
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The new configuration serves", body = Reloaded),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "The admin key is missing or wrong", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
+pub async fn reload(State(state): State<AppState>) -> Result<Json<Reloaded>, ApiError> {
     let engine = state.engine.clone();
     let (report, replicas) = tokio::task::spawn_blocking(move || engine.reload_everywhere())
         .await
         .map_err(|e| {
             ApiError::from(crate::Error::Internal(format!("reload task failed: {e}")))
         })??;
-    Ok(Json(json!({"reloaded": report, "replicas": replicas})))
+    Ok(Json(Reloaded {
+        reloaded: report,
+        replicas,
+    }))
 }

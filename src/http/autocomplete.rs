@@ -2,20 +2,38 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::params::pairs_from_query;
 use super::{ApiError, AppState};
-use crate::autocomplete::MAX_LIMIT;
+use crate::autocomplete::{MAX_LIMIT, Suggestion};
 use crate::error::Error;
 
 /// Suggestions returned when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 8;
 
+/// `GET /v1/autocomplete`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Suggestions {
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// Completions for what a shopper has typed, best first.
+#[utoipa::path(
+    get,
+    path = "/v1/autocomplete",
+    tag = "search",
+    params(super::openapi::AutocompleteQuery),
+    responses(
+        (status = 200, description = "Suggestions", body = Suggestions),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn autocomplete(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Suggestions>, ApiError> {
     let mut typed = String::new();
     let mut limit = DEFAULT_LIMIT;
     for (key, value) in pairs_from_query(query.as_deref().unwrap_or("")) {
@@ -44,5 +62,5 @@ pub async fn autocomplete(
         }
     }
     let suggestions = state.engine.autocomplete(&typed, limit);
-    Ok(Json(json!({ "suggestions": suggestions })))
+    Ok(Json(Suggestions { suggestions }))
 }

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::error::Error;
 
@@ -71,12 +71,33 @@ impl From<Error> for ApiError {
     }
 }
 
+/// The JSON body of every error response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong and how to fix it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `bad_filter`, `unauthorized`, `not_found`, `timeout`...
+    pub code: String,
+    /// A sentence saying what to fix.
+    pub message: String,
+    /// Every problem, when there are several (file, line, reason; batch item).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<String>>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": {"code": self.code, "message": self.message}});
-        if !self.problems.is_empty() {
-            body["error"]["problems"] = json!(self.problems);
-        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                problems: (!self.problems.is_empty()).then_some(self.problems),
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -8,26 +8,29 @@
 mod admin;
 mod autocomplete;
 pub mod error;
+mod observe;
+pub mod openapi;
 pub mod params;
 mod products;
 mod search;
 mod shoppers;
 mod status;
+mod storefront;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 
 use crate::engine::Engine;
-use crate::metrics::{Metrics, RequestLabels};
+use crate::metrics::Metrics;
 pub use error::ApiError;
 
 /// Largest request body accepted by the search endpoints.
@@ -79,6 +82,8 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(admin)
+        .merge(storefront::routes())
+        .route("/openapi.json", get(openapi::openapi_json))
         .route(
             "/v1/events",
             post(shoppers::events).layer(DefaultBodyLimit::max(shoppers::MAX_EVENTS_BODY_BYTES)),
@@ -97,7 +102,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .layer(middleware::from_fn(time_limit))
         .with_state(state)
 }
@@ -159,30 +167,6 @@ async fn time_limit(request: Request, next: Next) -> Response {
     }
 }
 
-/// Counts and times every request by route and status.
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let response = next.run(request).await;
-    let labels = RequestLabels {
-        method,
-        route,
-        status: response.status().as_u16(),
-    };
-    state.metrics.requests.get_or_create(&labels).inc();
-    state
-        .metrics
-        .request_seconds
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    response
-}
-
 /// Serves the API on `addr` until `shutdown` completes; reports the bound address.
 pub async fn serve(
     addr: SocketAddr,
@@ -194,12 +178,31 @@ pub async fn serve(
     on_bound(listener.local_addr()?);
     let watcher = tokio::spawn(watch_index(state.engine.clone()));
     let hangups = tokio::spawn(reload_on_hangup(state.engine.clone()));
+    let learner = tokio::spawn(learn_continuously(state.engine.clone()));
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     watcher.abort();
     hangups.abort();
+    learner.abort();
     result
+}
+
+/// How often the crowd's new events are folded into the learned signals.
+pub const LEARN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Keeps the crowd's learned signals current (`crate::learning`).
+async fn learn_continuously(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(LEARN_INTERVAL);
+    loop {
+        tick.tick().await;
+        let engine = engine.clone();
+        match tokio::task::spawn_blocking(move || engine.learn()).await {
+            Ok(Err(e)) => tracing::warn!("learning from events failed: {e}"),
+            Err(e) => tracing::warn!("learner failed: {e}"),
+            Ok(Ok(_)) => {}
+        }
+    }
 }
 
 /// Reloads synonyms and rules on SIGHUP, as `POST /v1/admin/reload` does.

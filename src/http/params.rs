@@ -30,38 +30,82 @@ pub fn pairs_from_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Pairs from a JSON body: strings, numbers, bools, or arrays of them.
+/// The JSON type each body key takes (as `/openapi.json` documents it).
+#[derive(Clone, Copy, PartialEq)]
+enum JsonKind {
+    /// A string.
+    Text,
+    /// A string or an array of strings.
+    Texts,
+    /// A whole number.
+    Whole,
+    /// true or false.
+    Flag,
+}
+
+fn json_kind(key: &str) -> Option<JsonKind> {
+    Some(match key {
+        "q" | "shopper" | "sort" => JsonKind::Text,
+        "filter" | "facets" => JsonKind::Texts,
+        "page" | "per_page" => JsonKind::Whole,
+        "explain" | "rules" | "personalization" => JsonKind::Flag,
+        _ => return None,
+    })
+}
+
+/// One JSON value as parameter text, when it has the key's type.
+fn json_text(kind: JsonKind, value: Value) -> Option<String> {
+    match (kind, value) {
+        (JsonKind::Text | JsonKind::Texts, Value::String(s)) => Some(s),
+        (JsonKind::Whole, Value::Number(n)) if n.is_u64() => Some(n.to_string()),
+        (JsonKind::Flag, Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Pairs from a JSON body: each known key with its type (strings; `filter` and
+/// `facets` also arrays of strings; whole numbers for pages; bools for switches).
 pub fn pairs_from_json(body: &[u8]) -> Result<Vec<(String, String)>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request("bad_json", format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(Error::bad_request(
-            "bad_json",
-            "the body must be a JSON object such as {\"q\":\"sofa\"}",
-        ));
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => return Ok(Vec::new()),
+        _ => {
+            return Err(Error::bad_request(
+                "bad_json",
+                "the body must be a JSON object such as {\"q\":\"sofa\"}",
+            ));
+        }
     };
     let mut pairs = Vec::new();
     for (key, value) in map {
-        let items = match value {
-            Value::Array(items) => items,
-            Value::Null => continue,
-            other => vec![other],
+        let Some(kind) = json_kind(&key) else {
+            return Err(bad(
+                "unknown_parameter",
+                format!(
+                    "unknown parameter \"{key}\"; search takes {}",
+                    KNOWN.join(", ")
+                ),
+            ));
+        };
+        let items = match (kind, value) {
+            (_, Value::Null) => continue,
+            (JsonKind::Texts, Value::Array(items)) => items,
+            (_, other) => vec![other],
         };
         for item in items {
-            let text = match item {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => {
-                    return Err(Error::bad_request(
-                        "bad_parameter",
-                        format!("\"{key}\" must be a string, number, bool or an array of them"),
-                    ));
-                }
+            let expected = match kind {
+                JsonKind::Text => "a string",
+                JsonKind::Texts => "a string or an array of strings",
+                JsonKind::Whole => "a whole number",
+                JsonKind::Flag => "true or false",
             };
+            let text = json_text(kind, item)
+                .ok_or_else(|| bad("bad_parameter", format!("\"{key}\" must be {expected}")))?;
             pairs.push((key.clone(), text));
         }
     }
@@ -84,7 +128,7 @@ pub fn search_request(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
                 .facets
                 .extend(value.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty())),
             "sort" => {
-                request.sort = Sort::parse(value.trim()).ok_or_else(|| {
+                request.sort = Some(value.as_str()).filter(|v| !v.is_empty()).and_then(Sort::parse).ok_or_else(|| {
                     bad(
                         "bad_sort",
                         format!("sort \"{value}\" is not one of relevance, price_asc, price_desc, newest, rating"),
@@ -109,7 +153,13 @@ pub fn search_request(pairs: Vec<(String, String)>) -> Result<SearchRequest> {
 }
 
 fn whole_number(name: &str, value: &str) -> Result<usize> {
-    value.trim().parse::<usize>().map_err(|_| {
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    let number = if digits {
+        value.parse::<usize>().ok()
+    } else {
+        None
+    };
+    number.ok_or_else(|| {
         let code = if name == "page" {
             "bad_page"
         } else {
@@ -122,13 +172,20 @@ fn whole_number(name: &str, value: &str) -> Result<usize> {
     })
 }
 
+/// Words a switch (`explain`, `rules`, `personalization`) takes, as `/openapi.json`
+/// lists them.
+pub const SWITCH_WORDS: [&str; 8] = ["true", "false", "1", "0", "yes", "no", "on", "off"];
+
 fn boolean(name: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "true" | "1" | "yes" | "on" => Ok(true),
+    match value {
+        "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err(bad(
             "bad_parameter",
-            format!("{name} must be true or false, got \"{value}\""),
+            format!(
+                "{name} must be true or false (one of {}), got \"{value}\"",
+                SWITCH_WORDS.join(", ")
+            ),
         )),
     }
 }
@@ -165,12 +222,26 @@ mod tests {
         assert!(err("sort=cheapest").contains("price_asc"));
         assert!(err("filters=brand:x").contains("unknown parameter \"filters\""));
         assert!(err("explain=maybe").contains("true or false"));
+        assert!(err("explain=").contains("true or false"));
+        assert!(err("sort=").contains("price_asc"));
+        assert!(err("sort=%20price_asc").contains("price_asc"));
+        assert!(err("page=+2").contains("whole number"));
+        assert!(err("per_page=%202").contains("whole number"));
+        assert!(search_request(pairs_from_query("rules=off&personalization=no&explain=1")).is_ok());
         assert!(
             pairs_from_json(b"[1]")
                 .unwrap_err()
                 .to_string()
                 .contains("JSON object")
         );
+        let json_err = |body: &[u8]| pairs_from_json(body).unwrap_err().to_string();
+        assert!(json_err(br#"{"q":5}"#).contains("\"q\" must be a string"));
+        assert!(json_err(br#"{"page":"2"}"#).contains("whole number"));
+        assert!(json_err(br#"{"page":-1}"#).contains("whole number"));
+        assert!(json_err(br#"{"explain":"yes"}"#).contains("true or false"));
+        assert!(json_err(br#"{"filter":[1]}"#).contains("array of strings"));
+        assert!(json_err(br#"{"sort":["price_asc"]}"#).contains("a string"));
+        assert!(json_err(br#"{"qq":"x"}"#).contains("unknown parameter"));
         assert!(
             pairs_from_json(b"{oops")
                 .unwrap_err()

@@ -12,6 +12,20 @@ use super::params::{pairs_from_json, pairs_from_query, search_request};
 use super::{ApiError, AppState, MAX_SEARCH_BODY_BYTES, body_error};
 use crate::search::{SearchRequest, SearchResponse};
 
+/// Search (SPEC): the query string carries the parameters.
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "search",
+    params(super::openapi::SearchQuery),
+    security((), ("admin_key" = [])),
+    responses(
+        (status = 200, description = "Results, facets and messages", body = SearchResponse),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "The admin key is missing or wrong", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn search_get(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -22,6 +36,21 @@ pub async fn search_get(
     run(state, request).await
 }
 
+/// Search (SPEC) with the same parameters in a JSON object.
+#[utoipa::path(
+    post,
+    path = "/v1/search",
+    tag = "search",
+    request_body = Option<super::openapi::SearchBody>,
+    security((), ("admin_key" = [])),
+    responses(
+        (status = 200, description = "Results, facets and messages", body = SearchResponse),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "The admin key is missing or wrong", body = super::error::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn search_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -61,6 +90,7 @@ async fn run(state: AppState, request: SearchRequest) -> Result<Json<SearchRespo
         .metrics
         .search_seconds
         .observe(response.took_ms / 1000.0);
+    state.metrics.observe_stages(&response.timings);
     if response.total == 0 {
         state.metrics.zero_results.inc();
     }

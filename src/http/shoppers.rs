@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::{ApiError, AppState, blocking, body_error};
 use crate::engine::ProfileView;
@@ -14,11 +14,42 @@ use crate::engine::ProfileView;
 /// Largest event batch body.
 pub const MAX_EVENTS_BODY_BYTES: usize = 2 << 20;
 
+/// `POST /v1/events` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub accepted: usize,
+}
+
+/// Opt-out state after `opt-out` / `opt-in`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OptOutState {
+    pub shopper: String,
+    pub opted_out: bool,
+}
+
 /// Records a batch; `202` once it is durable, `400` naming every bad event.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "shoppers",
+    request_body(
+        content = Vec<super::openapi::EventInput>,
+        example = json!([
+            {"type": "view", "shopper": "s-42", "product": "p-1001"},
+            {"type": "search", "shopper": "s-42", "query": "linen sofa"}
+        ])
+    ),
+    responses(
+        (status = 202, description = "Recorded durably", body = Accepted),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn events(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let body = body.map_err(|r| body_error(r, MAX_EVENTS_BODY_BYTES))?;
     let accepted = blocking(&state, move |engine| engine.record_events(&body))
         .await
@@ -32,9 +63,22 @@ pub async fn events(
             }
             e
         })?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
+    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
 }
 
+/// The shopper's profile: top affinities, event counts, opt-out.
+#[utoipa::path(
+    get,
+    path = "/v1/shoppers/{id}",
+    tag = "shoppers",
+    params(("id" = String, Path, description = "Shopper id")),
+    responses(
+        (status = 200, description = "The profile", body = ProfileView),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 404, description = "Not found", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn profile(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -45,6 +89,19 @@ pub async fn profile(
 }
 
 /// Forgets the shopper; `204` whether or not anything was stored.
+#[utoipa::path(
+    delete,
+    path = "/v1/shoppers/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "Shopper id")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 204, description = "Forgotten: profile and events"),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "The admin key is missing or wrong", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn forget(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -53,20 +110,50 @@ pub async fn forget(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Stops personalizing the shopper (and learning from them).
+#[utoipa::path(
+    post,
+    path = "/v1/shoppers/{id}/opt-out",
+    tag = "shoppers",
+    params(("id" = String, Path, description = "Shopper id")),
+    responses(
+        (status = 200, description = "Opted out", body = OptOutState),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn opt_out(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OptOutState>, ApiError> {
     let shopper = id.clone();
     blocking(&state, move |engine| engine.set_opted_out(&id, true)).await?;
-    Ok(Json(json!({"shopper": shopper, "opted_out": true})))
+    Ok(Json(OptOutState {
+        shopper,
+        opted_out: true,
+    }))
 }
 
+/// Personalizes the shopper again.
+#[utoipa::path(
+    post,
+    path = "/v1/shoppers/{id}/opt-in",
+    tag = "shoppers",
+    params(("id" = String, Path, description = "Shopper id")),
+    responses(
+        (status = 200, description = "Opted in", body = OptOutState),
+        (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
+    )
+)]
 pub async fn opt_in(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OptOutState>, ApiError> {
     let shopper = id.clone();
     blocking(&state, move |engine| engine.set_opted_out(&id, false)).await?;
-    Ok(Json(json!({"shopper": shopper, "opted_out": false})))
+    Ok(Json(OptOutState {
+        shopper,
+        opted_out: false,
+    }))
 }

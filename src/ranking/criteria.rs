@@ -37,7 +37,7 @@ pub struct Criteria {
 }
 
 /// One criterion's value for one hit (`explain`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CriterionScore {
     pub criterion: Criterion,
     /// The document's value: words matched, typos, 1/0 for the type, strong words.

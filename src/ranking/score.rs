@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! query:    score = text × (1 + POPULARITY_BOOST × popularity) × (1 + TASTE × impact × affinity)
+//!                        × (1 + LEARNED × learned)
 //! browsing: score = popularity + BROWSE_AFFINITY × impact × affinity
 //! ```
+//! `popularity` is the larger of the catalog's own popularity and the crowd's decayed
+//! behaviour; `learned` is what the crowd's clicks and purchases taught about this
+//! query (`crate::learning`), 0 for holdout shoppers.
 //! (merchandising boosts multiply either.) The relevance criteria (`super::criteria`)
 //! are compared first, so these factors only reorder equally good matches: there a
 //! clear taste (affinity near 1) wins outright — `TASTE` makes a perfect affinity worth
@@ -12,6 +16,9 @@
 //! unpersonalized one. [`ScoreBreakdown`] keeps each part for `explain`.
 
 use serde::Serialize;
+use tantivy::DocAddress;
+
+use crate::learning::LearnedBoosts;
 
 use crate::affinity::Personalization;
 use crate::columns::SegmentColumns;
@@ -23,6 +30,20 @@ pub const POPULARITY_BOOST: f32 = 0.1;
 pub const BROWSE_AFFINITY: f32 = 2.0;
 /// How much a perfect affinity multiplies a tie score by, per unit of impact, beyond 1.
 pub const TASTE: f32 = 4.0;
+/// How much a full learned signal multiplies a tie score by, beyond 1.
+pub const LEARNED: f32 = 3.0;
+
+/// The tie-score factor of a learned signal in [-1, 1]: up to `1 + LEARNED` for a
+/// product the crowd picks beyond its position, down to `1 / (1 + LEARNED)` for one
+/// it passes by.
+#[inline]
+fn learned_factor(signal: f32) -> f32 {
+    if signal >= 0.0 {
+        1.0 + LEARNED * signal
+    } else {
+        1.0 / (1.0 + LEARNED * -signal)
+    }
+}
 
 /// How a document's score was made, for `explain`.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -33,6 +54,8 @@ pub struct ScoreBreakdown {
     pub popularity: f32,
     /// The shopper's affinity for the product in [0, 1] (0 when not personalized).
     pub affinity: f32,
+    /// What the crowd's behaviour taught about the product for this query, in [-1, 1].
+    pub learned: f32,
 }
 
 /// Computes final scores for one query.
@@ -46,6 +69,9 @@ pub struct Ranker {
     impact: f32,
     /// The highest affinity the profile gives any document (0 without a profile).
     max_affinity: f32,
+    /// The crowd's learned signals for this query.
+    learned: Option<LearnedBoosts>,
+    max_learned: f32,
 }
 
 impl Ranker {
@@ -66,7 +92,16 @@ impl Ranker {
             personalization: None,
             impact: snapshot.schema.affinity.personalization_impact,
             max_affinity: 0.0,
+            learned: None,
+            max_learned: 0.0,
         }
+    }
+
+    /// The same ranker, reordering ties by the crowd's learned signals.
+    pub fn learned(mut self, learned: Option<LearnedBoosts>) -> Ranker {
+        self.learned = learned.filter(|l| !l.is_empty());
+        self.max_learned = self.learned.as_ref().map(|l| l.max_signal()).unwrap_or(0.0);
+        self
     }
 
     /// The same ranker, re-scoring by a shopper's profile.
@@ -87,22 +122,36 @@ impl Ranker {
 
     /// The popularity prior of a document, in [0, 1].
     #[inline]
-    pub fn popularity(&self, columns: &SegmentColumns, doc: u32) -> f32 {
-        match columns.prior().get(doc as usize) {
+    pub fn popularity(&self, columns: &SegmentColumns, address: DocAddress) -> f32 {
+        let catalog = match columns.prior().get(address.doc_id as usize) {
             Some(prior) => (prior * self.popularity_scale).min(1.0),
             None => 0.0,
+        };
+        match &self.learned {
+            Some(learned) => catalog.max(learned.popularity(address)),
+            None => catalog,
         }
     }
 
     /// A document's score parts; `text` is 0 when browsing.
     #[inline]
-    pub fn parts(&self, columns: &SegmentColumns, doc: u32, text: f32) -> ScoreBreakdown {
+    pub fn parts(
+        &self,
+        columns: &SegmentColumns,
+        address: DocAddress,
+        text: f32,
+    ) -> ScoreBreakdown {
+        let doc = address.doc_id;
         ScoreBreakdown {
             text,
-            popularity: self.popularity(columns, doc),
+            popularity: self.popularity(columns, address),
             affinity: match &self.personalization {
                 Some(p) => p.affinity(columns, doc),
                 None => 0.0,
+            },
+            learned: match &self.learned {
+                Some(l) if text > 0.0 => l.signal(columns, address),
+                _ => 0.0,
             },
         }
     }
@@ -113,16 +162,18 @@ impl Ranker {
     pub fn upper_bound(
         &self,
         columns: &SegmentColumns,
-        doc: u32,
+        address: DocAddress,
         text: f32,
         browsing: bool,
     ) -> f32 {
-        let popularity = self.popularity(columns, doc);
+        let popularity = self.popularity(columns, address);
         let affinity = self.max_affinity;
         if browsing {
             popularity + BROWSE_AFFINITY * self.impact * affinity
         } else {
-            text * (1.0 + POPULARITY_BOOST * popularity) * (1.0 + TASTE * self.impact * affinity)
+            text * (1.0 + POPULARITY_BOOST * popularity)
+                * (1.0 + TASTE * self.impact * affinity)
+                * (1.0 + LEARNED * self.max_learned)
         }
     }
 
@@ -138,6 +189,7 @@ impl Ranker {
         parts.text
             * (1.0 + POPULARITY_BOOST * parts.popularity)
             * (1.0 + TASTE * self.impact * parts.affinity)
+            * learned_factor(parts.learned)
     }
 
     /// The final score of a document's parts.

@@ -25,6 +25,7 @@ use crate::filter::FilterSet;
 use crate::index::Snapshot;
 use crate::ranking::{Criteria, DocMatch, MatchFacts, Ranker, ScoreBreakdown};
 use crate::rules::ActiveRules;
+use crate::stages::{StageTimings, timed};
 
 /// Result orderings (SPEC `sort`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -133,6 +134,8 @@ pub struct Retrieved {
     pub facet_counts: FacetCounts,
     /// Pinned products that matched (counted, but kept out of `top` for placing).
     pub pinned_matches: Vec<DocAddress>,
+    /// Ranking and facet time inside this pass (retrieval is the rest).
+    pub timings: StageTimings,
 }
 
 impl Retrieved {
@@ -152,6 +155,11 @@ impl Retrieved {
             top,
             facet_counts: more.facet_counts,
             pinned_matches,
+            timings: StageTimings {
+                ranking: self.timings.ranking + more.timings.ranking,
+                facets: self.timings.facets + more.timings.facets,
+                ..more.timings
+            },
         }
     }
 }
@@ -188,6 +196,7 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
     let mut counted: Vec<DocId> = Vec::new();
     let mut partial: Vec<(DocId, u64)> = Vec::new();
     let boost_ceiling = r.rules.max_factor();
+    let mut timings = StageTimings::default();
     let plan = match browsing {
         true => browse::BrowsePlan::new(r, &own_masks),
         false => browse::BrowsePlan::scan(r.facets.len()),
@@ -247,20 +256,23 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
         total += counted.len() as u64;
         // Facets, one column at a time; a facet also counts the documents that fail
         // only its own filters (disjunctive faceting).
-        for (i, spec) in r.facets.iter().enumerate() {
-            if plan.separate[i] {
-                continue;
-            }
-            counts.add_all(i, spec, columns, &counted);
-            for &(doc, fails) in &partial {
-                if fails & !own_masks[i] == 0 {
-                    counts.add(i, spec, columns, doc);
+        timed(&mut timings.facets, || {
+            for (i, spec) in r.facets.iter().enumerate() {
+                if plan.separate[i] {
+                    continue;
+                }
+                counts.add_all(i, spec, columns, &counted);
+                for &(doc, fails) in &partial {
+                    if fails & !own_masks[i] == 0 {
+                        counts.add(i, spec, columns, doc);
+                    }
                 }
             }
-        }
+        });
         if r.window == 0 {
             continue;
         }
+        let ranking_started = std::time::Instant::now();
         let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
         for m in &passing {
             let (doc, text) = (m.doc, m.text);
@@ -278,7 +290,8 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
                 && !worst.0.buried
             {
                 // Even fully lifted, can this document pass the worst of the top?
-                let best_case = r.ranker.upper_bound(columns, doc, text, browsing) * boost_ceiling;
+                let best_case =
+                    r.ranker.upper_bound(columns, address, text, browsing) * boost_ceiling;
                 let beats = key
                     .total_cmp(&worst.0.key)
                     .then_with(|| tier.cmp(&worst.0.tier))
@@ -287,7 +300,7 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
                     continue;
                 }
             }
-            let breakdown = r.ranker.parts(columns, doc, text);
+            let breakdown = r.ranker.parts(columns, address, text);
             let effect = r.rules.effect(columns, doc);
             let candidate = Candidate {
                 address,
@@ -307,8 +320,11 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
                 heap.push(Worst(candidate));
             }
         }
+        timings.ranking += ranking_started.elapsed();
     }
-    plan.count_separately(r, &own_masks, &mut counts);
+    timed(&mut timings.facets, || {
+        plan.count_separately(r, &own_masks, &mut counts)
+    });
     let mut top: Vec<Candidate> = heap.into_iter().map(|w| w.0).collect();
     top.sort_by(|a, b| b.cmp_rank(a));
     Ok(Retrieved {
@@ -316,6 +332,7 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
         top,
         facet_counts: counts,
         pinned_matches,
+        timings,
     })
 }
 
@@ -348,7 +365,7 @@ pub fn place_pins(r: &Retrieval, mut retrieved: Retrieved) -> Retrieved {
                 retrieved.facet_counts.add(i, spec, columns, address.doc_id);
             }
         }
-        let breakdown = r.ranker.parts(columns, address.doc_id, 0.0);
+        let breakdown = r.ranker.parts(columns, address, 0.0);
         pinned.push((pin.slot, address, breakdown));
     }
     let mut organic = std::mem::take(&mut retrieved.top).into_iter().peekable();

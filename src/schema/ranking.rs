@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::{FieldDef, FieldKind, normalize_attribute_key};
 
 /// One relevance criterion (see `crate::ranking::criteria`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
     /// How many of the query's words a product matches (more first).

@@ -28,12 +28,22 @@ impl Server {
 
     /// The same with another configuration folder.
     pub fn start_with_config(data_dir: &Path, config_dir: &Path, args: &[&str]) -> Server {
+        Server::launch(data_dir, config_dir, args, &[])
+    }
+
+    /// The same with environment variables set for the server.
+    pub fn start_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::launch(data_dir, Path::new(env!("CARGO_MANIFEST_DIR")), args, env)
+    }
+
+    fn launch(data_dir: &Path, config_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = clerk()
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--config-dir")
             .arg(config_dir)
             .args(args)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -51,8 +61,16 @@ impl Server {
         let base = loop {
             match rx.recv_timeout(Duration::from_secs(300)) {
                 Ok(line) => {
-                    if let Some(addr) = line.split("http://").nth(1) {
-                        break format!("http://{}", addr.trim());
+                    // The address runs up to the first character that cannot be in
+                    // one (the end of a plain line, a quote in a JSON log line).
+                    if let Some(rest) = line.split("http://").nth(1) {
+                        let addr: String = rest
+                            .chars()
+                            .take_while(|c| {
+                                c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']')
+                            })
+                            .collect();
+                        break format!("http://{addr}");
                     }
                     seen.push(line);
                 }

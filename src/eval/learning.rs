@@ -1,0 +1,246 @@
+//! The learning suite: simulated shoppers click through the judged queries, and the
+//! crowd's learned signals must make ranking better where there was traffic, no worse
+//! where there was none, and barely worse under random clicks.
+//!
+//! A click model with position bias (a cascade): a shopper scans the first page top
+//! down, looks at position `k` with probability `ATTENTION^(k-1)`, clicks what they
+//! look at with a probability by its grade, sometimes buys after a click, and may
+//! stop there. Half of the queries (every other one) get [`SESSIONS`] shoppers each;
+//! their events go through [`Engine::record_events`], the same ingest path as HTTP,
+//! and [`Engine::learn`] folds them in. NDCG@10 of anonymous searches is compared
+//! before and after on the queries with and without traffic. A second store gets only
+//! random clicks (uniform over the first page) on every query. Latency is the mean
+//! time of the judged queries with learned signals on and off.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{JudgedSet, K, metrics};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::index::DataDir;
+use crate::search::SearchRequest;
+use crate::shoppers::{RedbStore, STORE_FILE};
+
+/// Sessions per query with traffic.
+pub const SESSIONS: usize = 15;
+/// Chance of looking one position further down.
+const ATTENTION: f64 = 0.85;
+/// Chance of clicking a looked-at product, by grade 0, 1, 2.
+const CLICK: [f64; 3] = [0.03, 0.25, 0.6];
+/// Chance of buying after a click, by grade.
+const BUY: [f64; 3] = [0.0, 0.1, 0.3];
+/// Chance of stopping after a click.
+const STOP_AFTER_CLICK: f64 = 0.5;
+const SEED: u64 = 31_337;
+
+/// Results of the learning suite.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LearningReport {
+    pub queries_with_traffic: usize,
+    pub queries_without: usize,
+    pub events: usize,
+    pub traffic_before: f64,
+    pub traffic_after: f64,
+    pub without_before: f64,
+    pub without_after: f64,
+    /// Every query, before and after random clicks only.
+    pub random_before: f64,
+    pub random_after: f64,
+    /// Mean milliseconds per query with learned signals on and off.
+    pub latency_on_ms: f64,
+    pub latency_off_ms: f64,
+}
+
+/// An engine over `data` with a fresh shopper store in `scratch`.
+fn engine(data: &Path, config_dir: &Path, scratch: &Path) -> Result<Arc<Engine>> {
+    std::fs::create_dir_all(scratch).map_err(|e| Error::io("creating a scratch store", e))?;
+    let store = RedbStore::open(&scratch.join(STORE_FILE))?;
+    Ok(Arc::new(
+        Engine::open_with_config(DataDir::new(data), Some(config_dir.to_path_buf()))?
+            .with_shoppers(Arc::new(store)),
+    ))
+}
+
+fn ranked(engine: &Engine, query: &str, learn: bool) -> Result<Vec<String>> {
+    let request = SearchRequest {
+        per_page: K,
+        learn,
+        ..SearchRequest::query(query)
+    };
+    Ok(engine
+        .search(&request)?
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect())
+}
+
+fn mean_ndcg(engine: &Engine, set: &JudgedSet, pick: &dyn Fn(usize) -> bool) -> Result<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (i, query) in set.queries.iter().enumerate().filter(|(i, _)| pick(*i)) {
+        let _ = i;
+        sum += metrics::ndcg(&ranked(engine, &query.text, true)?, query, K);
+        n += 1;
+    }
+    Ok(if n == 0 { 0.0 } else { sum / n as f64 })
+}
+
+/// One simulated session's events for `query`, as shown `shown`.
+fn session(
+    shopper: &str,
+    query: &super::JudgedQuery,
+    shown: &[String],
+    rng: &mut ChaCha8Rng,
+    random: bool,
+) -> Vec<serde_json::Value> {
+    let mut events = vec![json!({"type": "search", "shopper": shopper, "query": query.text})];
+    if random {
+        for _ in 0..2 {
+            if shown.is_empty() {
+                break;
+            }
+            let k = rng.random_range(0..shown.len());
+            events.push(json!({"type": "click", "shopper": shopper, "product": shown[k], "query": query.text, "position": k + 1}));
+        }
+        return events;
+    }
+    for (k, id) in shown.iter().enumerate() {
+        if rng.random_bool(1.0 - ATTENTION.powi(k as i32).min(1.0)) {
+            break;
+        }
+        let grade = query.grade(id).min(2) as usize;
+        if !rng.random_bool(CLICK[grade]) {
+            continue;
+        }
+        events.push(json!({"type": "click", "shopper": shopper, "product": id, "query": query.text, "position": k + 1}));
+        if rng.random_bool(BUY[grade]) {
+            events.push(json!({"type": "purchase", "shopper": shopper, "product": id}));
+        }
+        if rng.random_bool(STOP_AFTER_CLICK) {
+            break;
+        }
+    }
+    events
+}
+
+/// Simulates sessions on the queries `pick` selects; returns the events recorded.
+fn simulate(
+    engine: &Engine,
+    set: &JudgedSet,
+    pick: &dyn Fn(usize) -> bool,
+    random: bool,
+    rng: &mut ChaCha8Rng,
+) -> Result<usize> {
+    let mut recorded = 0;
+    for (i, query) in set.queries.iter().enumerate().filter(|(i, _)| pick(*i)) {
+        let shown = ranked(engine, &query.text, true)?;
+        let mut batch = Vec::new();
+        for s in 0..SESSIONS {
+            let shopper = format!("sim-{}-{i}-{s}", if random { "random" } else { "cascade" });
+            batch.extend(session(&shopper, query, &shown, rng, random));
+        }
+        recorded += batch.len();
+        engine.record_events(&serde_json::to_vec(&batch).unwrap_or_default())?;
+    }
+    Ok(recorded)
+}
+
+/// Runs the suite over the index in `data` (its shopper stores live in `scratch`).
+pub fn evaluate(
+    data: &Path,
+    config_dir: &Path,
+    scratch: &Path,
+    set: &JudgedSet,
+) -> Result<LearningReport> {
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    let traffic = |i: usize| i.is_multiple_of(2);
+    let without = |i: usize| !i.is_multiple_of(2);
+    let every = |_: usize| true;
+
+    let crowd = engine(data, config_dir, &scratch.join("learning-cascade"))?;
+    let traffic_before = mean_ndcg(&crowd, set, &traffic)?;
+    let without_before = mean_ndcg(&crowd, set, &without)?;
+    let events = simulate(&crowd, set, &traffic, false, &mut rng)?;
+    crowd.learn()?;
+    let traffic_after = mean_ndcg(&crowd, set, &traffic)?;
+    let without_after = mean_ndcg(&crowd, set, &without)?;
+    let (latency_on_ms, latency_off_ms) = latencies(&crowd, set)?;
+
+    let noise = engine(data, config_dir, &scratch.join("learning-random"))?;
+    let random_before = mean_ndcg(&noise, set, &every)?;
+    simulate(&noise, set, &every, true, &mut rng)?;
+    noise.learn()?;
+    let random_after = mean_ndcg(&noise, set, &every)?;
+
+    Ok(LearningReport {
+        queries_with_traffic: set
+            .queries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| traffic(*i))
+            .count(),
+        queries_without: set
+            .queries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| without(*i))
+            .count(),
+        events,
+        traffic_before,
+        traffic_after,
+        without_before,
+        without_after,
+        random_before,
+        random_after,
+        latency_on_ms,
+        latency_off_ms,
+    })
+}
+
+/// Mean milliseconds per judged query with learned signals on, then off (best of 3).
+fn latencies(engine: &Engine, set: &JudgedSet) -> Result<(f64, f64)> {
+    let time = |learn: bool| -> Result<f64> {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            for query in &set.queries {
+                ranked(engine, &query.text, learn)?;
+            }
+            best = best
+                .min(started.elapsed().as_secs_f64() * 1000.0 / set.queries.len().max(1) as f64);
+        }
+        Ok(best)
+    };
+    let on = time(true)?;
+    let off = time(false)?;
+    Ok((on, off))
+}
+
+/// The report as lines for a terminal.
+pub fn render(r: &LearningReport) -> String {
+    format!(
+        "learning ({} sessions per query with traffic, {} events)\n  queries with traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  queries without traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  random clicks on every query: NDCG@10 {:.4} → {:.4} ({:+.4})\n  latency per query: {:.3} ms learned, {:.3} ms unlearned\n",
+        SESSIONS,
+        r.events,
+        r.queries_with_traffic,
+        r.traffic_before,
+        r.traffic_after,
+        r.traffic_after - r.traffic_before,
+        r.queries_without,
+        r.without_before,
+        r.without_after,
+        r.without_after - r.without_before,
+        r.random_before,
+        r.random_after,
+        r.random_after - r.random_before,
+        r.latency_on_ms,
+        r.latency_off_ms,
+    )
+}

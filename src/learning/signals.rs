@@ -1,0 +1,168 @@
+//! Signals: what the evidence supports, ready for the search pipeline.
+//!
+//! [`Signals`] holds, per normalized query, each product's learned signal in [0, 1];
+//! per head word, the same for related queries (at a reduced share) and the product
+//! types its queries lead to; and each product's behavioural popularity. For one
+//! search, [`Signals::for_query`] resolves the query's products to documents of the
+//! snapshot ([`LearnedBoosts`]), so ranking reads a document's signal with one lookup.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use tantivy::DocAddress;
+
+use super::evidence::{head_word, normalize_query};
+use crate::columns::SegmentColumns;
+use crate::index::Snapshot;
+use crate::schema::fields::TYPE_COLUMN;
+
+/// Per-segment popularity arrays and the snapshot they were computed for.
+type DenseFor = (Weak<Snapshot>, Arc<Vec<Vec<f32>>>);
+
+/// Learned signals of one moment.
+#[derive(Default)]
+pub struct Signals {
+    pub(super) queries: HashMap<String, HashMap<String, f32>>,
+    pub(super) heads: HashMap<String, HashMap<String, f32>>,
+    pub(super) head_types: HashMap<String, HashMap<String, f32>>,
+    pub(super) popularity: HashMap<String, f32>,
+    /// Behavioural popularity as per-segment arrays of the last snapshot asked for.
+    dense: Mutex<Option<DenseFor>>,
+}
+
+/// One query's learned signals, by document.
+#[derive(Debug, Default, Clone)]
+pub struct LearnedBoosts {
+    by_doc: HashMap<DocAddress, f32>,
+    /// The type column and the signal of each of its values for this query.
+    by_type: Option<(usize, Vec<f32>)>,
+    popularity: Option<Arc<Vec<Vec<f32>>>>,
+}
+
+impl LearnedBoosts {
+    /// The learned signal of a document for this query, in [-1, 1] (negative: shoppers
+    /// passed it by where they should have seen it).
+    #[inline]
+    pub fn signal(&self, columns: &SegmentColumns, address: DocAddress) -> f32 {
+        let exact = self.by_doc.get(&address).copied().unwrap_or(0.0);
+        let typed = match &self.by_type {
+            Some((column, lifts)) => columns
+                .keyword(*column)
+                .map(|c| {
+                    c.values(address.doc_id)
+                        .iter()
+                        .map(|&v| lifts.get(v as usize).copied().unwrap_or(0.0))
+                        .fold(0.0, f32::max)
+                })
+                .unwrap_or(0.0),
+            None => 0.0,
+        };
+        if exact != 0.0 { exact } else { typed }
+    }
+
+    /// The largest signal any document has (for pruning).
+    pub fn max_signal(&self) -> f32 {
+        let exact = self.by_doc.values().copied().fold(0.0, f32::max);
+        let typed = self
+            .by_type
+            .as_ref()
+            .map(|(_, l)| l.iter().copied().fold(0.0, f32::max))
+            .unwrap_or(0.0);
+        exact.max(typed)
+    }
+
+    /// Behavioural popularity of a document in [0, 1] (0 when none is known).
+    #[inline]
+    pub fn popularity(&self, address: DocAddress) -> f32 {
+        self.popularity
+            .as_ref()
+            .and_then(|p| p.get(address.segment_ord as usize))
+            .and_then(|s| s.get(address.doc_id as usize))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_doc.is_empty() && self.by_type.is_none() && self.popularity.is_none()
+    }
+}
+
+impl Signals {
+    pub fn is_empty(&self) -> bool {
+        self.queries.is_empty() && self.popularity.is_empty()
+    }
+
+    /// How many queries have learned signals.
+    pub fn learned_queries(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// The signals of `query` (empty when browsing) as documents of `snapshot`.
+    pub fn for_query(&self, query: &str, snapshot: &Arc<Snapshot>) -> LearnedBoosts {
+        let mut boosts = LearnedBoosts {
+            popularity: self.dense_popularity(snapshot),
+            ..LearnedBoosts::default()
+        };
+        let normalized = normalize_query(query);
+        if normalized.is_empty() {
+            return boosts;
+        }
+        let head = head_word(&normalized);
+        let exact = self.queries.get(&normalized);
+        let related = head.and_then(|h| self.heads.get(h));
+        for products in related.into_iter().chain(exact) {
+            for (id, &signal) in products {
+                if let Some(address) = snapshot.find(id) {
+                    // The exact query's own evidence (chained last) overrides a related one.
+                    boosts.by_doc.insert(address, signal);
+                }
+            }
+        }
+        if let Some(types) = head.and_then(|h| self.head_types.get(h))
+            && let Some(column) = snapshot.vocabulary.column_id(TYPE_COLUMN)
+        {
+            let dict = snapshot.vocabulary.column(column);
+            let mut lifts = vec![0.0f32; dict.len()];
+            for (t, &share) in types {
+                if let Some(slot) = dict.lookup(t).and_then(|id| lifts.get_mut(id as usize)) {
+                    *slot = share;
+                }
+            }
+            boosts.by_type = Some((column, lifts));
+        }
+        boosts
+    }
+
+    /// Behavioural popularity as per-segment arrays, computed once per snapshot.
+    fn dense_popularity(&self, snapshot: &Arc<Snapshot>) -> Option<Arc<Vec<Vec<f32>>>> {
+        if self.popularity.is_empty() {
+            return None;
+        }
+        if let Ok(cache) = self.dense.lock()
+            && let Some((cached, dense)) = cache.as_ref()
+            && cached.upgrade().is_some_and(|s| Arc::ptr_eq(&s, snapshot))
+        {
+            return Some(dense.clone());
+        }
+        let mut dense: Vec<Vec<f32>> = snapshot
+            .searcher
+            .segment_readers()
+            .iter()
+            .map(|s| vec![0.0; s.max_doc() as usize])
+            .collect();
+        for (id, &p) in &self.popularity {
+            if let Some(address) = snapshot.find(id)
+                && let Some(slot) = dense
+                    .get_mut(address.segment_ord as usize)
+                    .and_then(|s| s.get_mut(address.doc_id as usize))
+            {
+                *slot = p;
+            }
+        }
+        let dense = Arc::new(dense);
+        if let Ok(mut cache) = self.dense.lock() {
+            *cache = Some((Arc::downgrade(snapshot), dense.clone()));
+        }
+        Some(dense)
+    }
+}
