@@ -29,7 +29,7 @@ pub const POPULARITY_BOOST: f32 = 0.1;
 /// How much a perfect affinity adds to a browsing score, per unit of impact.
 pub const BROWSE_AFFINITY: f32 = 2.0;
 /// How much a perfect affinity multiplies a tie score by, per unit of impact, beyond 1.
-pub const TASTE: f32 = 4.0;
+pub const TASTE: f32 = 6.0;
 /// How much a full learned signal multiplies a tie score by, beyond 1.
 pub const LEARNED: f32 = 3.0;
 
