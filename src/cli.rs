@@ -140,6 +140,11 @@ pub struct ServeArgs {
     /// Server settings file [default: clerk.toml in --config-dir; missing = defaults].
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Events and profiles in a shared Redis (redis://HOST:PORT) so several replicas
+    /// serve one store; product changes and reloads then reach every replica.
+    /// Default: the embedded store in the data directory.
+    #[arg(long, value_name = "redis://HOST:PORT")]
+    pub shopper_store: Option<String>,
 }
 
 #[derive(Debug, Args)]

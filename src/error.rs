@@ -64,6 +64,11 @@ pub enum Error {
     )]
     DeadlineExceeded { budget_ms: u64 },
 
+    /// A shared service (the Redis shopper store, the catalog feed) cannot be reached
+    /// right now; the message says what was not done. Retrying later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+
     /// Anything else that is our fault.
     #[error("internal: {0}")]
     Internal(String),

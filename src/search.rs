@@ -242,6 +242,12 @@ pub struct SearchResponse {
     /// `personalized`, `holdout` or `anonymous`.
     #[schema(value_type = Variant)]
     pub variant: &'static str,
+    /// `"unavailable"` when the shopper store could not be reached: the shopper was
+    /// served unpersonalized (`variant` is then `anonymous`) and `notice` says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personalization: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
     pub corrections: Vec<Correction>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relaxed: Option<Relaxation>,
@@ -353,6 +359,8 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         page: request.page,
         per_page: request.per_page,
         variant: shopper.variant.name(),
+        personalization: None,
+        notice: None,
         corrections: planned.corrections,
         relaxed,
         hits,

@@ -8,6 +8,9 @@
 //! after the answer loses none of it. A shared store (Redis, PostgreSQL) for several
 //! replicas implements the same trait.
 //!
+//! [`RedisStore`] (module `redis_store`) keeps the same data in a shared Redis so several
+//! replicas serve one store.
+//!
 //! Holdout assignment lives here too: a stable hash of the shopper id decides, the
 //! same way on every replica and every restart, who is served without personalization.
 
@@ -16,6 +19,10 @@ mod group;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+
+mod redis_store;
+
+pub use redis_store::RedisStore;
 
 use redb::{
     Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, ReadableTableMetadata,

@@ -54,14 +54,25 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         crate::demo::write_catalog(&catalog, args.demo_products, DEMO_SEED)?;
         print_report(&index(&catalog, &dirs)?);
     }
-    let store = RedbStore::open_with_cache(
-        &dirs.data_dir.join(STORE_FILE),
-        settings.store.cache_mb.saturating_mul(1 << 20),
-    )?;
-    let engine = Arc::new(
-        Engine::open_with_config(data, Some(dirs.config_dir.clone()))?
-            .with_shoppers(Arc::new(store)),
-    );
+    let engine = Engine::open_with_config(data, Some(dirs.config_dir.clone()))?;
+    let (engine, feed) = match &args.shopper_store {
+        Some(url) => {
+            let (engine, feed) = engine.into_replica(url)?;
+            (Arc::new(engine), Some(feed))
+        }
+        None => {
+            let store = RedbStore::open_with_cache(
+                &dirs.data_dir.join(STORE_FILE),
+                settings.store.cache_mb.saturating_mul(1 << 20),
+            )?;
+            (Arc::new(engine.with_shoppers(Arc::new(store))), None)
+        }
+    };
+    // With a shared store, every replica applies the catalog feed in order.
+    let tailer = feed.clone().map(|feed| {
+        let engine = engine.clone();
+        std::thread::spawn(move || feed.tail(engine))
+    });
     let state = AppState::new(engine.clone())
         .with_env_keys()
         .with_gate(Gate::new(&settings.limits, &settings.rate_limit));
@@ -92,6 +103,10 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         ))
         .map_err(|e| Error::io(format!("serving on {addr}"), e));
     sweeper.abort();
+    if let (Some(feed), Some(tailer)) = (feed, tailer) {
+        feed.stop();
+        let _ = tailer.join();
+    }
     served
 }
 

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
 use crate::config::LoadReport;
+use crate::engine::ReloadBroadcast;
 
 /// The bearer token of a request, if any.
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -140,9 +141,12 @@ pub async fn shopper_token(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Reloaded {
     pub reloaded: LoadReport,
+    /// Whether the other replicas (sharing a Redis) were told to reload.
+    pub replicas: ReloadBroadcast,
 }
 
-/// Re-reads `synonyms/` (and rules); refuses the whole set on any problem.
+/// Re-reads `synonyms/` (and rules); refuses the whole set on any problem. With a
+/// shared catalog feed, the other replicas are told to reload too (`replicas` says).
 #[utoipa::path(
     post,
     path = "/v1/admin/reload",
@@ -157,10 +161,13 @@ pub struct Reloaded {
 )]
 pub async fn reload(State(state): State<AppState>) -> Result<Json<Reloaded>, ApiError> {
     let engine = state.engine.clone();
-    let report = tokio::task::spawn_blocking(move || engine.reload_config())
+    let (report, replicas) = tokio::task::spawn_blocking(move || engine.reload_everywhere())
         .await
         .map_err(|e| {
             ApiError::from(crate::Error::Internal(format!("reload task failed: {e}")))
         })??;
-    Ok(Json(Reloaded { reloaded: report }))
+    Ok(Json(Reloaded {
+        reloaded: report,
+        replicas,
+    }))
 }

@@ -46,6 +46,7 @@ fn classify(error: &Error) -> (StatusCode, &str) {
         Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::DeadlineExceeded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "deadline_exceeded"),
         Error::NoIndex(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
+        Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
         Error::Io { .. } | Error::Index(_) | Error::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
