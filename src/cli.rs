@@ -13,16 +13,16 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::crowd::{Crowd, CrowdSettings};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::http::{self, AppState};
 use crate::index::build::MAX_REPORTED_REJECTIONS;
 use crate::index::{BuildObserver, BuildReport, DataDir, build_index};
 use crate::retrieve::Sort;
 use crate::schema::StoreSchema;
 use crate::search::{SearchRequest, SearchResponse};
 use crate::shoppers::{RedbStore, STORE_FILE, ShopperStore};
+
+mod serve;
 
 /// Products in the demo catalog `clerk serve` generates on a fresh data directory.
 pub const DEMO_PRODUCTS: u64 = 20_000;
@@ -57,6 +57,14 @@ pub enum Command {
     /// Merchandising rules: `clerk rules check` validates boosts/ (and synonyms/).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Mint a shopper token with CLERK_SHOPPER_SECRET (what a store's backend does).
+    ShopperToken {
+        /// The shopper id.
+        id: String,
+        /// Seconds until the token expires (default: never).
+        #[arg(long)]
+        expires_in: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,16 +126,34 @@ impl Dirs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    #[arg(long, default_value = "127.0.0.1:7878")]
-    pub addr: SocketAddr,
+    /// Address to listen on [default: clerk.toml's server.addr, CLERK_ADDR, else
+    /// 127.0.0.1:7878].
+    #[arg(long)]
+    pub addr: Option<SocketAddr>,
     /// Index this catalog before serving.
     #[arg(long)]
     pub catalog: Option<PathBuf>,
     /// Size of the demo catalog generated when the data directory has no index.
     #[arg(long, default_value_t = DEMO_PRODUCTS)]
     pub demo_products: u64,
-    #[command(flatten)]
-    pub dirs: Dirs,
+    /// Data directory holding the index [default: clerk.toml's server.data_dir,
+    /// CLERK_DATA_DIR, else ./clerk-data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Folder holding index-schema/, synonyms/, boosts/ and clerk.toml.
+    #[arg(long, default_value = ".")]
+    pub config_dir: PathBuf,
+    /// Schema used to build: a name in index-schema/ (without .toml) or a path.
+    #[arg(long, default_value = "demo")]
+    pub schema: String,
+    /// Server settings file [default: clerk.toml in --config-dir; missing = defaults].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Events and profiles in a shared Redis (redis://HOST:PORT) so several replicas
+    /// serve one store; product changes and reloads then reach every replica.
+    /// Default: the embedded store in the data directory.
+    #[arg(long, value_name = "redis://HOST:PORT")]
+    pub shopper_store: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +161,9 @@ pub struct IndexArgs {
     /// Catalog file: JSON Lines, CSV or TSV as the schema says; plain or gzip.
     #[arg(long)]
     pub catalog: PathBuf,
+    /// Forget the product upserts and deletes made over HTTP (the catalog holds them).
+    #[arg(long)]
+    pub discard_updates: bool,
     #[command(flatten)]
     pub dirs: Dirs,
 }
@@ -220,8 +249,12 @@ pub struct EvalArgs {
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::ShopperToken { id, expires_in } => serve::shopper_token(&id, expires_in),
         Command::Index(args) => {
+            if args.discard_updates {
+                crate::index::updates::UpdateLog::new(&args.dirs.data_dir).discard()?;
+            }
             let report = index(&args.catalog, &args.dirs)?;
             print_report(&report);
             Ok(())
@@ -254,7 +287,15 @@ pub fn index(catalog: &Path, dirs: &Dirs) -> Result<BuildReport> {
     build_index(catalog, &schema, &data, &mut observer)
 }
 
-fn print_report(report: &BuildReport) {
+pub(crate) fn print_report(report: &BuildReport) {
+    if report.replayed != (0, 0) {
+        eprintln!(
+            "replayed {} product upserts and {} deletes made over HTTP (from {}; `clerk index --discard-updates` drops them when the catalog already holds them)",
+            report.replayed.0,
+            report.replayed.1,
+            crate::index::updates::UPDATES_FILE
+        );
+    }
     eprintln!(
         "indexed {} products, rejected {} lines, in {:.1} s; index {} ({:.1} MB)",
         report.indexed,
@@ -263,50 +304,6 @@ fn print_report(report: &BuildReport) {
         report.index_dir.display(),
         report.bytes_on_disk as f64 / 1e6
     );
-}
-
-fn serve(args: ServeArgs) -> Result<()> {
-    let data = DataDir::new(&args.dirs.data_dir);
-    if let Some(catalog) = &args.catalog {
-        print_report(&index(catalog, &args.dirs)?);
-    } else if data.current_index()?.is_none() {
-        let catalog = args.dirs.data_dir.join("demo-catalog.jsonl");
-        std::fs::create_dir_all(&args.dirs.data_dir)
-            .map_err(|e| Error::io(format!("creating {}", args.dirs.data_dir.display()), e))?;
-        eprintln!(
-            "no index in {}: generating the demo catalog ({} products)",
-            args.dirs.data_dir.display(),
-            args.demo_products
-        );
-        crate::demo::write_catalog(&catalog, args.demo_products, DEMO_SEED)?;
-        print_report(&index(&catalog, &args.dirs)?);
-    }
-    let store: Arc<dyn ShopperStore> =
-        Arc::new(RedbStore::open(&args.dirs.data_dir.join(STORE_FILE))?);
-    let engine = Engine::open_with_config(data, Some(args.dirs.config_dir.clone()))?;
-    let settings = CrowdSettings::from_affinity(&engine.snapshot().schema.affinity);
-    let crowd = Crowd::start(settings, store.clone());
-    let engine = Arc::new(engine.with_shoppers(store).with_crowd(crowd));
-    let state = AppState::new(engine.clone()).with_admin_key(std::env::var("CLERK_ADMIN_KEY").ok());
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
-    runtime
-        .block_on(http::serve(
-            args.addr,
-            state,
-            http::shutdown_signal(),
-            |addr| {
-                tracing::info!(
-                    "clerk serving {} products on http://{addr}",
-                    engine.documents()
-                );
-                eprintln!(
-                    "clerk serving {} products on http://{addr}",
-                    engine.documents()
-                );
-            },
-        ))
-        .map_err(|e| Error::io(format!("serving on {}", args.addr), e))
 }
 
 fn search(args: SearchArgs) -> Result<()> {

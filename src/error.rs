@@ -53,6 +53,22 @@ pub enum Error {
     #[error("index: {0}")]
     Index(#[from] tantivy::TantivyError),
 
+    /// The caller is not allowed: a missing or wrong key, an unsigned or forged
+    /// shopper token.
+    #[error("{0}")]
+    Unauthorized(String),
+
+    /// The request ran past its work budget and was stopped.
+    #[error(
+        "the search ran past its {budget_ms} ms work budget and was stopped; try a shorter query or fewer filters"
+    )]
+    DeadlineExceeded { budget_ms: u64 },
+
+    /// A shared service (the Redis shopper store, the catalog feed) cannot be reached
+    /// right now; the message says what was not done. Retrying later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+
     /// Anything else that is our fault.
     #[error("internal: {0}")]
     Internal(String),
@@ -83,6 +99,7 @@ impl Error {
                 | Error::NotFound(_)
                 | Error::Config { .. }
                 | Error::Catalog(_)
+                | Error::Unauthorized(_)
         )
     }
 }

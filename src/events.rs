@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::catalog::parse_date;
 use crate::error::{Error, Result};
+use crate::tokens::MAX_TOKEN_BYTES;
 
 /// Most events in one batch.
 pub const MAX_BATCH: usize = 1_000;
@@ -103,9 +104,22 @@ const KEYS: &[&str] = &[
     "type", "shopper", "product", "query", "position", "ts", "variant",
 ];
 
+/// Says who a presented shopper value is: the verified id, or why it is refused.
+pub type ShopperResolver<'a> = &'a dyn Fn(&str) -> std::result::Result<String, String>;
+
 /// Parses and validates a batch. `is_product` says whether a product id is in the
 /// catalog. Every problem is reported; any problem rejects the batch.
 pub fn parse_batch(body: &[u8], is_product: &dyn Fn(&str) -> bool) -> Result<Vec<Event>> {
+    parse_batch_as(body, is_product, &|s: &str| Ok(s.to_string()))
+}
+
+/// [`parse_batch`] with each `shopper` value passed through `shoppers` (signed
+/// tokens): any refused value rejects the batch with [`Error::Unauthorized`].
+pub fn parse_batch_as(
+    body: &[u8],
+    is_product: &dyn Fn(&str) -> bool,
+    shoppers: ShopperResolver,
+) -> Result<Vec<Event>> {
     let invalid = |problems: Vec<String>| Error::Config { problems };
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| invalid(vec![format!("the body is not valid JSON: {e}")]))?;
@@ -126,11 +140,27 @@ pub fn parse_batch(body: &[u8], is_product: &dyn Fn(&str) -> bool) -> Result<Vec
     let now = Utc::now().timestamp();
     let mut events = Vec::with_capacity(items.len());
     let mut problems = Vec::new();
+    let mut refused = Vec::new();
     for (i, item) in items.iter().enumerate() {
         match parse_event(item, now, is_product) {
-            Ok(event) => events.push(event),
+            Ok(mut event) => match shoppers(&event.shopper) {
+                Ok(id) if id.len() <= MAX_FIELD_BYTES => {
+                    event.shopper = id;
+                    events.push(event);
+                }
+                Ok(_) => problems.push(format!(
+                    "event {i}: \"shopper\" is longer than {MAX_FIELD_BYTES} bytes"
+                )),
+                Err(why) => refused.push(format!("event {i}: {why}")),
+            },
             Err(reasons) => problems.extend(reasons.into_iter().map(|r| format!("event {i}: {r}"))),
         }
+    }
+    if !refused.is_empty() {
+        return Err(Error::Unauthorized(format!(
+            "the batch was rejected whole: {}",
+            refused.join("; ")
+        )));
     }
     if problems.is_empty() {
         Ok(events)
@@ -144,14 +174,23 @@ fn text_field(
     key: &str,
     problems: &mut Vec<String>,
 ) -> Option<String> {
+    text_field_up_to(map, key, MAX_FIELD_BYTES, problems)
+}
+
+fn text_field_up_to(
+    map: &serde_json::Map<String, Value>,
+    key: &str,
+    max_bytes: usize,
+    problems: &mut Vec<String>,
+) -> Option<String> {
     match map.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => {
             problems.push(format!("\"{key}\" is empty"));
             None
         }
-        Some(Value::String(s)) if s.len() > MAX_FIELD_BYTES => {
-            problems.push(format!("\"{key}\" is longer than {MAX_FIELD_BYTES} bytes"));
+        Some(Value::String(s)) if s.len() > max_bytes => {
+            problems.push(format!("\"{key}\" is longer than {max_bytes} bytes"));
             None
         }
         Some(Value::String(s)) => Some(s.trim().to_string()),
@@ -193,7 +232,7 @@ fn parse_event(
             None
         }
     };
-    let shopper = text_field(map, "shopper", &mut problems);
+    let shopper = text_field_up_to(map, "shopper", MAX_TOKEN_BYTES, &mut problems);
     if shopper.is_none() && !problems.iter().any(|p| p.contains("\"shopper\"")) {
         problems.push("\"shopper\" is missing".into());
     }

@@ -19,6 +19,8 @@ use crate::schema::{FieldKind, FieldRef, StoreSchema};
 
 /// At most this many filters in one request (a clause is one bit of a `u64` mask).
 pub const MAX_FILTERS: usize = 32;
+/// Most values in one any-of filter (`brand:a|b|…`).
+pub const MAX_ANY_OF_VALUES: usize = 100;
 
 /// A filter as written, checked for syntax and field name.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +213,15 @@ fn parse_condition(text: &str, field: &str, value: &str, target: &Target) -> Res
         .collect();
     if values.is_empty() {
         return Err(bad(text, "no value given"));
+    }
+    if values.len() > MAX_ANY_OF_VALUES {
+        return Err(bad(
+            text,
+            format!(
+                "{} values; an any-of filter takes at most {MAX_ANY_OF_VALUES}",
+                values.len()
+            ),
+        ));
     }
     if let Some(kind) = numeric_kind {
         // A numeric field's any-of becomes a set of point ranges; checked here.

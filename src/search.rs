@@ -43,6 +43,8 @@ pub const MAX_PER_PAGE: usize = 100;
 pub const DEFAULT_PER_PAGE: usize = 20;
 /// Deepest result reachable by paging (`page × per_page`).
 pub const MAX_RESULT_WINDOW: usize = 10_000;
+/// Most facets one request may ask for.
+pub const MAX_FACETS: usize = 16;
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_BYTES: usize = 1_000;
 
@@ -146,6 +148,15 @@ impl SearchRequest {
                 ),
             ));
         }
+        if self.facets.len() > MAX_FACETS {
+            return Err(Error::bad_request(
+                "too_many_facets",
+                format!(
+                    "{} facets were asked for; at most {MAX_FACETS} per request",
+                    self.facets.len()
+                ),
+            ));
+        }
         if self.page == 0 {
             return Err(Error::bad_request("bad_page", "page starts at 1"));
         }
@@ -231,6 +242,12 @@ pub struct SearchResponse {
     /// `personalized`, `holdout` or `anonymous`.
     #[schema(value_type = Variant)]
     pub variant: &'static str,
+    /// `"unavailable"` when the shopper store could not be reached: the shopper was
+    /// served unpersonalized (`variant` is then `anonymous`) and `notice` says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personalization: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
     pub corrections: Vec<Correction>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relaxed: Option<Relaxation>,
@@ -282,7 +299,8 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
     let sort = sort_key(request.sort, snapshot)?;
     let mut timings = StageTimings::default();
     let (words, planned, text) = timed(&mut timings.analysis, || {
-        let words = snapshot.analyzer.query_words(&request.q);
+        let mut words = snapshot.analyzer.query_words(&request.q);
+        words.truncate(plan::MAX_QUERY_WORDS);
         let planned = plan_query(snapshot, config, &words, request);
         let text = TextQuery::prepare(snapshot, &planned.plan);
         (words, planned, text)
@@ -341,6 +359,8 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         page: request.page,
         per_page: request.per_page,
         variant: shopper.variant.name(),
+        personalization: None,
+        notice: None,
         corrections: planned.corrections,
         relaxed,
         hits,
@@ -411,6 +431,7 @@ fn no_results(
                 if w.is_number
                     || snapshot.lexicon.doc_freq(w.primary()) > 0
                     || surface.chars().count() < 3
+                    || surface.len() > crate::typo::MAX_TYPO_WORD_BYTES
                 {
                     return w.surface.clone();
                 }
@@ -491,9 +512,10 @@ fn retrieve_relaxing(
     let mut accept = required;
     let mut dropped = Vec::new();
     for index in relaxation_order(plan, &text.roles, segments) {
-        if accept.count_ones() <= 1 {
+        if accept.count_ones() <= 1 || dropped.len() >= plan::MAX_RELAXATION_STEPS {
             break;
         }
+        crate::deadline::check()?;
         accept &= !(1u32 << index);
         dropped.push(plan.clauses[index].surface.clone());
         let relaxed = retrieve(retrieval, Some(&matches(accept)))?;

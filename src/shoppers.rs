@@ -8,15 +8,25 @@
 //! after the answer loses none of it. A shared store (Redis, PostgreSQL) for several
 //! replicas implements the same trait.
 //!
+//! [`RedisStore`] (module `redis_store`) keeps the same data in a shared Redis so several
+//! replicas serve one store.
+//!
 //! Holdout assignment lives here too: a stable hash of the shopper id decides, the
 //! same way on every replica and every restart, who is served without personalization.
 
+mod group;
+
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
+
+mod redis_store;
+
+pub use redis_store::RedisStore;
 
 use redb::{
     Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition,
+    TableDefinition, WriteTransaction,
 };
 
 use crate::error::{Error, Result};
@@ -30,7 +40,12 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Recording order: sequence number → shopper, so events can be read back in the
 /// order they were recorded ([`ShopperStore::events_after`]).
 const LOG: TableDefinition<u64, &str> = TableDefinition::new("log");
+/// Events dropped by one retention transaction at most.
+pub const RETENTION_CHUNK: usize = 10_000;
 const NEXT_SEQ: &str = "next_seq";
+
+/// Page cache of the embedded store unless configured (`[store] cache_mb`).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 /// File name of the default store in a data directory.
 pub const STORE_FILE: &str = "shoppers.redb";
@@ -55,6 +70,13 @@ pub trait ShopperStore: Send + Sync {
     /// Forgotten or expired events are simply absent. Consumers that keep derived
     /// state (the crowd's learned signals) poll this with the last number they saw.
     fn events_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Event)>>;
+    /// Drops the events whose time is before `cutoff` (Unix seconds); profiles keep
+    /// their decayed weights. Returns how many were dropped. Stores without
+    /// retention keep everything.
+    fn expire_events(&self, cutoff: i64) -> Result<usize> {
+        let _ = cutoff;
+        Ok(0)
+    }
 }
 
 /// Whether `shopper` is in the holdout group: a stable hash of the id, compared with
@@ -88,7 +110,8 @@ fn storage<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> Error + '_ {
 
 /// The embedded default store.
 pub enum RedbStore {
-    Writable(Database),
+    /// Event batches go through the group-commit writer; other writes directly.
+    Writable(Arc<Database>, group::GroupWriter),
     /// Opened beside no writer (e.g. `clerk report` on a stopped server's data).
     ReadOnly(ReadOnlyDatabase),
 }
@@ -96,12 +119,21 @@ pub enum RedbStore {
 impl RedbStore {
     /// Opens (or creates) the store for reading and writing; one process at a time.
     pub fn open(path: &Path) -> Result<RedbStore> {
-        let db = Database::create(path).map_err(|e| {
-            Error::Internal(format!(
-                "opening {}: {e} (is another clerk serving this data directory?)",
-                path.display()
-            ))
-        })?;
+        RedbStore::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// The same with a page cache of `cache_bytes` (redb's default is 1 GiB, which
+    /// a busy store fills: memory then follows the store's size).
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<RedbStore> {
+        let db = Database::builder()
+            .set_cache_size(usize::try_from(cache_bytes).unwrap_or(usize::MAX))
+            .create(path)
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "opening {}: {e} (is another clerk serving this data directory?)",
+                    path.display()
+                ))
+            })?;
         let txn = db.begin_write().map_err(storage("begin"))?;
         txn.open_table(EVENTS).map_err(storage("events table"))?;
         txn.open_table(PROFILES)
@@ -110,7 +142,14 @@ impl RedbStore {
         txn.open_table(LOG).map_err(storage("log table"))?;
         txn.commit().map_err(storage("commit"))?;
         backfill_log(&db)?;
-        Ok(RedbStore::Writable(db))
+        let mut db = db;
+        // Space freed by retention and forgetting goes back to the file system.
+        if let Err(e) = db.compact() {
+            tracing::warn!("could not compact {}: {e}", path.display());
+        }
+        let db = Arc::new(db);
+        let writer = group::GroupWriter::start(db.clone())?;
+        Ok(RedbStore::Writable(db, writer))
     }
 
     /// Opens an existing store read-only.
@@ -122,7 +161,7 @@ impl RedbStore {
 
     fn writable(&self) -> Result<&Database> {
         match self {
-            RedbStore::Writable(db) => Ok(db),
+            RedbStore::Writable(db, _) => Ok(db),
             RedbStore::ReadOnly(_) => Err(Error::Internal(
                 "the shopper store is open read-only".into(),
             )),
@@ -131,7 +170,7 @@ impl RedbStore {
 
     fn read(&self) -> Result<redb::ReadTransaction> {
         match self {
-            RedbStore::Writable(db) => db.begin_read(),
+            RedbStore::Writable(db, _) => db.begin_read(),
             RedbStore::ReadOnly(db) => db.begin_read(),
         }
         .map_err(storage("begin read"))
@@ -168,51 +207,59 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(storage("encoding"))
 }
 
+/// Records `batch` inside `txn`: events, recording order, and the moved profiles.
+fn apply_batch(
+    txn: &WriteTransaction,
+    batch: &[Recorded],
+    settings: &AffinitySettings,
+) -> Result<()> {
+    let mut meta = txn.open_table(META).map_err(storage("meta"))?;
+    let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+    let mut log = txn.open_table(LOG).map_err(storage("log"))?;
+    let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+    let mut seq = meta
+        .get(NEXT_SEQ)
+        .map_err(storage("seq"))?
+        .map(|v| v.value())
+        .unwrap_or(0);
+    let mut touched: HashMap<&str, Profile> = HashMap::new();
+    for (event, features) in batch {
+        let shopper = event.shopper.as_str();
+        events
+            .insert((shopper, seq), encode(event)?.as_slice())
+            .map_err(storage("insert event"))?;
+        log.insert(seq, shopper).map_err(storage("insert log"))?;
+        seq += 1;
+        if !touched.contains_key(shopper) {
+            let existing = profiles.get(shopper).map_err(storage("read profile"))?;
+            let profile = match existing {
+                Some(bytes) => decode_profile(bytes.value())?,
+                None => Profile::default(),
+            };
+            touched.insert(shopper, profile);
+        }
+        if let Some(profile) = touched.get_mut(shopper) {
+            profile.apply(event, features, settings);
+        }
+    }
+    for (shopper, profile) in &touched {
+        profiles
+            .insert(*shopper, encode(profile)?.as_slice())
+            .map_err(storage("write profile"))?;
+    }
+    meta.insert(NEXT_SEQ, seq).map_err(storage("seq"))?;
+    Ok(())
+}
+
 impl ShopperStore for RedbStore {
     fn record(&self, batch: &[Recorded], settings: &AffinitySettings) -> Result<()> {
-        let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
-        {
-            let mut meta = txn.open_table(META).map_err(storage("meta"))?;
-            let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
-            let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
-            let mut log = txn.open_table(LOG).map_err(storage("log"))?;
-            let mut seq = meta
-                .get(NEXT_SEQ)
-                .map_err(storage("seq"))?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            let mut touched: HashMap<&str, Profile> = HashMap::new();
-            for (event, features) in batch {
-                events
-                    .insert((event.shopper.as_str(), seq), encode(event)?.as_slice())
-                    .map_err(storage("insert event"))?;
-                log.insert(seq, event.shopper.as_str())
-                    .map_err(storage("insert log"))?;
-                seq += 1;
-                if !touched.contains_key(event.shopper.as_str()) {
-                    let existing = profiles
-                        .get(event.shopper.as_str())
-                        .map_err(storage("read profile"))?;
-                    let profile = match existing {
-                        Some(bytes) => decode_profile(bytes.value())?,
-                        None => Profile::default(),
-                    };
-                    touched.insert(event.shopper.as_str(), profile);
-                }
-                if let Some(profile) = touched.get_mut(event.shopper.as_str()) {
-                    profile.apply(event, features, settings);
-                }
-            }
-            for (shopper, profile) in &touched {
-                profiles
-                    .insert(*shopper, encode(profile)?.as_slice())
-                    .map_err(storage("write profile"))?;
-            }
-            meta.insert(NEXT_SEQ, seq).map_err(storage("seq"))?;
+        match self {
+            RedbStore::Writable(_, writer) => writer.record(batch, settings),
+            RedbStore::ReadOnly(_) => Err(Error::Internal(
+                "the shopper store is open read-only".into(),
+            )),
         }
-        txn.commit().map_err(storage("commit"))
     }
-
     fn profile(&self, shopper: &str) -> Result<Option<Profile>> {
         let txn = self.read()?;
         let table = txn.open_table(PROFILES).map_err(storage("profiles"))?;
@@ -269,6 +316,44 @@ impl ShopperStore for RedbStore {
                 .map_err(storage("write profile"))?;
         }
         txn.commit().map_err(storage("commit"))
+    }
+
+    fn expire_events(&self, cutoff: i64) -> Result<usize> {
+        let mut dropped = 0;
+        loop {
+            let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
+            let chunk = {
+                let mut log = txn.open_table(LOG).map_err(storage("log"))?;
+                let mut events = txn.open_table(EVENTS).map_err(storage("events"))?;
+                let mut expired: Vec<(u64, String)> = Vec::new();
+                for entry in log.iter().map_err(storage("log"))? {
+                    let (seq, shopper) = entry.map_err(storage("log"))?;
+                    let (seq, shopper) = (seq.value(), shopper.value());
+                    let ts = match events.get((shopper, seq)).map_err(storage("events"))? {
+                        Some(bytes) => decode_event(bytes.value()).map_or(i64::MIN, |e| e.ts),
+                        None => i64::MIN,
+                    };
+                    // Recording order is nearly time order: stop at the first event
+                    // still inside the window.
+                    if ts >= cutoff || expired.len() >= RETENTION_CHUNK {
+                        break;
+                    }
+                    expired.push((seq, shopper.to_string()));
+                }
+                for (seq, shopper) in &expired {
+                    log.remove(*seq).map_err(storage("expire log"))?;
+                    events
+                        .remove((shopper.as_str(), *seq))
+                        .map_err(storage("expire event"))?;
+                }
+                expired.len()
+            };
+            txn.commit().map_err(storage("commit"))?;
+            dropped += chunk;
+            if chunk < RETENTION_CHUNK {
+                return Ok(dropped);
+            }
+        }
     }
 
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()> {
@@ -387,6 +472,83 @@ mod tests {
         let profile = store.profile("a").unwrap().unwrap();
         assert!(profile.opted_out && profile.long_term.is_empty());
         assert_eq!(profile.counts.purchase, 1);
+    }
+
+    #[test]
+    fn concurrent_batches_are_all_committed_by_the_group_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        let settings = AffinitySettings::default();
+        {
+            let store = Arc::new(RedbStore::open(&path).unwrap());
+            let threads: Vec<_> = (0..8)
+                .map(|t| {
+                    let store = store.clone();
+                    let settings = settings.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..25 {
+                            let batch: Vec<Recorded> = (0..10)
+                                .map(|j| {
+                                    (event(&format!("s{t}"), EventKind::View, i * 10 + j), vec![])
+                                })
+                                .collect();
+                            store.record(&batch, &settings).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        }
+        let store = RedbStore::open(&path).unwrap();
+        let mut seen = 0;
+        store.for_each_event(&mut |_| seen += 1).unwrap();
+        assert_eq!(seen, 8 * 25 * 10);
+        assert_eq!(store.profile("s3").unwrap().unwrap().counts.view, 250);
+    }
+
+    #[test]
+    fn expired_events_are_dropped_and_profiles_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join(STORE_FILE)).unwrap();
+        let settings = AffinitySettings::default();
+        let now = chrono::Utc::now().timestamp();
+        let old = now - 7_200;
+        let batch: Vec<Recorded> = (0..(RETENTION_CHUNK as i64 + 5))
+            .map(|i| {
+                (
+                    event("old", EventKind::View, old + i / 1000),
+                    vec!["brand=X".into()],
+                )
+            })
+            .collect();
+        store.record(&batch, &settings).unwrap();
+        store
+            .record(&[(event("new", EventKind::View, now), vec![])], &settings)
+            .unwrap();
+        assert_eq!(
+            store.expire_events(old - 1).unwrap(),
+            0,
+            "nothing is that old"
+        );
+        let dropped = store.expire_events(now - 3_600).unwrap();
+        assert_eq!(
+            dropped,
+            RETENTION_CHUNK + 5,
+            "two transactions, every old event"
+        );
+        let left = store.events_after(None, 100).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].1.shopper, "new");
+        assert_eq!(
+            left[0].0,
+            RETENTION_CHUNK as u64 + 5,
+            "sequence numbers stay"
+        );
+        let profile = store.profile("old").unwrap().unwrap();
+        assert_eq!(profile.counts.view as usize, RETENTION_CHUNK + 5);
+        assert!(!profile.long_term.is_empty());
     }
 
     #[test]

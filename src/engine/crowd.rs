@@ -15,7 +15,7 @@ use crate::crowd::recommend::{
     Placed, Recommendation, RecommendationRequest, Recommendations, Target, because, merchandise,
     title_of,
 };
-use crate::crowd::{AnalyticsReport, Crowd, RecommendationKind, shopper_hash};
+use crate::crowd::{AnalyticsReport, Crowd, CrowdSettings, RecommendationKind, shopper_hash};
 use crate::error::{Error, Result};
 use crate::filter::{self, FilterSet};
 use crate::index::Snapshot;
@@ -41,6 +41,16 @@ impl Engine {
     pub fn with_crowd(mut self, crowd: Arc<Crowd>) -> Engine {
         self.crowd = Some(crowd);
         self
+    }
+
+    /// The same engine with a crowd fed by its shopper store's events (a background
+    /// tailer); without a store it is returned unchanged.
+    pub fn start_crowd(self) -> Engine {
+        let Some(store) = self.shoppers.clone() else {
+            return self;
+        };
+        let settings = CrowdSettings::from_affinity(&self.snapshot().schema.affinity);
+        self.with_crowd(Crowd::start(settings, store))
     }
 
     /// The attached crowd, if any.

@@ -9,9 +9,11 @@
 
 mod crowd;
 mod products;
+mod replicas;
 mod shoppers;
 
 pub use crowd::{MAX_ANALYTICS_DAYS, MAX_ANALYTICS_LIMIT};
+pub use replicas::ReloadBroadcast;
 pub use shoppers::{AffinityView, ProfileView};
 
 use std::path::PathBuf;
@@ -25,8 +27,9 @@ use crate::error::{Error, Result};
 use crate::events::Variant;
 use crate::index::{DataDir, LiveIndex, Snapshot};
 use crate::learning::Learning;
+use crate::product_feed::ProductFeed;
 use crate::rules::CompiledRules;
-use crate::search::{self, SearchContext, SearchRequest, SearchResponse};
+use crate::search::{self, SearchContext, SearchRequest, SearchResponse, ShopperContext};
 use crate::shoppers::ShopperStore;
 
 /// A product's type words (`_type`), for learning which types a query leads to.
@@ -73,6 +76,8 @@ pub struct Engine {
     crowd: Option<Arc<crate::crowd::Crowd>>,
     /// Whether queries find anything today, for suggestions and analytics.
     finds_cache: Mutex<Option<crowd::FindsCache>>,
+    /// The catalog feed shared with other replicas; `None` updates the index directly.
+    feed: Option<Arc<ProductFeed>>,
 }
 
 /// Rules compiled for one snapshot and configuration (held, so neither is reused).
@@ -107,6 +112,7 @@ impl Engine {
             compiled: Mutex::new(None),
             crowd: None,
             finds_cache: Mutex::new(None),
+            feed: None,
         })
     }
 
@@ -184,7 +190,13 @@ impl Engine {
         let snapshot = self.snapshot();
         let config = self.config();
         let rules = self.compiled_rules(&snapshot, &config);
-        let shopper = self.shopper_context(request.shopper.as_deref(), &snapshot)?;
+        // A shared store that is down costs personalization, never the search.
+        let (shopper, unavailable) =
+            match self.shopper_context(request.shopper.as_deref(), &snapshot) {
+                Ok(shopper) => (shopper, None),
+                Err(Error::Unavailable(reason)) => (ShopperContext::anonymous(), Some(reason)),
+                Err(e) => return Err(e),
+            };
         // Learned signals are off for the holdout, so their lift can be measured.
         let learned = match (&self.learning, shopper.variant, request.learn) {
             (Some(learning), variant, true) if variant != Variant::Holdout => {
@@ -199,7 +211,12 @@ impl Engine {
             shopper: &shopper,
             learned: learned.as_ref(),
         };
-        search::search(&context, request)
+        let mut response = search::search(&context, request)?;
+        if let Some(reason) = unavailable {
+            response.personalization = Some("unavailable");
+            response.notice = Some(format!("served without personalization: {reason}"));
+        }
+        Ok(response)
     }
 
     /// The rules compiled for `snapshot`, compiled again when the snapshot or the

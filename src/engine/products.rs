@@ -1,4 +1,8 @@
 //! The engine's catalog updates: `PUT /v1/products` and `DELETE /v1/products/{id}`.
+//!
+//! A lone server changes its index directly. A replica with a shared catalog feed
+//! validates here, then appends the change to the feed and waits until its own tailer
+//! applied it, so every replica applies the same changes in the same order.
 
 use std::collections::HashSet;
 
@@ -7,6 +11,8 @@ use serde_json::Value;
 use super::Engine;
 use crate::catalog::Product;
 use crate::error::{Error, Result};
+use crate::index::updates::UpdateLog;
+use crate::product_feed::FeedMessage;
 
 /// Most products in one update.
 pub const MAX_UPSERT: usize = 10_000;
@@ -32,6 +38,8 @@ impl Engine {
         let index = self.index();
         let schema = index.schema().clone();
         let mut products = Vec::with_capacity(items.len());
+        let mut records = Vec::with_capacity(items.len());
+        let mut feed_records = Vec::with_capacity(items.len());
         let mut problems = Vec::new();
         let mut ids = HashSet::new();
         for (i, item) in items.iter().enumerate() {
@@ -46,19 +54,45 @@ impl Engine {
                         product.id
                     ));
                 }
-                Ok(product) => products.push(product),
+                Ok(product) => {
+                    records.push((product.id.clone(), record.clone()));
+                    feed_records.push(item.clone());
+                    products.push(product);
+                }
                 Err(reason) => problems.push(format!("product {i}: {reason}")),
             }
         }
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
-        index.upsert(&products)?;
+        // Logged first: a rebuild replays it even if we crash before the index commit.
+        self.update_log().upserted(&records)?;
+        match &self.feed {
+            Some(feed) => {
+                feed.publish_and_wait(&FeedMessage::Upsert(feed_records))?;
+            }
+            None => index.upsert(&products)?,
+        }
         Ok(products.len())
     }
 
-    /// Removes a product from the live index.
+    /// Removes a product from the live index (on every replica, with a feed).
     pub fn delete_product(&self, id: &str) -> Result<()> {
-        self.index().delete(id)
+        let index = self.index();
+        if index.snapshot().find(id).is_none() {
+            return Err(Error::NotFound(format!("no product \"{id}\"")));
+        }
+        self.update_log().deleted(id)?;
+        match &self.feed {
+            Some(feed) => feed
+                .publish_and_wait(&FeedMessage::Delete(id.to_string()))
+                .map(|_| ()),
+            None => index.delete(id),
+        }
+    }
+
+    /// The log that keeps HTTP updates across rebuilds.
+    fn update_log(&self) -> UpdateLog {
+        UpdateLog::new(self.data_dir().root())
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Engine;
 use crate::affinity::product_features;
 use crate::error::{Error, Result};
-use crate::events::{self, Event, EventKind, Variant};
+use crate::events::{self, Event, EventKind, ShopperResolver, Variant};
 use crate::index::Snapshot;
 use crate::profiles::{ALL_EVENTS, EventCounts, Profile};
 use crate::search::ShopperContext;
@@ -69,10 +69,15 @@ impl Engine {
 
     /// Validates a batch of events and records it durably; returns how many.
     pub fn record_events(&self, body: &[u8]) -> Result<usize> {
+        self.record_events_as(body, &|s: &str| Ok(s.to_string()))
+    }
+
+    /// The same, with each event's shopper value resolved by `shoppers` (tokens).
+    pub fn record_events_as(&self, body: &[u8], shoppers: ShopperResolver) -> Result<usize> {
         let store = self.store()?;
         let snapshot = self.snapshot();
         let is_product = |id: &str| snapshot.find(id).is_some();
-        let events = events::parse_batch(body, &is_product)?;
+        let events = events::parse_batch_as(body, &is_product, shoppers)?;
         let settings = &snapshot.schema.affinity;
         let mut batch: Vec<Recorded> = Vec::with_capacity(events.len());
         let mut opted_out: std::collections::HashMap<String, bool> =
@@ -109,6 +114,14 @@ impl Engine {
             crowd.request_rebuild();
         }
         Ok(forgotten)
+    }
+
+    /// Drops events whose time is before `cutoff` (retention); 0 without a store.
+    pub fn expire_events(&self, cutoff: i64) -> Result<usize> {
+        match self.shoppers.as_deref() {
+            Some(store) => store.expire_events(cutoff),
+            None => Ok(0),
+        }
     }
 
     /// Opts a shopper out of personalization (or back in).

@@ -43,7 +43,10 @@ fn classify(error: &Error) -> (StatusCode, &str) {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Config { .. } => (StatusCode::BAD_REQUEST, "invalid_config"),
         Error::Catalog(_) => (StatusCode::BAD_REQUEST, "invalid_catalog"),
+        Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        Error::DeadlineExceeded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "deadline_exceeded"),
         Error::NoIndex(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
+        Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
         Error::Io { .. } | Error::Index(_) | Error::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
@@ -97,6 +100,17 @@ impl IntoResponse for ApiError {
                 problems: (!self.problems.is_empty()).then_some(self.problems),
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // Saturation, deadlines and rate limits pass: a client may retry shortly.
+        if matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }

@@ -5,16 +5,19 @@
 //! stops gracefully on SIGTERM or Ctrl-C. Handlers live one file per endpoint group;
 //! errors become SPEC's JSON shape in [`error`] only.
 
+pub mod access;
 mod admin;
 mod analytics;
 mod autocomplete;
 pub mod error;
+pub mod limits;
 mod observe;
 pub mod openapi;
 pub mod params;
 mod products;
 mod recommendations;
 mod search;
+pub mod server;
 mod shoppers;
 mod status;
 mod storefront;
@@ -25,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -33,12 +36,13 @@ use axum::routing::{delete, get, post, put};
 
 use crate::engine::Engine;
 use crate::metrics::Metrics;
+use crate::settings::Limits;
+use crate::tokens::ShopperSecret;
 pub use error::ApiError;
+pub use limits::Gate;
 
 /// Largest request body accepted by the search endpoints.
 pub const MAX_SEARCH_BODY_BYTES: usize = 64 * 1024;
-/// A request taking longer than this is answered with 503.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the server checks whether `clerk index` activated a new index.
 pub const INDEX_WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -49,6 +53,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// When set, admin and write endpoints require `Authorization: Bearer <key>`.
     pub admin_key: Option<Arc<str>>,
+    /// When set, search, autocomplete, events and profiles require it (or the admin key).
+    pub search_key: Option<Arc<str>>,
+    /// When set, shopper values must be tokens signed with it.
+    pub shopper_secret: Option<Arc<ShopperSecret>>,
+    /// Engine slots, rate limits and timeouts.
+    pub gate: Arc<Gate>,
 }
 
 impl AppState {
@@ -58,7 +68,36 @@ impl AppState {
             engine,
             metrics: Arc::new(Metrics::new()),
             admin_key: None,
+            search_key: None,
+            shopper_secret: None,
+            gate: Arc::new(Gate::default()),
         }
+    }
+
+    /// The same state requiring `key` for the browser-facing endpoints (empty = open).
+    pub fn with_search_key(mut self, key: Option<String>) -> AppState {
+        self.search_key = key.filter(|k| !k.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// The same state requiring shopper tokens signed with `secret`.
+    pub fn with_shopper_secret(mut self, secret: Option<ShopperSecret>) -> AppState {
+        self.shopper_secret = secret.map(Arc::new);
+        self
+    }
+
+    /// The same state with the limits of `gate`.
+    pub fn with_gate(mut self, gate: Gate) -> AppState {
+        self.gate = Arc::new(gate);
+        self
+    }
+
+    /// Keys and secrets from the environment: `CLERK_ADMIN_KEY`, `CLERK_SEARCH_KEY`,
+    /// `CLERK_SHOPPER_SECRET`.
+    pub fn with_env_keys(self) -> AppState {
+        self.with_admin_key(std::env::var("CLERK_ADMIN_KEY").ok())
+            .with_search_key(std::env::var("CLERK_SEARCH_KEY").ok())
+            .with_shopper_secret(ShopperSecret::from_env())
     }
 
     /// The same state guarding admin endpoints with `key` (empty = no guard).
@@ -70,23 +109,23 @@ impl AppState {
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
+    let admit = || middleware::from_fn_with_state(state.clone(), limits::admit);
     let admin = Router::new()
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/admin/analytics", get(analytics::analytics))
+        .route("/v1/admin/shopper-tokens", post(admin::shopper_token))
         .route("/v1/shoppers/{id}", delete(shoppers::forget))
         .route(
             "/v1/products",
             put(products::upsert).layer(DefaultBodyLimit::max(products::MAX_PRODUCTS_BODY_BYTES)),
         )
         .route("/v1/products/{id}", delete(products::delete))
+        .route_layer(admit())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,
         ));
-    Router::new()
-        .merge(admin)
-        .merge(storefront::routes())
-        .route("/openapi.json", get(openapi::openapi_json))
+    let browser = Router::new()
         .route(
             "/v1/events",
             post(shoppers::events).layer(DefaultBodyLimit::max(shoppers::MAX_EVENTS_BODY_BYTES)),
@@ -96,21 +135,35 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/shoppers/{id}/opt-in", post(shoppers::opt_in))
         .route("/v1/autocomplete", get(autocomplete::autocomplete))
         .route("/v1/recommendations", get(recommendations::recommendations))
-        .route("/health", get(status::health))
-        .route("/metrics", get(status::metrics))
         .route(
             "/v1/search",
             get(search::search_get)
                 .post(search::search_post)
                 .layer(DefaultBodyLimit::max(MAX_SEARCH_BODY_BYTES)),
         )
+        .route_layer(admit())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::require_search,
+        ));
+    Router::new()
+        .merge(admin)
+        .merge(browser)
+        .merge(storefront::routes())
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/health", get(status::health))
+        .route("/metrics", get(status::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            limits::bound_request,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             observe::observe,
         ))
-        .layer(middleware::from_fn(time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .with_state(state)
 }
 
@@ -155,16 +208,17 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Answers 503 when a request runs past [`REQUEST_TIMEOUT`].
-async fn time_limit(request: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+/// Answers 503 when a request runs past the request timeout.
+async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.gate.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             format!(
-                "the request took longer than {}s; try a narrower query",
-                REQUEST_TIMEOUT.as_secs()
+                "the request took longer than {} ms; try a narrower query",
+                limit.as_millis()
             ),
         )
         .into_response(),
@@ -178,14 +232,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
+    serve_with(addr, state, &Limits::default(), shutdown, on_bound).await
+}
+
+/// The same with connection limits and timeouts from `limits`.
+pub async fn serve_with(
+    addr: SocketAddr,
+    state: AppState,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_bound(listener.local_addr()?);
     let watcher = tokio::spawn(watch_index(state.engine.clone()));
     let hangups = tokio::spawn(reload_on_hangup(state.engine.clone()));
     let learner = tokio::spawn(learn_continuously(state.engine.clone()));
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = server::run(listener, router(state), limits, shutdown).await;
     watcher.abort();
     hangups.abort();
     learner.abort();

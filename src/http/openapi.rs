@@ -42,6 +42,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::admin::reload,
         super::recommendations::recommendations,
         super::analytics::analytics,
+        super::admin::shopper_token,
     ),
     components(schemas(ErrorBody, ErrorDetail, EventInput, ProductInput, SearchBody)),
     modifiers(&AdminKey),

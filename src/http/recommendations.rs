@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 
 use super::params::pairs_from_query;
 use super::{ApiError, AppState, blocking};
@@ -18,15 +19,21 @@ use crate::error::{Error, Result};
     responses(
         (status = 200, description = "Recommendations, each with why", body = Recommendations),
         (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "A search key or a valid shopper token is needed", body = super::error::ErrorBody),
         (status = 404, description = "No such product", body = super::error::ErrorBody),
         (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
     )
 )]
 pub async fn recommendations(
     State(state): State<AppState>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Recommendations>, ApiError> {
-    let request = parse(query.as_deref().unwrap_or(""))?;
+    let mut request = parse(query.as_deref().unwrap_or(""))?;
+    // With a shopper secret, `shopper` is a token minted for that shopper.
+    if let Some(value) = request.shopper.take() {
+        request.shopper = Some(super::access::shopper_id(&state, &headers, &value)?);
+    }
     let response = blocking(&state, move |engine| engine.recommendations(&request)).await?;
     Ok(Json(response))
 }

@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 
 use axum::http::{HeaderMap, StatusCode};
 
+use super::access::shopper_id;
 use super::admin::is_admin;
 use super::params::{pairs_from_json, pairs_from_query, search_request};
 use super::{ApiError, AppState, MAX_SEARCH_BODY_BYTES, body_error};
@@ -31,8 +32,9 @@ pub async fn search_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    let request = search_request(pairs_from_query(query.as_deref().unwrap_or("")))?;
+    let mut request = search_request(pairs_from_query(query.as_deref().unwrap_or("")))?;
     check_preview(&state, &headers, &request)?;
+    request.shopper = verified_shopper(&state, &headers, request.shopper)?;
     run(state, request).await
 }
 
@@ -57,8 +59,9 @@ pub async fn search_post(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let body = body.map_err(|r| body_error(r, MAX_SEARCH_BODY_BYTES))?;
-    let request = search_request(pairs_from_json(&body)?)?;
+    let mut request = search_request(pairs_from_json(&body)?)?;
     check_preview(&state, &headers, &request)?;
+    request.shopper = verified_shopper(&state, &headers, request.shopper)?;
     run(state, request).await
 }
 
@@ -78,14 +81,27 @@ fn check_preview(
     ))
 }
 
-/// Runs the search on the blocking pool (it is CPU work) and records its metrics.
+/// The shopper id behind the `shopper` parameter (a token when a secret is set).
+fn verified_shopper(
+    state: &AppState,
+    headers: &HeaderMap,
+    shopper: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    shopper
+        .map(|value| shopper_id(state, headers, &value))
+        .transpose()
+}
+
+/// Runs the search on the blocking pool (it is CPU work) within the search deadline,
+/// and records its metrics.
 async fn run(state: AppState, request: SearchRequest) -> Result<Json<SearchResponse>, ApiError> {
     let engine = state.engine.clone();
-    let response = tokio::task::spawn_blocking(move || engine.search(&request))
-        .await
-        .map_err(|e| {
-            ApiError::from(crate::Error::Internal(format!("search task failed: {e}")))
-        })??;
+    let budget = state.gate.search_deadline;
+    let response = tokio::task::spawn_blocking(move || {
+        crate::deadline::within(budget, || engine.search(&request))
+    })
+    .await
+    .map_err(|e| ApiError::from(crate::Error::Internal(format!("search task failed: {e}"))))??;
     state
         .metrics
         .search_seconds

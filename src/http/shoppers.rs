@@ -4,10 +4,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
+use super::access::{resolver, shopper_id};
 use super::{ApiError, AppState, blocking, body_error};
 use crate::engine::ProfileView;
 
@@ -42,28 +44,50 @@ pub struct OptOutState {
     responses(
         (status = 202, description = "Recorded durably", body = Accepted),
         (status = 400, description = "Bad request: the message says what to fix", body = super::error::ErrorBody),
+        (status = 401, description = "Missing search key, or a shopper value that is not a valid token", body = super::error::ErrorBody),
         (status = 413, description = "The body is too large", body = super::error::ErrorBody),
         (status = 503, description = "Timed out or no index", body = super::error::ErrorBody)
     )
 )]
 pub async fn events(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let body = body.map_err(|r| body_error(r, MAX_EVENTS_BODY_BYTES))?;
-    let accepted = blocking(&state, move |engine| engine.record_events(&body))
-        .await
-        .map_err(|mut e| {
-            if e.code == "invalid_config" {
-                e.code = "invalid_events".into();
-                e.message = format!(
-                    "the batch was rejected whole: {} problem(s)",
-                    e.problems.len()
-                );
-            }
-            e
-        })?;
+    let resolve = resolver(&state, &headers);
+    let accepted = blocking(&state, move |engine| {
+        engine.record_events_as(&body, &resolve)
+    })
+    .await
+    .map_err(|mut e| {
+        if e.code == "invalid_config" {
+            e.code = "invalid_events".into();
+            e.message = format!(
+                "the batch was rejected whole: {} problem(s)",
+                e.problems.len()
+            );
+        }
+        e
+    })?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { accepted })))
+}
+
+/// The verified shopper of a `/v1/shoppers/{id}` path (a token when
+/// `CLERK_SHOPPER_SECRET` is set).
+fn path_shopper(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<String, ApiError> {
+    let Path(value) = path.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            format!("the shopper in the path could not be read: {e}"),
+        )
+    })?;
+    shopper_id(state, headers, &value)
 }
 
 /// The shopper's profile: top affinities, event counts, opt-out.
@@ -81,8 +105,10 @@ pub async fn events(
 )]
 pub async fn profile(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ProfileView>, ApiError> {
+    let id = path_shopper(&state, &headers, path)?;
     blocking(&state, move |engine| engine.profile_view(&id))
         .await
         .map(Json)
@@ -104,8 +130,10 @@ pub async fn profile(
 )]
 pub async fn forget(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let id = path_shopper(&state, &headers, path)?;
     blocking(&state, move |engine| engine.forget_shopper(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -124,8 +152,10 @@ pub async fn forget(
 )]
 pub async fn opt_out(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<OptOutState>, ApiError> {
+    let id = path_shopper(&state, &headers, path)?;
     let shopper = id.clone();
     blocking(&state, move |engine| engine.set_opted_out(&id, true)).await?;
     Ok(Json(OptOutState {
@@ -148,8 +178,10 @@ pub async fn opt_out(
 )]
 pub async fn opt_in(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<OptOutState>, ApiError> {
+    let id = path_shopper(&state, &headers, path)?;
     let shopper = id.clone();
     blocking(&state, move |engine| engine.set_opted_out(&id, false)).await?;
     Ok(Json(OptOutState {

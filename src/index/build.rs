@@ -16,6 +16,7 @@ use super::data_dir::{DataDir, SCHEMA_NAME, SCHEMA_SNAPSHOT};
 use super::document::to_document;
 use super::product_type::{LEARN_FROM, TypeNouns};
 use super::register_analyzer;
+use super::updates::{UpdateLog, Updates};
 use crate::autocomplete::SuggestionBuilder;
 use crate::catalog::Product;
 use crate::catalog::reader::{CatalogReader, Record};
@@ -38,6 +39,8 @@ pub struct BuildReport {
     pub elapsed: Duration,
     pub index_dir: std::path::PathBuf,
     pub bytes_on_disk: u64,
+    /// Product upserts and deletes replayed from the update log.
+    pub replayed: (usize, usize),
 }
 
 /// Observes a build: progress and rejected lines (the command line prints them).
@@ -84,9 +87,11 @@ pub fn build_from_records(
     observer: &mut dyn BuildObserver,
 ) -> Result<BuildReport> {
     let started = Instant::now();
+    let log = UpdateLog::new(data.root());
+    let updates = log.load(&|record| Product::from_record(schema, record).ok().map(|p| p.id))?;
     let building = data.begin_build()?;
     observer.started(total_bytes, progress);
-    let outcome = write_index(&building, records, schema, observer);
+    let outcome = write_index(&building, records, &updates, schema, observer);
     observer.finished();
     let (indexed, rejected, rejections) = match outcome {
         Ok(counts) => counts,
@@ -100,6 +105,7 @@ pub fn build_from_records(
         indexed,
         rejected,
         rejections,
+        replayed: updates.counts(),
         elapsed: started.elapsed(),
         bytes_on_disk: dir_size(&index_dir),
         index_dir,
@@ -111,6 +117,7 @@ type Counts = (u64, u64, Vec<(usize, String)>);
 fn write_index(
     dir: &Path,
     records: impl Iterator<Item = Record>,
+    updates: &Updates,
     schema: &StoreSchema,
     observer: &mut dyn BuildObserver,
 ) -> Result<Counts> {
@@ -144,6 +151,10 @@ fn write_index(
                 continue;
             }
         };
+        if updates.latest.contains_key(&product.id) {
+            // Replaced or deleted over HTTP since: the update log's version wins.
+            continue;
+        }
         if let Some(first) = seen.get(&product.id) {
             let reason = format!("duplicate id \"{}\" (first on line {first})", product.id);
             reject(line, reason, observer);
@@ -155,6 +166,16 @@ fn write_index(
         indexed += 1;
         if indexed % 4096 == 0 {
             observer.tick(indexed);
+        }
+    }
+    for id in &updates.order {
+        let Some(Some(record)) = updates.latest.get(id) else {
+            continue;
+        };
+        if let Ok(product) = Product::from_record(schema, record) {
+            suggestions.add(&product);
+            typing.add(product, &mut writer, schema, &fields)?;
+            indexed += 1;
         }
     }
     if indexed == 0 {

@@ -69,6 +69,7 @@ impl DataDir {
         let indexes = self.root.join(INDEXES);
         fs::create_dir_all(&indexes)
             .map_err(|e| Error::io(format!("creating {}", indexes.display()), e))?;
+        self.remove_abandoned_builds();
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
@@ -115,6 +116,36 @@ impl DataDir {
         }
     }
 
+    /// Removes `.building` directories left by builds whose process is gone (a killed
+    /// `clerk index`); returns how many. Builds of running processes are kept.
+    pub fn remove_abandoned_builds(&self) -> usize {
+        let Ok(entries) = fs::read_dir(self.root.join(INDEXES)) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(pid) = name
+                .strip_suffix(BUILDING_SUFFIX)
+                .and_then(|n| n.rsplit('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if process_alive(pid) {
+                continue;
+            }
+            match fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!("removed {name}, left by an interrupted build");
+                    removed += 1;
+                }
+                Err(e) => tracing::warn!("could not remove {name}: {e}"),
+            }
+        }
+        removed
+    }
+
     /// Deletes stale builds and all but the newest complete indexes.
     fn remove_old_indexes(&self, live: &Path) {
         let Ok(entries) = fs::read_dir(self.root.join(INDEXES)) else {
@@ -140,6 +171,26 @@ impl DataDir {
                 tracing::warn!("could not remove old index {}: {e}", old.display());
             }
         }
+    }
+}
+
+/// Whether a process with this id exists (a build directory's owner).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: kill with signal 0 only checks for existence; no signal is sent.
+        let result = unsafe { libc::kill(pid, 0) };
+        result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        true
     }
 }
 
@@ -178,5 +229,20 @@ mod tests {
         data.abandon(&failed);
         assert!(!failed.exists());
         assert_eq!(data.current_index().unwrap(), Some(first));
+    }
+
+    #[test]
+    fn leftovers_of_dead_builders_are_removed_and_live_ones_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path());
+        let indexes = tmp.path().join(INDEXES);
+        fs::create_dir_all(&indexes).unwrap();
+        // A pid far above any pid_max: no such process.
+        let dead = indexes.join(format!("index-1-4000000000{BUILDING_SUFFIX}"));
+        let ours = data.begin_build().unwrap();
+        fs::create_dir(&dead).unwrap();
+        assert_eq!(data.remove_abandoned_builds(), 1);
+        assert!(!dead.exists());
+        assert!(ours.exists(), "a running build is kept");
     }
 }

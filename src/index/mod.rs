@@ -12,6 +12,7 @@ pub mod data_dir;
 pub mod document;
 pub mod product_type;
 mod update;
+pub mod updates;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use crate::lexicon::{Lexicon, SegmentTerms};
 use crate::schema::{FieldKind, IndexFields, StoreSchema};
 pub use build::{BuildObserver, BuildReport, Quiet, build_index};
 pub use data_dir::DataDir;
+pub use update::FeedChange;
 
 /// Registers the clerk analyzer with an index's tokenizer manager.
 pub fn register_analyzer(index: &Index, schema: &StoreSchema) {

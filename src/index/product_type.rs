@@ -147,7 +147,7 @@ impl TypeNouns {
     pub fn title_head(&self, title: &str) -> Vec<String> {
         let mut run: Vec<String> = Vec::new();
         let mut head: Option<usize> = None;
-        for word in title_lead(title) {
+        for word in &title_lead(title) {
             if word.chars().any(|c| c.is_ascii_digit()) {
                 if head.is_some() {
                     break;
@@ -183,17 +183,39 @@ impl TypeNouns {
 }
 
 /// The words of a title before the first word or mark that ends its lead.
-fn title_lead(title: &str) -> impl Iterator<Item = &str> {
+/// Parenthesized notes ("(3 m)", "(17\")") are skipped, not an end.
+fn title_lead(title: &str) -> Vec<String> {
     let end = title
-        .find([',', '(', '[', ';', ':', '|', '–', '—'])
+        .find([',', ';', ':', '|', '–', '—'])
         .unwrap_or(title.len());
-    title[..end]
+    let mut depth = 0usize;
+    let plain: String = title[..end]
+        .chars()
+        .map(|c| match c {
+            '(' | '[' => {
+                depth += 1;
+                ' '
+            }
+            ')' | ']' => {
+                depth = depth.saturating_sub(1);
+                ' '
+            }
+            c if depth > 0 => {
+                let _ = c;
+                ' '
+            }
+            c => c,
+        })
+        .collect();
+    plain
         .split_whitespace()
         .take_while(|w| *w != "-" && *w != "/" && *w != "+" && *w != "&")
         .take_while(|w| {
             let lower = w.trim_end_matches(['.', '/']).to_lowercase();
             !LEAD_ENDS.contains(&lower.as_str())
         })
+        .map(String::from)
+        .collect()
 }
 
 /// The phrases a product states as its type, from the schema's `type_fields`.

@@ -3,6 +3,11 @@
 //! One writer per live index, opened on first use and kept. Every call commits and
 //! publishes a fresh snapshot before it returns, so a price or stock change is visible
 //! to the next search (and to merchandising rules reading it) at once.
+//!
+//! Replicas sharing a Redis apply changes from the catalog feed instead
+//! ([`LiveIndex::apply_feed`]): each batch is committed together with the feed position
+//! it reaches, stored as the commit's payload, so an index copied to a new replica
+//! says where in the feed it stands.
 
 use tantivy::{IndexWriter, Term};
 
@@ -69,6 +74,53 @@ impl LiveIndex {
         self.with_writer(|writer| {
             writer.delete_term(Term::from_field_text(self.fields.id, id));
             writer.commit()?;
+            Ok(())
+        })?;
+        self.refresh()
+    }
+}
+
+/// One catalog change from the replicas' shared feed.
+#[derive(Debug, Clone)]
+pub enum FeedChange {
+    Upsert(Vec<Product>),
+    Delete(String),
+}
+
+impl LiveIndex {
+    /// The position in the shared catalog feed this index has applied up to, stored
+    /// with its last commit (`None`: a fresh build that has applied nothing yet).
+    pub fn catalog_version(&self) -> Result<Option<String>> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
+    /// Applies feed changes in order and commits them together with `version`, the
+    /// feed position they reach, so the documents and the position cannot disagree
+    /// after a crash. Deleting a product that is not there is not an error here: the
+    /// feed may replay changes an index already holds.
+    pub fn apply_feed(&self, changes: &[FeedChange], version: &str) -> Result<()> {
+        self.with_writer(|writer| {
+            for change in changes {
+                match change {
+                    FeedChange::Upsert(products) => {
+                        for product in products {
+                            writer.delete_term(Term::from_field_text(self.fields.id, &product.id));
+                            writer.add_document(to_document(
+                                product,
+                                &self.schema,
+                                &self.fields,
+                                &self.type_nouns,
+                            ))?;
+                        }
+                    }
+                    FeedChange::Delete(id) => {
+                        writer.delete_term(Term::from_field_text(self.fields.id, id));
+                    }
+                }
+            }
+            let mut commit = writer.prepare_commit()?;
+            commit.set_payload(version);
+            commit.commit()?;
             Ok(())
         })?;
         self.refresh()

@@ -21,6 +21,16 @@ use crate::search::Correction;
 use crate::synonyms::Synonyms;
 use crate::typo::{MAX_TYPO_EXPANSIONS, MAX_TYPO_WORD_BYTES, TypoSettings};
 
+/// Words of a query that are planned; later words are ignored (a shopper's query is
+/// rarely longer, and every word costs typo, synonym and relaxation work).
+pub const MAX_QUERY_WORDS: usize = 10;
+/// Relaxation steps (words dropped, one at a time) tried when nothing matches.
+pub const MAX_RELAXATION_STEPS: usize = 3;
+
+/// Longest run-together word tried for a split (each split point costs two
+/// analyses and two lookups, so this bounds the work a single word can cause).
+pub const MAX_SPLIT_WORD_CHARS: usize = 40;
+
 /// Shortest part a word may be split into.
 const MIN_SPLIT_PART: usize = 2;
 
@@ -58,6 +68,7 @@ struct Draft {
 
 /// Builds the plan of `words` (from [`Analyzer::query_words`]).
 pub fn build(words: &[QueryWord], ctx: &PlanContext) -> Planned {
+    let words = &words[..words.len().min(MAX_QUERY_WORDS)];
     let only_stop_words = words.iter().all(|w| w.is_stop_word);
     let mut corrections = Vec::new();
     if !ctx.expand {
@@ -363,7 +374,10 @@ fn is_unambiguous(candidates: &[crate::lexicon::Candidate]) -> bool {
 /// as analyzed words.
 fn split_known(surface: &str, ctx: &PlanContext) -> Option<Vec<QueryWord>> {
     let chars: Vec<char> = surface.chars().collect();
-    if chars.len() < 2 * MIN_SPLIT_PART || !chars.iter().all(|c| c.is_alphanumeric()) {
+    if chars.len() < 2 * MIN_SPLIT_PART
+        || chars.len() > MAX_SPLIT_WORD_CHARS
+        || !chars.iter().all(|c| c.is_alphanumeric())
+    {
         return None;
     }
     let (_, left, right) = (MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART)

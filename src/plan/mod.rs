@@ -27,7 +27,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{Searcher, Term as TantivyTerm};
 
 use crate::schema::IndexFields;
-pub use build::{PlanContext, Planned, build};
+pub use build::{MAX_QUERY_WORDS, MAX_RELAXATION_STEPS, PlanContext, Planned, build};
 pub use roles::{RoleContext, Roles, assign_roles};
 
 /// How a term relates to what the shopper typed.

@@ -337,11 +337,11 @@ fn evaluate(node: &Compiled, segment: &SegmentReader, fields: &IndexFields) -> R
             typos,
             type_term,
         } => {
-            let mut hits: Vec<Hit> = Vec::new();
-            for ft in terms {
-                let more = postings_hits(segment, ft, *typos)?;
-                hits = union(hits, more);
-            }
+            let lists = terms
+                .iter()
+                .map(|ft| postings_hits(segment, ft, *typos))
+                .collect::<Result<Vec<_>>>()?;
+            let mut hits = union_all(lists);
             if let Some(term) = type_term
                 && !hits.is_empty()
             {
@@ -350,11 +350,11 @@ fn evaluate(node: &Compiled, segment: &SegmentReader, fields: &IndexFields) -> R
             Ok(hits)
         }
         Compiled::Any(children) => {
-            let mut hits = Vec::new();
-            for child in children {
-                hits = union(hits, evaluate(child, segment, fields)?);
-            }
-            Ok(hits)
+            let lists = children
+                .iter()
+                .map(|child| evaluate(child, segment, fields))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(union_all(lists))
         }
         Compiled::All(children) => {
             let mut iter = children.iter();
@@ -427,6 +427,24 @@ fn mark_typed(
         }
     }
     Ok(())
+}
+
+/// The union of many lists, merged pairwise in a balanced tree (each hit is copied
+/// about log2(lists) times, not once per list).
+fn union_all(mut lists: Vec<Vec<Hit>>) -> Vec<Hit> {
+    lists.retain(|l| !l.is_empty());
+    while lists.len() > 1 {
+        let mut next = Vec::with_capacity(lists.len().div_ceil(2));
+        let mut iter = lists.into_iter();
+        while let Some(a) = iter.next() {
+            match iter.next() {
+                Some(b) => next.push(union(a, b)),
+                None => next.push(a),
+            }
+        }
+        lists = next;
+    }
+    lists.pop().unwrap_or_default()
 }
 
 /// Hits of either side; a document in both adds its scores and keeps the better facts.

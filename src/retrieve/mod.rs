@@ -202,7 +202,9 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
         false => browse::BrowsePlan::scan(r.facets.len()),
     };
 
+    let mut ticker = crate::deadline::Ticker::default();
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        crate::deadline::check()?;
         let Some(columns) = r.snapshot.columns.get(ord) else {
             continue;
         };
@@ -230,6 +232,7 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
         partial.clear();
         for m in &matches {
             let doc = m.doc;
+            ticker.tick()?;
             if alive.is_some_and(|a| !a.is_alive(doc)) {
                 continue;
             }
@@ -276,6 +279,7 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
         let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
         for m in &passing {
             let (doc, text) = (m.doc, m.text);
+            ticker.tick()?;
             let tier = r.criteria.tier(&m.facts);
             let key = match sort_values {
                 Some(values) => oriented(

@@ -273,7 +273,26 @@ fn describe(raw: &RawRule, origin: &str) -> String {
         (_, Some(id), _, _) => format!("hide {id}"),
         (_, _, Some(b), _) => format!("boost {} x{}", b.predicate, b.factor),
         (_, _, _, Some(b)) => format!("bury {}", b.predicate),
-        _ => format!("rule at {origin}"),
+        _ => format!("rule in {}", public_origin(origin)),
     };
     format!("{action}{condition}")
+}
+
+/// The file name of a rule's origin, without its folders: rule names are public
+/// (`rules_applied`), and the server's paths are not.
+fn public_origin(origin: &str) -> &str {
+    origin.rsplit(['/', '\\']).next().unwrap_or(origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_hold_no_folders() {
+        let raw: RawRule = toml::from_str("query = \"sofa\"").unwrap();
+        let name = describe(&raw, "/srv/store/config/boosts/launch.toml");
+        assert_eq!(name, "rule in launch.toml for query sofa");
+        assert!(!name.contains("/srv"));
+    }
 }

@@ -38,6 +38,7 @@ impl Server {
 
     fn launch(data_dir: &Path, config_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = clerk()
+            .envs(env.iter().copied())
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--config-dir")

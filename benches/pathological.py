@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Pathological query shapes against a running clerk: CPU per request, and a normal
+query's latency while clients send the worst shapes.
+
+    benches/pathological.py BASE_URL PID [--clients 8] [--seconds 20] [--repeat 10]
+
+BASE_URL is the server (http://127.0.0.1:7878), PID its process id (CPU time is read
+from /proc/PID/stat). Part 1 sends every shape `repeat` times, one at a time, and
+reports the server CPU per request (utime+stime delta / repeat), the status and
+took_ms; the largest is the figure to hold under 50 ms. Part 2 runs `clients`
+threads looping over the five costliest shapes while one client sends normal queries
+and records their latency; it prints p50/p99 of the normal queries.
+
+Shapes use the Icecat schema's fields when present (brand, category, price,
+attributes.*); with the demo schema, unknown fields simply get their 400s.
+"""
+import argparse, http.client, json, os, random, statistics, threading, time, urllib.parse
+
+TICK = os.sysconf("SC_CLK_TCK")
+rng = random.Random(7)
+letters = "abcdefghijklmnopqrstuvwxyz"
+
+
+def words(n, lo, hi):
+    return " ".join("".join(rng.choice(letters) for _ in range(rng.randint(lo, hi))) for _ in range(n))
+
+
+def typo(word):
+    i = rng.randrange(len(word))
+    return word[:i] + rng.choice(letters) + word[i + 1:]
+
+
+REAL = "laptop notebook printer toner cartridge monitor keyboard mouse cable adapter camera lens " \
+       "tablet smartphone headphones speaker battery charger router switch projector memory".split()
+
+
+def shapes():
+    facets_all = "brand,category,price,attributes.product_colour,attributes.connectivity_technology," \
+                 "attributes.form_factor,attributes.processor_family,attributes.print_technology," \
+                 "attributes.display_diagonal,attributes.internal_memory"
+    huge_any = "|".join(f"Brand{i}" for i in range(100))
+    yield "500 one-letter words", {"q": " ".join(rng.choice(letters) for _ in range(499))}
+    yield "330 two-letter words", {"q": words(330, 2, 2)}
+    yield "160 random 5-letter words", {"q": words(160, 5, 5)}
+    yield "100 misspelt real words", {"q": " ".join(typo(rng.choice(REAL)) for _ in range(100))[:999]}
+    yield "60 real words, no trailing space (prefix)", {"q": " ".join(rng.choice(REAL)[:3] for _ in range(60))}
+    yield "one 999-letter word", {"q": "a" * 999}
+    yield "one 31-letter word (typo limit)", {"q": words(1, 31, 31)}
+    yield "300 repeated word", {"q": " ".join(["laptop"] * 140)}
+    yield "digits and units", {"q": " ".join(f"{rng.randint(1, 9999)}gb" for _ in range(120))[:999]}
+    yield "unicode soup", {"q": ("💻ノートパソコン Ωmega ß straße " * 30)[:990]}
+    yield "10 real words, typos", {"q": " ".join(typo(rng.choice(REAL)) for _ in range(10))}
+    yield "browse, every facet", {"q": "", "facets": facets_all}
+    yield "browse, every facet, deep page", {"q": "", "facets": facets_all, "page": "100", "per_page": "100"}
+    yield "query, every facet, deep page, sort", {"q": "cable", "facets": facets_all, "page": "100", "per_page": "100", "sort": "price_asc"}
+    yield "32 any-of filters of 100 values", {"q": "laptop", "filter": [f"brand:{huge_any}"] * 32, "facets": facets_all}
+    yield "32 range filters", {"q": "", "filter": [f"price:{i}..{i + 500}" for i in range(32)], "facets": facets_all}
+    yield "negated filters, every facet", {"q": "a", "filter": [f"-brand:Brand{i}" for i in range(32)], "facets": facets_all}
+    yield "many words + every facet + filters", {"q": words(100, 3, 6), "facets": facets_all, "filter": ["price:0..100000"] * 10}
+    yield "explain, many words", {"q": words(120, 3, 5), "explain": "true", "per_page": "100"}
+    yield "20 facets requested (cap 16)", {"q": "", "facets": ",".join(["brand"] * 20)}
+    for i in range(20):
+        yield f"mixed random {i}", {"q": words(rng.randint(20, 150), 1, 8)[:999],
+                                    "facets": facets_all if i % 2 else "brand",
+                                    "page": str(rng.randint(1, 50)), "per_page": "100"}
+
+
+def cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def get(conn, params):
+    query = urllib.parse.urlencode(params, doseq=True)
+    conn.request("GET", "/v1/search?" + query)
+    response = conn.getresponse()
+    body = response.read()
+    return response.status, body
+
+
+def connect(base):
+    url = urllib.parse.urlparse(base)
+    return http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+
+
+def measure(base, pid, repeat):
+    conn = connect(base)
+    rows = []
+    for name, params in shapes():
+        before = cpu(pid)
+        started = time.perf_counter()
+        status, body = 0, b""
+        for _ in range(repeat):
+            status, body = get(conn, params)
+        wall = (time.perf_counter() - started) / repeat * 1000
+        cost = (cpu(pid) - before) / repeat * 1000
+        took = json.loads(body).get("took_ms", 0) if status == 200 else 0
+        rows.append((cost, wall, status, took, name, params))
+        print(f"{cost:8.2f} ms cpu {wall:8.2f} ms wall  {status}  took {took:7.2f}  {name}", flush=True)
+    rows.sort(key=lambda r: -r[0])
+    print(f"max CPU per request: {rows[0][0]:.2f} ms ({rows[0][4]}); over 50 ms: {sum(r[0] > 50 for r in rows)} of {len(rows)}")
+    return [r[5] for r in rows[:5]]
+
+
+def contention(base, worst, clients, seconds):
+    stop = time.time() + seconds
+    sent = [0] * clients
+
+    def hammer(i):
+        conn = connect(base)
+        while time.time() < stop:
+            try:
+                get(conn, worst[(i + sent[i]) % len(worst)])
+            except Exception:
+                conn = connect(base)
+            sent[i] += 1
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    conn = connect(base)
+    normal = ["laptop", "hp toner", "usb cable", "samsung monitor 27", "wireless mouse", "notebok", "canon printer"]
+    latencies, statuses = [], {}
+    while time.time() < stop:
+        started = time.perf_counter()
+        status, _ = get(conn, {"q": rng.choice(normal), "facets": "brand,category,price"})
+        latencies.append((time.perf_counter() - started) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+        time.sleep(0.002)
+    for t in threads:
+        t.join()
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+    print(f"normal queries under {clients} worst-shape clients ({sum(sent)} worst requests): "
+          f"n={len(latencies)} p50 {p(0.5):.2f} ms p99 {p(0.99):.2f} ms max {latencies[-1]:.2f} ms; statuses {statuses}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("base")
+    parser.add_argument("pid", type=int)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    worst = measure(args.base, args.pid, args.repeat)
+    contention(args.base, worst, args.clients, args.seconds)

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Soak: searches and events together for a while, sampling the server's RSS and the
+# shopper store's size, to show memory flat and disk bounded by retention.
+#
+#   benches/soak.sh DATA_DIR [minutes=30] [retention_days=0.0035] [event_conns=2] [search_conns=2]
+#
+# DATA_DIR must hold an index (e.g. the Icecat one). The shopper store is started
+# fresh. Retention defaults to ~5 minutes so the store reaches its steady size within
+# the run; the sweep runs every 10 s. Prints one sample per 30 s, then RSS at the
+# 5-minute mark vs the end (flat means within ±10 %) and the store's largest size.
+# Needs wrk (apt-get install -y wrk) and a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:?data dir with an index}
+minutes=${2:-30}
+retention=${3:-0.0035}
+event_conns=${4:-2}
+search_conns=${5:-2}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+[ -x target/release/clerk ] || cargo build --release --quiet
+rm -f "$data/shoppers.redb"
+
+log=$(mktemp); events_lua=$(mktemp --suffix=.lua); search_lua=$(mktemp --suffix=.lua)
+CLERK_RETENTION_EVENTS_DAYS=$retention CLERK_RETENTION_SWEEP_INTERVAL_SECONDS=10 \
+  ./target/release/clerk serve --addr 127.0.0.1:0 --data-dir "$data" 2>"$log" &
+server=$!
+trap 'kill $server 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -f "$log" "$events_lua" "$search_lua"' EXIT
+addr=""
+for _ in $(seq 1 1200); do
+  addr=$(grep -o 'http://[0-9.:]*' "$log" | head -1 || true)
+  [ -n "$addr" ] && break
+  sleep 0.1
+done
+[ -n "$addr" ] || { cat "$log"; echo "server did not start" >&2; exit 1; }
+
+ids=$(curl -s "$addr/v1/search?q=&per_page=100" | python3 -c '
+import json, sys
+print(",".join(json.dumps(h["id"]) for h in json.load(sys.stdin)["hits"]))')
+cat >"$events_lua" <<LUA
+local ids = { $ids }
+local kinds = { "view", "view", "click", "view", "add_to_cart", "view", "search", "view", "purchase", "view" }
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  local parts = {}
+  for i = 1, 10 do
+    local id = ids[((n * 7 + i * 13) % #ids) + 1]
+    if kinds[i] == "search" then
+      parts[i] = string.format('{"type":"search","shopper":"soak-%d","query":"q%d"}', n % 20000, n % 300)
+    else
+      parts[i] = string.format('{"type":"%s","shopper":"soak-%d","product":"%s"}', kinds[i], n % 20000, id)
+    end
+  end
+  return wrk.format(nil, "/v1/events", nil, "[" .. table.concat(parts, ",") .. "]")
+end
+LUA
+cat >"$search_lua" <<'LUA'
+local qs = { "laptop", "hp%20toner", "usb%20cable", "monitor%2027", "wireless%20mouse", "notebok", "canon%20printer", "" }
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/v1/search?q=" .. qs[(n % #qs) + 1] .. "&facets=brand,category,price&shopper=soak-" .. (n % 20000))
+end
+LUA
+
+seconds=$((minutes * 60))
+wrk -t1 -c"$event_conns" -d"${seconds}s" -s "$events_lua" "$addr" >"$log.events" 2>&1 &
+wrk -t1 -c"$search_conns" -d"${seconds}s" -s "$search_lua" "$addr" >"$log.search" 2>&1 &
+echo "== soak: ${minutes} min, events on $event_conns connections, searches on $search_conns, retention $retention days"
+printf "%6s %10s %12s\n" "min" "RSS MB" "store MB"
+rss_at_5=""; store_max=0; rss_max=0
+for i in $(seq 1 $((seconds / 30))); do
+  sleep 30
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
+  store=$(stat -c %s "$data/shoppers.redb" 2>/dev/null || echo 0)
+  [ "$store" -gt "$store_max" ] && store_max=$store
+  [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+  [ $((i * 30)) -eq 300 ] && rss_at_5=$rss
+  printf "%6.1f %10.1f %12.1f\n" "$(echo "$i * 0.5" | bc)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$store / 1048576" | bc -l)"
+done
+wait $(jobs -p | grep -v "^$server$") 2>/dev/null || true
+echo "== events:"; grep -E "Requests/sec|Non-2xx|Socket" "$log.events" || true
+echo "== searches:"; grep -E "Requests/sec|Latency|Non-2xx|Socket" "$log.search" || true
+rss_end=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
+echo "== RSS at 5 min ${rss_at_5:-n/a} kB, at the end $rss_end kB, peak $rss_max kB; store peak $((store_max / 1048576)) MB"
+rm -f "$log.events" "$log.search"
+kill -TERM $server; wait $server 2>/dev/null || true
