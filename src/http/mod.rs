@@ -244,6 +244,20 @@ pub async fn serve_with(
     on_bound: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    // Poll the shutdown future once so its signal handlers are installed before
+    // anyone learns the address (a SIGTERM right after must stop us gracefully).
+    let mut shutdown = Box::pin(shutdown);
+    let mut signalled = false;
+    std::future::poll_fn(|cx| {
+        signalled = shutdown.as_mut().poll(cx).is_ready();
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let shutdown = async move {
+        if !signalled {
+            shutdown.await
+        }
+    };
     on_bound(listener.local_addr()?);
     let watcher = tokio::spawn(watch_index(state.engine.clone()));
     let hangups = tokio::spawn(reload_on_hangup(state.engine.clone()));

@@ -97,6 +97,9 @@ impl Server {
         terminate(&self.child);
         for _ in 0..200 {
             if let Ok(Some(status)) = self.child.try_wait() {
+                if !status.success() {
+                    eprintln!("clerk serve ended with {status}");
+                }
                 return status.success();
             }
             std::thread::sleep(Duration::from_millis(50));
