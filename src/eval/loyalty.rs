@@ -22,11 +22,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::personas::shopper_id;
 use super::{JudgedQuery, JudgedSet, K};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::search::SearchRequest;
-use crate::shoppers::in_holdout;
 
 /// Seed of the loyal shoppers' histories.
 const LOYALTY_SEED: u64 = 4_242;
@@ -70,13 +70,6 @@ fn brands(engine: &Engine) -> Result<Vec<(String, String)>> {
     }
     out.sort();
     Ok(out)
-}
-
-fn shopper_id(prefix: &str, n: usize, share: f64) -> String {
-    (0..)
-        .map(|i| format!("{prefix}-{n}-{i}"))
-        .find(|id| !in_holdout(id, share))
-        .unwrap_or_else(|| format!("{prefix}-{n}"))
 }
 
 fn ranked(

@@ -153,7 +153,7 @@ fn persona_ndcg(
 }
 
 /// A shopper id outside the holdout group.
-fn shopper_id(prefix: &str, n: usize, share: f64) -> String {
+pub(super) fn shopper_id(prefix: &str, n: usize, share: f64) -> String {
     (0..)
         .map(|i| format!("{prefix}-{n}-{i}"))
         .find(|id| !in_holdout(id, share))
