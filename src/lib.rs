@@ -40,6 +40,7 @@ pub mod http;
 pub mod index;
 pub mod learning;
 pub mod lexicon;
+pub mod memory;
 pub mod metrics;
 pub mod plan;
 pub mod product_feed;

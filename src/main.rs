@@ -4,6 +4,8 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    // Before any thread exists: glibc reads the arena cap when threads first allocate.
+    let arenas = clerk::memory::cap_malloc_arenas();
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
     let logs = tracing_subscriber::fmt()
@@ -14,6 +16,12 @@ fn main() {
     match std::env::var("CLERK_LOG_FORMAT").as_deref() {
         Ok("json") => logs.json().flatten_event(true).init(),
         _ => logs.init(),
+    }
+    match arenas {
+        clerk::memory::ArenaCap::Invalid { value, applied } => tracing::warn!(
+            "CLERK_MALLOC_ARENAS={value:?} is not a whole number from 0 to 1024; using {applied}"
+        ),
+        other => tracing::debug!("malloc arenas: {other:?}"),
     }
     let cli = clerk::cli::Cli::parse();
     if let Err(e) = clerk::cli::run(cli) {
