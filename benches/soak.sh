@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Soak: searches and events together for a while, sampling the server's RSS and the
-# shopper store's size, to show memory flat and disk bounded by retention.
+# Soak: searches, events and a few product upserts together for a while, sampling the
+# server's RSS and the shopper store's size, to show memory flat and disk bounded by
+# retention.
 #
 #   benches/soak.sh DATA_DIR [minutes=30] [retention_days=0.0035] [event_conns=2] [search_conns=2]
 #
 # DATA_DIR must hold an index (e.g. the Icecat one). The shopper store is started
 # fresh. Retention defaults to ~5 minutes so the store reaches its steady size within
-# the run; the sweep runs every 10 s. Prints one sample per 30 s, then RSS at the
-# 5-minute mark vs the end (flat means within ±10 %) and the store's largest size.
-# Needs wrk (apt-get install -y wrk) and a release build.
+# the run; the sweep runs every 10 s. Every 10 s one of 20 soak products is upserted
+# (a new title each time), and autocomplete is asked for its new word. Prints one
+# sample per 30 s (RSS, store size, searches/s, event batches/s and non-2xx responses
+# in the interval, from /metrics), then RSS at the 5-minute mark vs the end (flat
+# means within ±10 %) and the store's largest size. The server runs with the
+# product's own malloc settings; export CLERK_MALLOC_ARENAS=0 to compare with glibc's
+# default. Needs wrk (apt-get install -y wrk) and a release build. On a shared
+# machine run it under `nice -n 10`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:?data dir with an index}
@@ -65,25 +71,49 @@ request = function()
 end
 LUA
 
+# requests by route and status so far: "searches events errors"
+counts() {
+  curl -s "$addr/metrics" | awk '/^clerk_http_requests_total/ {
+    n = $NF; if ($0 ~ /route="\/v1\/search"/) s += n; if ($0 ~ /route="\/v1\/events"/) e += n
+    if ($0 !~ /status="2/) err += n } END { printf "%d %d %d\n", s, e, err }'
+}
+upserts() {
+  local i=0
+  while true; do
+    sleep 10; i=$((i + 1))
+    curl -s -o /dev/null -X PUT "$addr/v1/products" -H 'Content-Type: application/json' \
+      -d "[{\"id\":\"soak-up-$((i % 20))\",\"title\":\"Soakword$i desk lamp\",\"brand\":\"Soak\",\"price\":$((i % 90 + 10)).5,\"category\":[\"Lighting\",\"Lamps\"]}]"
+    curl -s "$addr/v1/autocomplete?q=soakword$i" | grep -q "soakword$i" || echo "upsert $i not in autocomplete" >>"$log.upserts"
+  done
+}
+
 seconds=$((minutes * 60))
 wrk -t1 -c"$event_conns" -d"${seconds}s" -s "$events_lua" "$addr" >"$log.events" 2>&1 &
 wrk -t1 -c"$search_conns" -d"${seconds}s" -s "$search_lua" "$addr" >"$log.search" 2>&1 &
+upserts &
+upserter=$!
 echo "== soak: ${minutes} min, events on $event_conns connections, searches on $search_conns, retention $retention days"
-printf "%6s %10s %12s\n" "min" "RSS MB" "store MB"
+printf "%6s %10s %12s %10s %10s %8s\n" "min" "RSS MB" "store MB" "search/s" "batches/s" "non-2xx"
 rss_at_5=""; store_max=0; rss_max=0
+read -r s0 e0 x0 < <(counts)
 for i in $(seq 1 $((seconds / 30))); do
   sleep 30
   rss=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
   store=$(stat -c %s "$data/shoppers.redb" 2>/dev/null || echo 0)
+  read -r s1 e1 x1 < <(counts)
   [ "$store" -gt "$store_max" ] && store_max=$store
   [ "$rss" -gt "$rss_max" ] && rss_max=$rss
   [ $((i * 30)) -eq 300 ] && rss_at_5=$rss
-  printf "%6.1f %10.1f %12.1f\n" "$(echo "$i * 0.5" | bc)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$store / 1048576" | bc -l)"
+  printf "%6.1f %10.1f %12.1f %10d %10d %8d\n" "$(echo "$i * 0.5" | bc)" "$(echo "$rss / 1024" | bc -l)" \
+    "$(echo "$store / 1048576" | bc -l)" $(((s1 - s0) / 30)) $(((e1 - e0) / 30)) $((x1 - x0))
+  s0=$s1; e0=$e1; x0=$x1
 done
-wait $(jobs -p | grep -v "^$server$") 2>/dev/null || true
+kill $upserter 2>/dev/null || true
+wait $(jobs -p | grep -v -e "^$server$" -e "^$upserter$") 2>/dev/null || true
+echo "== upserts: $(cat "$log.upserts" 2>/dev/null | wc -l) of $((seconds / 10)) not offered by autocomplete right after the upsert"
 echo "== events:"; grep -E "Requests/sec|Non-2xx|Socket" "$log.events" || true
 echo "== searches:"; grep -E "Requests/sec|Latency|Non-2xx|Socket" "$log.search" || true
 rss_end=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
 echo "== RSS at 5 min ${rss_at_5:-n/a} kB, at the end $rss_end kB, peak $rss_max kB; store peak $((store_max / 1048576)) MB"
-rm -f "$log.events" "$log.search"
+rm -f "$log.events" "$log.search" "$log.upserts"
 kill -TERM $server; wait $server 2>/dev/null || true

@@ -6,7 +6,10 @@
 //! phrase to its score. [`Suggester`] answers from an fst prefix walk: the best
 //! suggestions of every one-to-three-character prefix are computed once at load, so
 //! broad prefixes cost a table lookup; longer prefixes walk only their own branch.
-//! Prefixes of four characters or more are also matched with one typo.
+//! Prefixes of four characters or more are also matched with one typo. Products
+//! upserted or deleted since the build reach suggestions through an [`overlay`].
+
+pub mod overlay;
 
 use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
@@ -19,6 +22,7 @@ use crate::catalog::{FieldValue, Product};
 use crate::error::{Error, Result};
 use crate::schema::{FieldKind, StoreSchema};
 use crate::typo::TypoAutomaton;
+pub use overlay::SuggestionOverlay;
 
 /// File name of the suggestions beside an index.
 pub const SUGGESTIONS_FILE: &str = "suggestions.fst";
@@ -64,7 +68,7 @@ fn title_words(title: &str) -> Vec<String> {
 }
 
 /// Collects suggestion phrases while a catalog is indexed.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct SuggestionBuilder {
     scores: HashMap<String, f64>,
     title_fields: Vec<usize>,
@@ -110,36 +114,43 @@ impl SuggestionBuilder {
 
     /// Adds a product's phrases, weighted by its popularity.
     pub fn add(&mut self, product: &Product) {
-        let popularity = match self.popularity.map(|i| &product.values[i]) {
+        let (phrases, weight) = self.phrases(product);
+        for phrase in phrases {
+            *self.scores.entry(phrase).or_insert(0.0) += weight;
+        }
+    }
+
+    /// A product's distinct suggestion phrases and the weight each one gets from it
+    /// (`1 + ln(1 + popularity)`); scores in the fst are sums of these weights.
+    pub fn phrases(&self, product: &Product) -> (Vec<String>, f64) {
+        let popularity = match self.popularity.and_then(|i| product.values.get(i)) {
             Some(FieldValue::Number(p)) if *p > 0.0 => *p,
             _ => 0.0,
         };
         let weight = 1.0 + (1.0 + popularity).ln();
         let mut phrases: Vec<String> = Vec::new();
         for &i in &self.title_fields {
-            if let FieldValue::Text(texts) = &product.values[i] {
+            if let Some(FieldValue::Text(texts)) = product.values.get(i) {
                 for text in texts {
                     phrases.extend(title_phrases(&title_words(text)));
                 }
             }
         }
         for &i in &self.name_fields {
-            match &product.values[i] {
-                FieldValue::Keyword(values) => phrases.extend(values.iter().map(|v| normalize(v))),
-                FieldValue::Category(paths) => {
+            match product.values.get(i) {
+                Some(FieldValue::Keyword(values)) => {
+                    phrases.extend(values.iter().map(|v| normalize(v)))
+                }
+                Some(FieldValue::Category(paths)) => {
                     phrases.extend(paths.iter().flatten().map(|l| normalize(l)))
                 }
                 _ => {}
             }
         }
+        phrases.retain(|p| !p.is_empty() && p.len() < 200);
         phrases.sort();
         phrases.dedup();
-        for phrase in phrases
-            .into_iter()
-            .filter(|p| !p.is_empty() && p.len() < 200)
-        {
-            *self.scores.entry(phrase).or_insert(0.0) += weight;
-        }
+        (phrases, weight)
     }
 
     /// Writes the best phrases as an fst to `dir`.
@@ -238,6 +249,17 @@ impl Suggester {
 
     /// The best `limit` suggestions for what was typed.
     pub fn suggest(&self, typed: &str, limit: usize) -> Vec<Suggestion> {
+        self.suggest_with(typed, limit, &SuggestionOverlay::default())
+    }
+
+    /// The best `limit` suggestions for what was typed, with the changes product
+    /// updates made since the build (`overlay`).
+    pub fn suggest_with(
+        &self,
+        typed: &str,
+        limit: usize,
+        overlay: &SuggestionOverlay,
+    ) -> Vec<Suggestion> {
         let prefix = normalize(typed);
         let limit = limit.min(MAX_LIMIT);
         if prefix.is_empty() || limit == 0 {
@@ -249,6 +271,8 @@ impl Suggester {
             }
             _ => self.walk_prefix(&prefix),
         };
+        let base = |phrase: &str| self.map.get(phrase);
+        overlay.adjust(&mut found, &prefix, 1.0, Some(&base));
         found.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         found.truncate(limit);
         // Too few completions of what was typed: completions one typo away follow.
@@ -258,6 +282,7 @@ impl Suggester {
                 .into_iter()
                 .filter(|(text, _)| !found.iter().any(|(t, _)| t == text))
                 .collect();
+            overlay.adjust(&mut fuzzy, &prefix, TYPO_FACTOR, None);
             fuzzy.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             found.extend(fuzzy.into_iter().take(limit - found.len()));
         }

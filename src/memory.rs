@@ -91,7 +91,10 @@ mod tests {
         assert_eq!(decide(None, None), ArenaCap::Capped(2));
         assert_eq!(decide(Some(" "), None), ArenaCap::Capped(2));
         assert_eq!(decide(Some("4"), None), ArenaCap::Capped(4));
-        assert!(matches!(decide(Some("4"), Some("8")), ArenaCap::Untouched(_)));
+        assert!(matches!(
+            decide(Some("4"), Some("8")),
+            ArenaCap::Untouched(_)
+        ));
         assert!(matches!(decide(Some("0"), None), ArenaCap::Untouched(_)));
     }
 

@@ -61,6 +61,22 @@ impl Product {
         Ok(Product { id, values })
     }
 
+    /// Reads back a product stored by [`Product::to_json`] (keys are the schema's
+    /// field names, not its sources), as when an update replaces a stored product.
+    pub fn from_stored(
+        schema: &StoreSchema,
+        stored: &Map<String, Value>,
+    ) -> Result<Product, String> {
+        let id = read_id(stored.get("id"), "id")?;
+        let mut values = Vec::with_capacity(schema.fields.len());
+        for def in &schema.fields {
+            let value = coerce(def, stored.get(&def.name))
+                .map_err(|why| format!("stored field \"{}\": {why}", def.name))?;
+            values.push(value);
+        }
+        Ok(Product { id, values })
+    }
+
     /// The product as JSON, with normalized types: what `_source` stores and hits return.
     pub fn to_json(&self, schema: &StoreSchema) -> Value {
         let mut out = Map::new();

@@ -109,7 +109,7 @@ impl Engine {
     /// popular ones first (most shoppers first, at most half the list when the
     /// catalog has enough), then the catalog's, without repeats.
     pub(super) fn merged_suggestions(&self, typed: &str, limit: usize) -> Vec<Suggestion> {
-        let catalog = self.index.load().suggester().suggest(typed, limit);
+        let catalog = self.index.load().suggest(typed, limit);
         let Some(crowd) = self.crowd.as_deref() else {
             return catalog;
         };

@@ -11,12 +11,13 @@ pub mod build;
 pub mod data_dir;
 pub mod document;
 pub mod product_type;
+mod suggest_updates;
 mod update;
 pub mod updates;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use arc_swap::ArcSwap;
 use tantivy::index::SegmentId;
@@ -24,7 +25,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocSet, Index, IndexReader, ReloadPolicy, Searcher, TERMINATED, Term};
 
 use crate::analysis::{Analyzer, ClerkTokenizer, TOKENIZER_NAME};
-use crate::autocomplete::Suggester;
+use crate::autocomplete::{Suggester, SuggestionOverlay};
 use crate::columns::{Columns, SegmentColumns, Vocabulary};
 use crate::error::{Error, Result};
 use crate::lexicon::{Lexicon, SegmentTerms};
@@ -106,6 +107,8 @@ pub struct LiveIndex {
     cache: Mutex<ColumnCache>,
     snapshot: ArcSwap<Snapshot>,
     suggester: Arc<Suggester>,
+    /// What product updates changed in the suggestions since the build.
+    overlay: RwLock<SuggestionOverlay>,
     /// Opened on the first product update (`clerk search` never needs one).
     writer: Mutex<Option<tantivy::IndexWriter>>,
     /// The catalog's type nouns, to type upserted products like built ones.
@@ -143,9 +146,11 @@ impl LiveIndex {
         let snapshot = build_snapshot(&reader, &mut cache, &schema, &fields, &analyzer)?;
         let suggester = Arc::new(Suggester::load(dir)?);
         let type_nouns = product_type::TypeNouns::load(dir, &schema)?;
+        let overlay = RwLock::new(SuggestionOverlay::new(&schema));
         Ok(LiveIndex {
             type_nouns,
             suggester,
+            overlay,
             writer: Mutex::new(None),
             dir: dir.to_path_buf(),
             index,

@@ -50,6 +50,7 @@ impl LiveIndex {
 
     /// Adds or replaces products (by id), commits, and publishes the change.
     pub fn upsert(&self, products: &[Product]) -> Result<()> {
+        let replaced = self.stored_versions(products.iter().map(|p| p.id.as_str()));
         self.with_writer(|writer| {
             for product in products {
                 writer.delete_term(Term::from_field_text(self.fields.id, &product.id));
@@ -63,6 +64,7 @@ impl LiveIndex {
             writer.commit()?;
             Ok(())
         })?;
+        self.note_upserts(replaced, products);
         self.refresh()
     }
 
@@ -71,11 +73,13 @@ impl LiveIndex {
         if self.snapshot().find(id).is_none() {
             return Err(Error::NotFound(format!("no product \"{id}\"")));
         }
+        let replaced = self.stored_versions(std::iter::once(id));
         self.with_writer(|writer| {
             writer.delete_term(Term::from_field_text(self.fields.id, id));
             writer.commit()?;
             Ok(())
         })?;
+        self.note_deletes(replaced);
         self.refresh()
     }
 }
@@ -85,6 +89,16 @@ impl LiveIndex {
 pub enum FeedChange {
     Upsert(Vec<Product>),
     Delete(String),
+}
+
+impl FeedChange {
+    /// The ids of the products this change touches.
+    pub fn ids(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        match self {
+            FeedChange::Upsert(products) => Box::new(products.iter().map(|p| p.id.as_str())),
+            FeedChange::Delete(id) => Box::new(std::iter::once(id.as_str())),
+        }
+    }
 }
 
 impl LiveIndex {
@@ -99,6 +113,7 @@ impl LiveIndex {
     /// after a crash. Deleting a product that is not there is not an error here: the
     /// feed may replay changes an index already holds.
     pub fn apply_feed(&self, changes: &[FeedChange], version: &str) -> Result<()> {
+        let replaced = self.stored_versions(changes.iter().flat_map(FeedChange::ids));
         self.with_writer(|writer| {
             for change in changes {
                 match change {
@@ -123,6 +138,7 @@ impl LiveIndex {
             commit.commit()?;
             Ok(())
         })?;
+        self.note_feed(replaced, changes);
         self.refresh()
     }
 }
