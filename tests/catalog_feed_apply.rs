@@ -3,7 +3,8 @@
 //! Properties checked, without Redis: changes apply in order within one commit; the
 //! feed position is stored with it and read back by a freshly opened index (a copied
 //! data directory knows where it stands); replaying a delete of an absent product is
-//! harmless.
+//! harmless; autocomplete follows the batch change by change (a product changed twice
+//! in one batch is suggested by its last title only).
 
 mod common;
 
@@ -47,4 +48,17 @@ fn feed_changes_commit_with_their_position_and_replay_harmlessly() {
         })
         .expect("search");
     assert_eq!(titles.total, 1, "the later upsert replaced the earlier one");
+    let suggested = |typed: &str| -> Vec<String> {
+        index
+            .suggest(typed, 20)
+            .into_iter()
+            .map(|s| s.text)
+            .collect()
+    };
+    assert!(suggested("okapi w").contains(&"okapi walnut sideboard".to_string()));
+    assert!(
+        !suggested("okapi").contains(&"okapi oak sideboard".to_string()),
+        "{:?}",
+        suggested("okapi")
+    );
 }
