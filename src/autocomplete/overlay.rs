@@ -28,6 +28,9 @@ const MAX_OVERLAY_SCAN: usize = 5_000;
 /// phrase at least 100, and rounding leaves at most a unit or two per product.
 const GONE_BELOW: f64 = 50.0;
 
+/// Looks a phrase's score up in the fst (`None`: not there).
+pub type BaseScore<'a> = &'a dyn Fn(&str) -> Option<u64>;
+
 /// Score changes per phrase since the fst was written.
 #[derive(Default)]
 pub struct SuggestionOverlay {
@@ -96,7 +99,7 @@ impl SuggestionOverlay {
         found: &mut Vec<(String, f64)>,
         prefix: &str,
         factor: f64,
-        base: Option<&dyn Fn(&str) -> Option<u64>>,
+        base: Option<BaseScore<'_>>,
     ) {
         if self.deltas.is_empty() {
             return;
