@@ -3,11 +3,15 @@
 # server's RSS and the shopper store's size, to show memory flat and disk bounded by
 # retention.
 #
-#   benches/soak.sh DATA_DIR [minutes=30] [retention_days=0.0035] [event_conns=2] [search_conns=2]
+#   benches/soak.sh DATA_DIR [minutes=30] [retention_days=0.0035] [event_conns=2] [search_conns=2] \
+#                   [event_pause_ms=0] [search_pause_ms=0]
 #
 # DATA_DIR must hold an index (e.g. the Icecat one). The shopper store is started
 # fresh. Retention defaults to ~5 minutes so the store reaches its steady size within
-# the run; the sweep runs every 10 s. Every 10 s one of 20 soak products is upserted
+# the run; the sweep runs every 10 s. A pause makes each connection wait that long
+# between requests, so the event rate (and with it the retention window's size) stays
+# steady when other work shares the machine; 0 sends as fast as the server answers.
+# Every 10 s one of 20 soak products is upserted
 # (a new title each time), and autocomplete is asked for its new word. Prints one
 # sample per 30 s (RSS, store size, searches/s, event batches/s and non-2xx responses
 # in the interval, from /metrics), then RSS at the 5-minute mark vs the end (flat
@@ -22,6 +26,8 @@ minutes=${2:-30}
 retention=${3:-0.0035}
 event_conns=${4:-2}
 search_conns=${5:-2}
+event_pause=${6:-0}
+search_pause=${7:-0}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 [ -x target/release/clerk ] || cargo build --release --quiet
 rm -f "$data/shoppers.redb"
@@ -46,6 +52,7 @@ cat >"$events_lua" <<LUA
 local ids = { $ids }
 local kinds = { "view", "view", "click", "view", "add_to_cart", "view", "search", "view", "purchase", "view" }
 local n = 0
+delay = function() return $event_pause end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 request = function()
@@ -62,7 +69,10 @@ request = function()
   return wrk.format(nil, "/v1/events", nil, "[" .. table.concat(parts, ",") .. "]")
 end
 LUA
-cat >"$search_lua" <<'LUA'
+cat >"$search_lua" <<LUA
+delay = function() return $search_pause end
+LUA
+cat >>"$search_lua" <<'LUA'
 local qs = { "laptop", "hp%20toner", "usb%20cable", "monitor%2027", "wireless%20mouse", "notebok", "canon%20printer", "" }
 local n = 0
 request = function()
@@ -92,7 +102,7 @@ wrk -t1 -c"$event_conns" -d"${seconds}s" -s "$events_lua" "$addr" >"$log.events"
 wrk -t1 -c"$search_conns" -d"${seconds}s" -s "$search_lua" "$addr" >"$log.search" 2>&1 &
 upserts &
 upserter=$!
-echo "== soak: ${minutes} min, events on $event_conns connections, searches on $search_conns, retention $retention days"
+echo "== soak: ${minutes} min, events on $event_conns connections (pause ${event_pause} ms), searches on $search_conns (pause ${search_pause} ms), retention $retention days"
 printf "%6s %10s %12s %10s %10s %8s\n" "min" "RSS MB" "store MB" "search/s" "batches/s" "non-2xx"
 rss_at_5=""; store_max=0; rss_max=0
 read -r s0 e0 x0 < <(counts)
