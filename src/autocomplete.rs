@@ -247,6 +247,11 @@ impl Suggester {
         self.map.is_empty()
     }
 
+    /// A phrase's score in the fst (weight × 100), if the build suggested it.
+    pub fn score_of(&self, phrase: &str) -> Option<u64> {
+        self.map.get(phrase)
+    }
+
     /// The best `limit` suggestions for what was typed.
     pub fn suggest(&self, typed: &str, limit: usize) -> Vec<Suggestion> {
         self.suggest_with(typed, limit, &SuggestionOverlay::default())

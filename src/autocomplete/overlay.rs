@@ -61,31 +61,35 @@ impl SuggestionOverlay {
         (self.deltas.len(), self.overflowed)
     }
 
-    /// Records that `old` (none: a new product) became `new` (none: deleted).
-    pub fn replace(&mut self, old: Option<&Product>, new: Option<&Product>) {
+    /// Records that `old` (none: a new product) became `new` (none: deleted); `base`
+    /// looks phrases up in the fst. A phrase never drops below zero: an old version
+    /// the fst never held (upserted before a restart) takes away nothing.
+    pub fn replace(&mut self, old: Option<&Product>, new: Option<&Product>, base: BaseScore<'_>) {
         if let Some(old) = old {
             let (phrases, weight) = self.phrases.phrases(old);
-            self.shift(phrases, -units(weight));
+            self.shift(phrases, -units(weight), base);
         }
         if let Some(new) = new {
             let (phrases, weight) = self.phrases.phrases(new);
-            self.shift(phrases, units(weight));
+            self.shift(phrases, units(weight), base);
         }
     }
 
-    fn shift(&mut self, phrases: Vec<String>, by: i64) {
+    fn shift(&mut self, phrases: Vec<String>, by: i64, base: BaseScore<'_>) {
         for phrase in phrases {
+            let floor = -(base(&phrase).unwrap_or(0) as i64);
             let full = self.deltas.len() >= MAX_OVERLAY_PHRASES;
             match self.deltas.get_mut(&phrase) {
                 Some(delta) => {
-                    *delta += by;
+                    *delta = (*delta + by).max(floor);
                     if *delta == 0 {
                         self.deltas.remove(&phrase);
                     }
                 }
                 None if full => self.overflowed += 1,
+                None if by.max(floor) == 0 => {}
                 None => {
-                    self.deltas.insert(phrase, by);
+                    self.deltas.insert(phrase, by.max(floor));
                 }
             }
         }
@@ -158,14 +162,14 @@ mod tests {
         let schema = schema();
         let mut overlay = SuggestionOverlay::new(&schema);
         let new = product(&schema, "n-1", "Zorbly kettle");
-        overlay.replace(None, Some(&new));
         let none = |_: &str| None;
+        overlay.replace(None, Some(&new), &none);
         let mut found = Vec::new();
         overlay.adjust(&mut found, "zorb", 1.0, Some(&none));
         assert_eq!(lookup(&found, "zorbly"), Some(100.0));
         assert_eq!(lookup(&found, "zorbly kettle"), Some(100.0));
 
-        overlay.replace(Some(&new), None);
+        overlay.replace(Some(&new), None, &none);
         assert!(
             overlay.is_empty(),
             "a product added then deleted leaves nothing"
@@ -174,7 +178,12 @@ mod tests {
         // A built product (its phrases in the fst at 100) is deleted: its phrases go,
         // a phrase another product shares keeps that product's share.
         let old = product(&schema, "b-1", "Grey kettle");
-        overlay.replace(Some(&old), None);
+        let built = |p: &str| match p {
+            "grey" | "grey kettle" => Some(100),
+            "kettle" => Some(300),
+            _ => None,
+        };
+        overlay.replace(Some(&old), None, &built);
         let mut found = vec![("grey kettle".to_string(), 100.0), ("kettle".into(), 300.0)];
         overlay.adjust(&mut found, "", 1.0, None);
         assert_eq!(found, vec![("kettle".to_string(), 200.0)]);
@@ -186,8 +195,8 @@ mod tests {
         let mut overlay = SuggestionOverlay::new(&schema);
         let before = product(&schema, "p-1", "Oak desk");
         let after = product(&schema, "p-1", "Walnut desk");
-        overlay.replace(Some(&before), Some(&after));
         let base = |p: &str| (p == "oak desk" || p == "oak").then_some(100);
+        overlay.replace(Some(&before), Some(&after), &base);
         let mut found = vec![("oak".to_string(), 100.0), ("oak desk".into(), 100.0)];
         overlay.adjust(&mut found, "oak", 1.0, Some(&base));
         assert!(found.is_empty(), "{found:?}");
@@ -196,11 +205,32 @@ mod tests {
     }
 
     #[test]
+    fn an_old_version_the_fst_never_held_takes_nothing_away() {
+        // Found by the soak: a product upserted before a restart is replaced; its old
+        // words were never in the fst, so they must not go negative and later hide
+        // the same words when another upsert brings them back.
+        let schema = schema();
+        let mut overlay = SuggestionOverlay::new(&schema);
+        let none = |_: &str| None;
+        let earlier = product(&schema, "u-1", "Soakword153 lamp");
+        overlay.replace(
+            Some(&earlier),
+            Some(&product(&schema, "u-1", "Other lamp")),
+            &none,
+        );
+        let again = product(&schema, "u-2", "Soakword153 lamp");
+        overlay.replace(None, Some(&again), &none);
+        let mut found = Vec::new();
+        overlay.adjust(&mut found, "soakword153", 1.0, Some(&none));
+        assert_eq!(lookup(&found, "soakword153"), Some(100.0), "{found:?}");
+    }
+
+    #[test]
     fn the_overlay_stops_growing_when_full() {
         let schema = schema();
         let mut overlay = SuggestionOverlay::new(&schema);
         let phrases = (0..MAX_OVERLAY_PHRASES + 10).map(|i| format!("w{i}"));
-        overlay.shift(phrases.collect(), 100);
+        overlay.shift(phrases.collect(), 100, &|_| None);
         let (tracked, overflowed) = overlay.stats();
         assert_eq!(tracked, MAX_OVERLAY_PHRASES);
         assert!(overflowed > 0);

@@ -49,28 +49,31 @@ impl LiveIndex {
 
     /// Records committed upserts: each product replaced its stored version.
     pub(super) fn note_upserts(&self, mut replaced: Replaced, products: &[Product]) {
+        let base = |phrase: &str| self.suggester.score_of(phrase);
         let Ok(mut overlay) = self.overlay.write() else {
             return;
         };
         for product in products {
             let old = replaced.insert(product.id.clone(), Some(product.clone()));
-            overlay.replace(old.flatten().as_ref(), Some(product));
+            overlay.replace(old.flatten().as_ref(), Some(product), &base);
         }
         log_overflow(&overlay);
     }
 
     /// Records committed deletes.
     pub(super) fn note_deletes(&self, replaced: Replaced) {
+        let base = |phrase: &str| self.suggester.score_of(phrase);
         let Ok(mut overlay) = self.overlay.write() else {
             return;
         };
         for old in replaced.into_values().flatten() {
-            overlay.replace(Some(&old), None);
+            overlay.replace(Some(&old), None, &base);
         }
     }
 
     /// Records a committed feed batch, change by change (one product may change twice).
     pub(super) fn note_feed(&self, mut replaced: Replaced, changes: &[FeedChange]) {
+        let base = |phrase: &str| self.suggester.score_of(phrase);
         let Ok(mut overlay) = self.overlay.write() else {
             return;
         };
@@ -79,12 +82,12 @@ impl LiveIndex {
                 FeedChange::Upsert(products) => {
                     for product in products {
                         let old = replaced.insert(product.id.clone(), Some(product.clone()));
-                        overlay.replace(old.flatten().as_ref(), Some(product));
+                        overlay.replace(old.flatten().as_ref(), Some(product), &base);
                     }
                 }
                 FeedChange::Delete(id) => {
                     if let Some(Some(old)) = replaced.insert(id.clone(), None) {
-                        overlay.replace(Some(&old), None);
+                        overlay.replace(Some(&old), None, &base);
                     }
                 }
             }
