@@ -88,18 +88,21 @@ counts() {
     if ($0 !~ /status="2/) err += n } END { printf "%d %d %d\n", s, e, err }'
 }
 upserts() {
-  local i=0
-  while true; do
+  local i=0 end=$((SECONDS + seconds - 10)) offered
+  while [ $SECONDS -lt $end ]; do
     sleep 10; i=$((i + 1))
     curl -s -o /dev/null -X PUT "$addr/v1/products" -H 'Content-Type: application/json' \
       -d "[{\"id\":\"soak-up-$((i % 20))\",\"title\":\"Soakword$i desk lamp\",\"brand\":\"Soak\",\"price\":$((i % 90 + 10)).5,\"category\":[\"Lighting\",\"Lamps\"]}]"
-    curl -s "$addr/v1/autocomplete?q=soakword$i" | grep -q "soakword$i" || echo "upsert $i not in autocomplete" >>"$log.upserts"
+    offered=$(curl -s "$addr/v1/autocomplete?q=soakword$i" || true)
+    case "$offered" in *"\"soakword$i\""*) ;; *) echo "upsert $i not in autocomplete: $offered" >>"$log.upserts" ;; esac
   done
 }
 
 seconds=$((minutes * 60))
 wrk -t1 -c"$event_conns" -d"${seconds}s" -s "$events_lua" "$addr" >"$log.events" 2>&1 &
+event_wrk=$!
 wrk -t1 -c"$search_conns" -d"${seconds}s" -s "$search_lua" "$addr" >"$log.search" 2>&1 &
+search_wrk=$!
 upserts &
 upserter=$!
 echo "== soak: ${minutes} min, events on $event_conns connections (pause ${event_pause} ms), searches on $search_conns (pause ${search_pause} ms), retention $retention days"
@@ -118,9 +121,9 @@ for i in $(seq 1 $((seconds / 30))); do
     "$(echo "$store / 1048576" | bc -l)" $(((s1 - s0) / 30)) $(((e1 - e0) / 30)) $((x1 - x0))
   s0=$s1; e0=$e1; x0=$x1
 done
-kill $upserter 2>/dev/null || true
-wait $(jobs -p | grep -v -e "^$server$" -e "^$upserter$") 2>/dev/null || true
-echo "== upserts: $(cat "$log.upserts" 2>/dev/null | wc -l) of $((seconds / 10)) not offered by autocomplete right after the upsert"
+wait $event_wrk $search_wrk $upserter 2>/dev/null || true
+echo "== upserts: $(cat "$log.upserts" 2>/dev/null | wc -l) of about $((seconds / 10)) not offered by autocomplete right after the upsert"
+head -3 "$log.upserts" 2>/dev/null || true
 echo "== events:"; grep -E "Requests/sec|Non-2xx|Socket" "$log.events" || true
 echo "== searches:"; grep -E "Requests/sec|Latency|Non-2xx|Socket" "$log.search" || true
 rss_end=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
