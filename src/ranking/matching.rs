@@ -59,6 +59,10 @@ struct FieldTerm {
     doc_freq: u64,
 }
 
+/// Matches fewer than one in this many documents of a segment are sparse: phrase
+/// scorers skip to them instead of walking their postings.
+const SPARSE_SHARE: u32 = 32;
+
 /// Postings longer than this many times the documents still in the running are
 /// skipped through (block skip lists) rather than read in full.
 const SKIP_RATIO: usize = 8;
@@ -220,17 +224,32 @@ impl Matcher {
         fields: &IndexFields,
         mut matches: Vec<DocMatch>,
     ) -> Result<Vec<DocMatch>> {
+        // Few matches: the phrase scorer skips to each; many: it walks its postings.
+        let sparse = matches.len() < (segment.max_doc() / SPARSE_SHARE) as usize;
         for weight in &self.proximity {
-            // Phrases are checked only at the matches (the scorer skips to each).
-            let mut scorer = weight.scorer(segment, 1.0)?;
-            for m in &mut matches {
-                if scorer.doc() < m.doc && scorer.seek(m.doc) == TERMINATED {
-                    break;
+            if sparse {
+                let mut scorer = weight.scorer(segment, 1.0)?;
+                for m in &mut matches {
+                    if scorer.doc() < m.doc && scorer.seek(m.doc) == TERMINATED {
+                        break;
+                    }
+                    if scorer.doc() == m.doc {
+                        m.text += scorer.score();
+                    }
                 }
-                if scorer.doc() == m.doc {
-                    m.text += scorer.score();
-                }
+                continue;
             }
+            let mut at = 0usize;
+            weight.for_each(segment, &mut |doc, score| {
+                while at < matches.len() && matches[at].doc < doc {
+                    at += 1;
+                }
+                if let Some(m) = matches.get_mut(at)
+                    && m.doc == doc
+                {
+                    m.text += score;
+                }
+            })?;
         }
         if self.type_clause.is_some() {
             let norms = segment.get_fieldnorms_reader(fields.product_type)?;
