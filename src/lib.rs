@@ -42,6 +42,7 @@ pub mod learning;
 pub mod lexicon;
 pub mod memory;
 pub mod metrics;
+pub mod parallel;
 pub mod plan;
 pub mod product_feed;
 pub mod profiles;
