@@ -33,6 +33,7 @@
 
 mod evidence;
 mod signals;
+mod verdict;
 
 use std::sync::{Arc, Mutex};
 

@@ -280,7 +280,15 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
         for m in &passing {
             let (doc, text) = (m.doc, m.text);
             ticker.tick()?;
-            let tier = r.criteria.tier(&m.facts);
+            let address = DocAddress::new(ord as u32, doc);
+            let facts = match browsing {
+                true => m.facts,
+                false => MatchFacts {
+                    crowd: r.ranker.crowd(address),
+                    ..m.facts
+                },
+            };
+            let tier = r.criteria.tier(&facts);
             let key = match sort_values {
                 Some(values) => oriented(
                     values.get(doc as usize).copied().unwrap_or(f64::NAN),
@@ -288,7 +296,6 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
                 ),
                 None => 0.0,
             };
-            let address = DocAddress::new(ord as u32, doc);
             if heap.len() >= r.window
                 && let Some(worst) = heap.peek()
                 && !worst.0.buried
@@ -309,7 +316,7 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
             let candidate = Candidate {
                 address,
                 tier,
-                facts: m.facts,
+                facts,
                 score: r.ranker.score(&breakdown, browsing) * effect.factor,
                 breakdown,
                 buried: effect.buried,
