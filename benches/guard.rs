@@ -48,6 +48,18 @@ fn full_stage() -> Stage {
     }
 }
 
+/// CPU time the process has used (every thread), in milliseconds: on a loaded machine
+/// it counts only the time the query actually ran, not the time it waited for a core.
+fn cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
 fn spin(micros: u64) {
     let until = Instant::now() + Duration::from_micros(micros);
     while Instant::now() < until {
@@ -92,13 +104,16 @@ fn main() {
     }
     let (mut raw, mut full) = (Vec::new(), Vec::new());
     let mut by_query: Vec<Vec<f64>> = vec![Vec::new(); mix.len()];
+    let mut cpu_by_query: Vec<Vec<f64>> = vec![Vec::new(); mix.len()];
     for _ in 0..rounds() {
         for (i, q) in mix.iter().enumerate() {
             let started = Instant::now();
             let found = bench.run(black_box(q), Stage::Raw);
             raw.push(started.elapsed().as_secs_f64() * 1e3);
             let started = Instant::now();
+            let cpu_started = cpu_ms();
             let hits = bench.run(black_box(q), full_stage());
+            cpu_by_query[i].push(cpu_ms() - cpu_started);
             spin(slowdown);
             let ms = started.elapsed().as_secs_f64() * 1e3;
             full.push(ms);
@@ -111,9 +126,19 @@ fn main() {
         }
     }
     if std::env::var_os("CLERK_GUARD_VERBOSE").is_some() {
-        for (q, times) in mix.iter().zip(&mut by_query) {
-            println!("  {:>8.3} ms  {:?} {:?}", median(times), q.q, q.filters);
+        let mut cpu_medians = Vec::new();
+        for ((q, times), cpu) in mix.iter().zip(&mut by_query).zip(&mut cpu_by_query) {
+            let cpu = median(cpu);
+            cpu_medians.push(cpu);
+            println!(
+                "  {:>8.3} ms  (cpu {cpu:>8.3} ms)  {:?} {:?}",
+                median(times),
+                q.q,
+                q.filters
+            );
         }
+        let mean = cpu_medians.iter().sum::<f64>() / cpu_medians.len().max(1) as f64;
+        println!("  mean of the per-query cpu medians: {mean:.3} ms");
     }
     let (raw_median, full_median) = (median(&mut raw), median(&mut full));
     let full_p99 = percentile(&mut full, 0.99);

@@ -22,14 +22,31 @@ thread_local! {
 
 /// Runs `work` with a deadline `budget` from now on this thread, then clears it.
 pub fn within<T>(budget: Duration, work: impl FnOnce() -> T) -> T {
-    struct Reset(Option<(Instant, Duration)>);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            DEADLINE.with(|d| d.set(self.0));
-        }
-    }
     let _reset = Reset(DEADLINE.with(|d| d.replace(Some((Instant::now() + budget, budget)))));
     work()
+}
+
+/// A deadline carried from one thread to another ([`current`], [`adopt`]).
+pub type Carried = Option<(Instant, Duration)>;
+
+/// The current thread's deadline, to carry into work run on other threads.
+pub fn current() -> Carried {
+    DEADLINE.with(Cell::get)
+}
+
+/// Runs `work` on this thread under a deadline taken with [`current`] on another.
+pub fn adopt<T>(deadline: Carried, work: impl FnOnce() -> T) -> T {
+    let _reset = Reset(DEADLINE.with(|d| d.replace(deadline)));
+    work()
+}
+
+/// Puts a thread's previous deadline back when the work is done.
+struct Reset(Carried);
+
+impl Drop for Reset {
+    fn drop(&mut self) {
+        DEADLINE.with(|d| d.set(self.0));
+    }
 }
 
 /// `Err(DeadlineExceeded)` when the current thread's deadline has passed.

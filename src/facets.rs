@@ -133,6 +133,15 @@ impl FacetCounts {
         FacetCounts { counts }
     }
 
+    /// Adds `other`'s counts (another segment's) to these.
+    pub fn merge(&mut self, other: &FacetCounts) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
+    }
+
     /// Replaces facet `index`'s counts.
     pub fn set(&mut self, index: usize, counts: &[u32]) {
         self.counts[index].clear();

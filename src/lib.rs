@@ -41,6 +41,7 @@ pub mod index;
 pub mod learning;
 pub mod lexicon;
 pub mod metrics;
+pub mod parallel;
 pub mod plan;
 pub mod product_feed;
 pub mod profiles;

@@ -500,15 +500,25 @@ fn retrieve_relaxing(
     text: &TextQuery,
     sort: Sort,
 ) -> Result<(Retrieved, Option<Relaxation>)> {
-    let Some(segments) = text.segments.as_deref() else {
+    let Some(strict_segments) = text.strict.as_deref() else {
         return Ok((retrieve(retrieval, None)?, None));
     };
-    let matches = |accept: u32| TextMatches { segments, accept };
-    let required = required_mask(plan);
-    let strict = retrieve(retrieval, Some(&matches(required)))?;
+    let required = text.required;
+    let strict = retrieve(
+        retrieval,
+        Some(&TextMatches {
+            segments: strict_segments,
+            accept: required,
+        }),
+    )?;
     if strict.total >= FEW_RESULTS || plan.required_count() <= 1 {
         return Ok((strict, None));
     }
+    let Some(any) = text.any_matches(retrieval.snapshot)? else {
+        return Ok((strict, None));
+    };
+    let segments = any.as_slice();
+    let matches = |accept: u32| TextMatches { segments, accept };
     let mut accept = required;
     let mut dropped = Vec::new();
     for index in relaxation_order(plan, &text.roles, segments) {
@@ -544,15 +554,6 @@ fn retrieve_relaxing(
         ));
     }
     Ok((strict, None))
-}
-
-/// The clauses a document must match, as a mask (clause `i` = bit `i`).
-fn required_mask(plan: &QueryPlan) -> u32 {
-    plan.clauses
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| c.required && *i < 32)
-        .fold(0, |mask, (i, _)| mask | (1u32 << i))
 }
 
 /// The order in which required words become optional: words no product has, then

@@ -508,6 +508,10 @@ fn join_adjacent(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
     }
 }
 
+/// Prefixes this short complete only to words in strong fields (see
+/// [`PlanTerm::strong_only`]).
+const STRONG_ONLY_PREFIX: usize = 2;
+
 fn add_completions(draft: &mut Draft, word: &QueryWord, ctx: &PlanContext) {
     let surface = fold_word(&word.surface);
     if draft.canonical.is_none()
@@ -518,12 +522,17 @@ fn add_completions(draft: &mut Draft, word: &QueryWord, ctx: &PlanContext) {
         return;
     }
     let primary = word.primary();
+    let typed = surface.chars().count();
     let extra: Vec<Node> = ctx
         .lexicon
-        .prefixed(&surface, prefix_budget(surface.chars().count()))
+        .prefixed(&surface, prefix_budget(typed))
         .into_iter()
         .filter(|(term, _)| term != primary)
-        .map(|(term, _)| Node::Term(PlanTerm::new(term, MatchKind::Prefix, penalty::PREFIX)))
+        .map(|(term, _)| {
+            let mut completion = PlanTerm::new(term, MatchKind::Prefix, penalty::PREFIX);
+            completion.strong_only = typed <= STRONG_ONLY_PREFIX;
+            Node::Term(completion)
+        })
         .collect();
     let node = std::mem::replace(&mut draft.clause.node, Node::All(Vec::new()));
     draft.clause.node = with_alternatives(node, extra);

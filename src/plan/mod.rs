@@ -76,6 +76,12 @@ pub struct PlanTerm {
     /// Edits between the typed word and this one (typo-derived terms).
     #[serde(skip_serializing_if = "is_zero")]
     pub distance: u8,
+    /// A completion of a very short prefix: searched only in strong fields (title,
+    /// brand, category…), where a word the shopper has started typing names the
+    /// product — not in descriptions, where one or two letters complete to words in
+    /// nearly every product.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub strong_only: bool,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -94,6 +100,7 @@ impl PlanTerm {
             penalty,
             fuzzy: kind == MatchKind::Typo,
             distance: 0,
+            strong_only: false,
         }
     }
 

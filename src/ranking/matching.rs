@@ -58,7 +58,17 @@ struct FieldTerm {
     term: Term,
     weight: Bm25Weight,
     strong: bool,
+    /// How many documents have it (in the whole index).
+    doc_freq: u64,
 }
+
+/// Matches fewer than one in this many documents of a segment are sparse: phrase
+/// scorers skip to them instead of walking their postings.
+const SPARSE_SHARE: u32 = 32;
+
+/// Postings longer than this many times the documents still in the running are
+/// skipped through (block skip lists) rather than read in full.
+const SKIP_RATIO: usize = 8;
 
 /// The plan's tree with its terms compiled.
 enum Compiled {
@@ -160,11 +170,78 @@ impl Matcher {
     pub fn segment(&self, segment: &SegmentReader, fields: &IndexFields) -> Result<Vec<DocMatch>> {
         let mut matches: Vec<DocMatch> = Vec::new();
         for (i, clause) in self.clauses.iter().enumerate() {
-            let hits = evaluate(clause, segment, fields)?;
+            let hits = evaluate(clause, segment, fields, None)?;
             let is_type = self.type_clause == Some(i);
             matches = add_clause(matches, &hits, 1u32 << i.min(31), is_type);
         }
+        self.finish(segment, fields, matches)
+    }
+
+    /// The documents of `segment` matching every clause of `required` (bit `i` for
+    /// clause `i`), with exactly the [`DocMatch`] [`Matcher::segment`] gives them.
+    ///
+    /// Driven by the rarest required clause: its postings are walked in full, every
+    /// other clause only at the documents still in the running (postings skip to
+    /// them), so a query of several common words costs about its rarest word, not
+    /// the union of all. With no required clause this is [`Matcher::segment`].
+    pub fn segment_all_of(
+        &self,
+        segment: &SegmentReader,
+        fields: &IndexFields,
+        required: u32,
+    ) -> Result<Vec<DocMatch>> {
+        let bit = |i: usize| 1u32 << i.min(31);
+        let mut order: Vec<usize> = (0..self.clauses.len())
+            .filter(|&i| required & bit(i) != 0)
+            .collect();
+        if order.is_empty() {
+            return self.segment(segment, fields);
+        }
+        order.sort_by_key(|&i| cost(&self.clauses[i]));
+        let optional = (0..self.clauses.len()).filter(|&i| required & bit(i) == 0);
+        let mut matches: Option<Vec<DocMatch>> = None;
+        for i in order.iter().copied().chain(optional) {
+            let is_type = self.type_clause == Some(i);
+            let within: Option<Vec<DocId>> =
+                matches.as_ref().map(|m| m.iter().map(|m| m.doc).collect());
+            let hits = evaluate(&self.clauses[i], segment, fields, within.as_deref())?;
+            let folded = add_clause(matches.take().unwrap_or_default(), &hits, bit(i), is_type);
+            matches = Some(match required & bit(i) != 0 {
+                true => folded
+                    .into_iter()
+                    .filter(|m| m.facts.matched & bit(i) != 0)
+                    .collect(),
+                false => folded,
+            });
+            if matches.as_ref().is_some_and(Vec::is_empty) {
+                return Ok(Vec::new());
+            }
+        }
+        self.finish(segment, fields, matches.unwrap_or_default())
+    }
+
+    /// Adds proximity scores and the `untyped` fact to a segment's matches.
+    fn finish(
+        &self,
+        segment: &SegmentReader,
+        fields: &IndexFields,
+        mut matches: Vec<DocMatch>,
+    ) -> Result<Vec<DocMatch>> {
+        // Few matches: the phrase scorer skips to each; many: it walks its postings.
+        let sparse = matches.len() < (segment.max_doc() / SPARSE_SHARE) as usize;
         for weight in &self.proximity {
+            if sparse {
+                let mut scorer = weight.scorer(segment, 1.0)?;
+                for m in &mut matches {
+                    if scorer.doc() < m.doc && scorer.seek(m.doc) == TERMINATED {
+                        break;
+                    }
+                    if scorer.doc() == m.doc {
+                        m.text += scorer.score();
+                    }
+                }
+                continue;
+            }
             let mut at = 0usize;
             weight.for_each(segment, &mut |doc, score| {
                 while at < matches.len() && matches[at].doc < doc {
@@ -219,7 +296,8 @@ impl Compiler<'_> {
         let mut fields = Vec::new();
         if !term.text.is_empty() {
             for (i, tf) in self.fields.text.iter().enumerate() {
-                if term.fuzzy && !tf.typos {
+                let strong = self.strong.get(i).copied().unwrap_or(false);
+                if (term.fuzzy && !tf.typos) || (term.strong_only && !strong) {
                     continue;
                 }
                 let t = Term::from_field_text(tf.field, &term.text);
@@ -240,7 +318,8 @@ impl Compiler<'_> {
                 fields.push(FieldTerm {
                     term: t,
                     weight,
-                    strong: self.strong.get(i).copied().unwrap_or(false),
+                    strong,
+                    doc_freq: own,
                 });
             }
         }
@@ -332,8 +411,24 @@ fn full_words(node: &Node) -> Vec<&str> {
     }
 }
 
-/// The hits of a compiled node in one segment, by document id.
-fn evaluate(node: &Compiled, segment: &SegmentReader, fields: &IndexFields) -> Result<Vec<Hit>> {
+/// About how many documents a compiled node matches (the sum of its terms'
+/// document frequencies; an all-of as its rarest part): which clause to walk first.
+fn cost(node: &Compiled) -> u64 {
+    match node {
+        Compiled::Term { fields, .. } => fields.iter().map(|f| f.doc_freq).sum(),
+        Compiled::Any(children) => children.iter().map(cost).sum(),
+        Compiled::All(children) => children.iter().map(cost).min().unwrap_or(0),
+    }
+}
+
+/// The hits of a compiled node in one segment, by document id; with `within`, only
+/// among those documents (sorted by id).
+fn evaluate(
+    node: &Compiled,
+    segment: &SegmentReader,
+    fields: &IndexFields,
+    within: Option<&[DocId]>,
+) -> Result<Vec<Hit>> {
     match node {
         Compiled::Term {
             fields: terms,
@@ -342,7 +437,7 @@ fn evaluate(node: &Compiled, segment: &SegmentReader, fields: &IndexFields) -> R
         } => {
             let lists = terms
                 .iter()
-                .map(|ft| postings_hits(segment, ft, *typos))
+                .map(|ft| postings_hits(segment, ft, *typos, within))
                 .collect::<Result<Vec<_>>>()?;
             let mut hits = union_all(lists);
             if let Some(term) = type_term
@@ -355,7 +450,7 @@ fn evaluate(node: &Compiled, segment: &SegmentReader, fields: &IndexFields) -> R
         Compiled::Any(children) => {
             let lists = children
                 .iter()
-                .map(|child| evaluate(child, segment, fields))
+                .map(|child| evaluate(child, segment, fields, within))
                 .collect::<Result<Vec<_>>>()?;
             Ok(union_all(lists))
         }
@@ -364,20 +459,27 @@ fn evaluate(node: &Compiled, segment: &SegmentReader, fields: &IndexFields) -> R
             let Some(first) = iter.next() else {
                 return Ok(Vec::new());
             };
-            let mut hits = evaluate(first, segment, fields)?;
+            let mut hits = evaluate(first, segment, fields, within)?;
             for child in iter {
                 if hits.is_empty() {
                     break;
                 }
-                hits = intersection(&hits, &evaluate(child, segment, fields)?);
+                let docs: Vec<DocId> = hits.iter().map(|h| h.doc).collect();
+                hits = intersection(&hits, &evaluate(child, segment, fields, Some(&docs))?);
             }
             Ok(hits)
         }
     }
 }
 
-/// Every document of a term's postings in one field, scored.
-fn postings_hits(segment: &SegmentReader, ft: &FieldTerm, typos: u8) -> Result<Vec<Hit>> {
+/// Every document of a term's postings in one field, scored; with `within`, only
+/// those documents.
+fn postings_hits(
+    segment: &SegmentReader,
+    ft: &FieldTerm,
+    typos: u8,
+    within: Option<&[DocId]>,
+) -> Result<Vec<Hit>> {
     let field = ft.term.field();
     let inverted = segment.inverted_index(field)?;
     let Some(mut postings) = inverted
@@ -387,18 +489,47 @@ fn postings_hits(segment: &SegmentReader, ft: &FieldTerm, typos: u8) -> Result<V
         return Ok(Vec::new());
     };
     let norms = segment.get_fieldnorms_reader(field)?;
+    let hit = |doc: DocId, postings: &tantivy::postings::SegmentPostings| Hit {
+        doc,
+        score: ft
+            .weight
+            .score(norms.fieldnorm_id(doc), postings.term_freq()),
+        typos,
+        strong: ft.strong,
+        typed: false,
+    };
+    // Few documents to look at in long postings: skip to each of them.
+    if let Some(docs) = within
+        && docs.len().saturating_mul(SKIP_RATIO) < postings.size_hint() as usize
+    {
+        let mut hits = Vec::with_capacity(docs.len());
+        for &doc in docs {
+            if postings.doc() < doc && postings.seek(doc) == TERMINATED {
+                break;
+            }
+            if postings.doc() == doc {
+                hits.push(hit(doc, &postings));
+            }
+        }
+        return Ok(hits);
+    }
     let mut hits = Vec::with_capacity(postings.size_hint() as usize);
+    let mut next = within.map(|d| d.iter().peekable());
     let mut doc = postings.doc();
     while doc != TERMINATED {
-        hits.push(Hit {
-            doc,
-            score: ft
-                .weight
-                .score(norms.fieldnorm_id(doc), postings.term_freq()),
-            typos,
-            strong: ft.strong,
-            typed: false,
-        });
+        let keep = match next.as_mut() {
+            None => true,
+            Some(docs) => {
+                while docs.next_if(|&&d| d < doc).is_some() {}
+                match docs.peek() {
+                    None => break,
+                    Some(&&d) => d == doc,
+                }
+            }
+        };
+        if keep {
+            hits.push(hit(doc, &postings));
+        }
         doc = postings.advance();
     }
     Ok(hits)

@@ -20,9 +20,12 @@ use crate::plan::{QueryPlan, RoleContext, Roles, assign_roles};
 pub struct TextQuery {
     pub roles: Roles,
     pub criteria: Criteria,
-    /// Matches per segment (aligned with the searcher's segments); `None` when the
-    /// query has no words (browsing).
-    pub segments: Option<Vec<Vec<DocMatch>>>,
+    /// The clauses a document must match (bit `i` for clause `i`).
+    pub required: u32,
+    /// Per segment (aligned with the searcher's segments), the documents matching
+    /// every required clause; `None` when the query has no words (browsing).
+    pub strict: Option<Vec<Vec<DocMatch>>>,
+    matcher: Option<Matcher>,
 }
 
 impl TextQuery {
@@ -40,23 +43,54 @@ impl TextQuery {
             .map(|tf| snapshot.schema.ranking.strong_fields.contains(&tf.def))
             .collect();
         let matcher = Matcher::new(plan, &roles, &snapshot.fields, &strong, &snapshot.searcher)?;
-        let segments = match matcher {
+        let required = required_mask(plan);
+        let strict = match &matcher {
             None => None,
-            Some(matcher) => Some(
-                snapshot
-                    .searcher
-                    .segment_readers()
-                    .iter()
-                    .map(|segment| matcher.segment(segment, &snapshot.fields))
-                    .collect::<Result<Vec<_>>>()?,
-            ),
+            Some(matcher) => Some(per_segment(snapshot, |segment| {
+                matcher.segment_all_of(segment, &snapshot.fields, required)
+            })?),
         };
         Ok(TextQuery {
             roles,
             criteria,
-            segments,
+            required,
+            strict,
+            matcher,
         })
     }
+
+    /// Per segment, every document matching at least one clause: what relaxation
+    /// chooses from when too few match them all. `None` when browsing.
+    pub fn any_matches(&self, snapshot: &Snapshot) -> Result<Option<Vec<Vec<DocMatch>>>> {
+        match &self.matcher {
+            None => Ok(None),
+            Some(matcher) => Ok(Some(per_segment(snapshot, |segment| {
+                matcher.segment(segment, &snapshot.fields)
+            })?)),
+        }
+    }
+}
+
+/// The clauses a document must match, as a mask (clause `i` = bit `i`).
+pub fn required_mask(plan: &QueryPlan) -> u32 {
+    plan.clauses
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.required && *i < 32)
+        .fold(0, |mask, (i, _)| mask | (1u32 << i))
+}
+
+/// `matches` run over every segment of the snapshot, in segment order.
+fn per_segment(
+    snapshot: &Snapshot,
+    matches: impl Fn(&tantivy::SegmentReader) -> Result<Vec<DocMatch>> + Sync,
+) -> Result<Vec<Vec<DocMatch>>> {
+    let segments = snapshot.searcher.segment_readers();
+    crate::parallel::per_segment(segments.len(), snapshot.searcher.num_docs(), |ord| {
+        matches(&segments[ord])
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Which clause names the product type and which name exact values.

@@ -99,26 +99,49 @@ impl BrowsePlan {
             }
             counts.clear(i);
             let driver = most_selective(r, others);
-            for (ord, segment) in r.snapshot.searcher.segment_readers().iter().enumerate() {
-                let Some(columns) = r.snapshot.columns.get(ord) else {
-                    continue;
-                };
-                let docs = driver
-                    .and_then(|d| r.filters.clauses[d].candidates(columns))
-                    .unwrap_or_else(|| (0..segment.max_doc()).collect());
-                let alive = segment.alive_bitset();
-                for doc in docs {
-                    if alive.is_some_and(|a| !a.is_alive(doc))
-                        || r.rules.is_hidden(DocAddress::new(ord as u32, doc))
-                        || r.filters.fail_mask(columns, doc) & others != 0
-                    {
-                        continue;
-                    }
-                    counts.add(i, spec, columns, doc);
-                }
+            let segments = r.snapshot.searcher.segment_readers();
+            let per_segment = crate::parallel::per_segment(
+                segments.len(),
+                r.snapshot.searcher.num_docs(),
+                |ord| count_passing_others(r, spec, driver, others, ord),
+            );
+            let mut merged = FacetCounts::new(std::slice::from_ref(spec), &r.snapshot.vocabulary);
+            for part in &per_segment {
+                merged.merge(part);
             }
+            counts.set(i, merged.get(0));
         }
     }
+}
+
+/// One facet's counts over the documents of segment `ord` that pass every filter in
+/// `others` (a clause mask), visiting only `driver`'s documents when there is one.
+fn count_passing_others(
+    r: &Retrieval,
+    spec: &FacetSpec,
+    driver: Option<usize>,
+    others: u64,
+    ord: usize,
+) -> FacetCounts {
+    let mut counts = FacetCounts::new(std::slice::from_ref(spec), &r.snapshot.vocabulary);
+    let Some(columns) = r.snapshot.columns.get(ord) else {
+        return counts;
+    };
+    let segment = r.snapshot.searcher.segment_reader(ord as u32);
+    let docs = driver
+        .and_then(|d| r.filters.clauses[d].candidates(columns))
+        .unwrap_or_else(|| (0..segment.max_doc()).collect());
+    let alive = segment.alive_bitset();
+    let passing: Vec<DocId> = docs
+        .into_iter()
+        .filter(|&doc| {
+            alive.is_none_or(|a| a.is_alive(doc))
+                && !r.rules.is_hidden(DocAddress::new(ord as u32, doc))
+                && r.filters.fail_mask(columns, doc) & others == 0
+        })
+        .collect();
+    counts.add_all(0, spec, columns, &passing);
+    counts
 }
 
 /// Takes hidden products back out of whole-catalog counts.

@@ -178,59 +178,171 @@ pub struct TextMatches<'a> {
 /// apply hides and filters, count facets column by column, then score and keep the
 /// best. A document whose best possible score (full affinity, every boost) cannot
 /// beat the current top is not scored in full: the top stays exact, the work shrinks.
+/// Segments of a large catalog run on several cores ([`crate::parallel`]); their
+/// totals, facet counts and tops merge into one answer.
 pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> {
     let searcher = &r.snapshot.searcher;
-    let browsing = text.is_none();
     let own_masks: Vec<u64> = r
         .facets
         .iter()
         .map(|f| r.filters.mask_for_key(&f.key))
         .collect();
-    let facet_masks = own_masks.iter().fold(0u64, |m, o| m | o);
-    let mut counts = FacetCounts::new(r.facets, &r.snapshot.vocabulary);
-    let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(r.window + 1);
-    let mut total = 0u64;
-    let mut pinned_matches = Vec::new();
-    let mut matches: Vec<DocMatch> = Vec::new();
-    let mut passing: Vec<DocMatch> = Vec::new();
-    let mut counted: Vec<DocId> = Vec::new();
-    let mut partial: Vec<(DocId, u64)> = Vec::new();
-    let boost_ceiling = r.rules.max_factor();
-    let mut timings = StageTimings::default();
-    let plan = match browsing {
-        true => browse::BrowsePlan::new(r, &own_masks),
-        false => browse::BrowsePlan::scan(r.facets.len()),
+    let plan = match text {
+        None => browse::BrowsePlan::new(r, &own_masks),
+        Some(_) => browse::BrowsePlan::scan(r.facets.len()),
     };
+    let pass = Pass {
+        r,
+        text,
+        plan: &plan,
+        own_masks: &own_masks,
+        facet_masks: own_masks.iter().fold(0u64, |m, o| m | o),
+    };
+    let passes = crate::parallel::per_segment(
+        searcher.segment_readers().len(),
+        searcher.num_docs(),
+        |ord| pass.segment(ord),
+    );
+    let mut merged = SegmentResult::empty(r);
+    for result in passes {
+        merged.absorb(result?);
+    }
+    let SegmentResult {
+        total,
+        mut top,
+        mut counts,
+        mut pinned_matches,
+        mut timings,
+    } = merged;
+    timed(&mut timings.facets, || {
+        plan.count_separately(r, &own_masks, &mut counts)
+    });
+    top.sort_by(|a, b| b.cmp_rank(a));
+    top.truncate(r.window);
+    pinned_matches.sort();
+    Ok(Retrieved {
+        total,
+        top,
+        facet_counts: counts,
+        pinned_matches,
+        timings,
+    })
+}
 
-    let mut ticker = crate::deadline::Ticker::default();
-    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+/// What one segment contributes.
+struct SegmentResult {
+    total: u64,
+    /// The segment's best candidates (unordered).
+    top: Vec<Candidate>,
+    counts: FacetCounts,
+    pinned_matches: Vec<DocAddress>,
+    timings: StageTimings,
+}
+
+impl SegmentResult {
+    fn empty(r: &Retrieval) -> SegmentResult {
+        SegmentResult {
+            total: 0,
+            top: Vec::new(),
+            counts: FacetCounts::new(r.facets, &r.snapshot.vocabulary),
+            pinned_matches: Vec::new(),
+            timings: StageTimings::default(),
+        }
+    }
+
+    /// Adds another segment's results to these.
+    fn absorb(&mut self, other: SegmentResult) {
+        self.total += other.total;
+        self.top.extend(other.top);
+        self.counts.merge(&other.counts);
+        self.pinned_matches.extend(other.pinned_matches);
+        self.timings.ranking += other.timings.ranking;
+        self.timings.facets += other.timings.facets;
+    }
+}
+
+/// One retrieval's shared inputs, run segment by segment.
+struct Pass<'a> {
+    r: &'a Retrieval<'a>,
+    text: Option<&'a TextMatches<'a>>,
+    plan: &'a browse::BrowsePlan,
+    own_masks: &'a [u64],
+    facet_masks: u64,
+}
+
+impl Pass<'_> {
+    /// Filters, counts and ranks the matches of segment `ord`.
+    fn segment(&self, ord: usize) -> Result<SegmentResult> {
+        let r = self.r;
         crate::deadline::check()?;
+        let mut out = SegmentResult::empty(r);
         let Some(columns) = r.snapshot.columns.get(ord) else {
-            continue;
+            return Ok(out);
         };
-        let alive = segment.alive_bitset();
-        matches.clear();
-        match text {
-            Some(text) => matches.extend(
-                text.segments
-                    .get(ord)
-                    .into_iter()
-                    .flatten()
-                    .filter(|m| m.facts.matched & text.accept == text.accept),
-            ),
-            None => matches.extend(plan.documents(r, ord, segment.max_doc()).into_iter().map(
-                |doc| DocMatch {
+        let segment = r.snapshot.searcher.segment_reader(ord as u32);
+        let matches: Vec<DocMatch> = match self.text {
+            Some(text) => text
+                .segments
+                .get(ord)
+                .into_iter()
+                .flatten()
+                .filter(|m| m.facts.matched & text.accept == text.accept)
+                .copied()
+                .collect(),
+            None => self
+                .plan
+                .documents(r, ord, segment.max_doc())
+                .into_iter()
+                .map(|doc| DocMatch {
                     doc,
                     text: 0.0,
                     facts: MatchFacts::default(),
-                },
-            )),
+                })
+                .collect(),
+        };
+        let (counted, passing, partial) =
+            self.sift(&matches, ord, segment.alive_bitset(), &mut out)?;
+        out.total = counted.len() as u64;
+        // Facets, one column at a time; a facet also counts the documents that fail
+        // only its own filters (disjunctive faceting).
+        timed(&mut out.timings.facets, || {
+            for (i, spec) in r.facets.iter().enumerate() {
+                if self.plan.separate[i] {
+                    continue;
+                }
+                out.counts.add_all(i, spec, columns, &counted);
+                for &(doc, fails) in &partial {
+                    if fails & !self.own_masks[i] == 0 {
+                        out.counts.add(i, spec, columns, doc);
+                    }
+                }
+            }
+        });
+        if r.window > 0 {
+            let started = std::time::Instant::now();
+            out.top = self.best(&passing, ord, columns)?;
+            out.timings.ranking += started.elapsed();
         }
-        // Hides, deletes and filters.
-        passing.clear();
-        counted.clear();
-        partial.clear();
-        for m in &matches {
+        Ok(out)
+    }
+
+    /// Hides, deletes and filters: the documents counted, those to rank (counted and
+    /// not pinned), and those failing only facets' own filters (with their fail masks).
+    #[allow(clippy::type_complexity)]
+    fn sift(
+        &self,
+        matches: &[DocMatch],
+        ord: usize,
+        alive: Option<&tantivy::fastfield::AliveBitSet>,
+        out: &mut SegmentResult,
+    ) -> Result<(Vec<DocId>, Vec<DocMatch>, Vec<(DocId, u64)>)> {
+        let r = self.r;
+        let mut ticker = crate::deadline::Ticker::default();
+        let (mut counted, mut passing, mut partial) = (Vec::new(), Vec::new(), Vec::new());
+        let Some(columns) = r.snapshot.columns.get(ord) else {
+            return Ok((counted, passing, partial));
+        };
+        for m in matches {
             let doc = m.doc;
             ticker.tick()?;
             if alive.is_some_and(|a| !a.is_alive(doc)) {
@@ -248,36 +360,31 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
             if fails == 0 {
                 counted.push(doc);
                 if r.rules.is_pinned(address) {
-                    pinned_matches.push(address);
+                    out.pinned_matches.push(address);
                 } else {
                     passing.push(*m);
                 }
-            } else if fails & !facet_masks == 0 {
+            } else if fails & !self.facet_masks == 0 {
                 partial.push((doc, fails));
             }
         }
-        total += counted.len() as u64;
-        // Facets, one column at a time; a facet also counts the documents that fail
-        // only its own filters (disjunctive faceting).
-        timed(&mut timings.facets, || {
-            for (i, spec) in r.facets.iter().enumerate() {
-                if plan.separate[i] {
-                    continue;
-                }
-                counts.add_all(i, spec, columns, &counted);
-                for &(doc, fails) in &partial {
-                    if fails & !own_masks[i] == 0 {
-                        counts.add(i, spec, columns, doc);
-                    }
-                }
-            }
-        });
-        if r.window == 0 {
-            continue;
-        }
-        let ranking_started = std::time::Instant::now();
+        Ok((counted, passing, partial))
+    }
+
+    /// The best `window` of `passing` in this segment.
+    fn best(
+        &self,
+        passing: &[DocMatch],
+        ord: usize,
+        columns: &crate::columns::SegmentColumns,
+    ) -> Result<Vec<Candidate>> {
+        let r = self.r;
+        let browsing = self.text.is_none();
+        let boost_ceiling = r.rules.max_factor();
+        let mut ticker = crate::deadline::Ticker::default();
+        let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(r.window + 1);
         let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
-        for m in &passing {
+        for m in passing {
             let (doc, text) = (m.doc, m.text);
             ticker.tick()?;
             let address = DocAddress::new(ord as u32, doc);
@@ -331,20 +438,8 @@ pub fn retrieve(r: &Retrieval, text: Option<&TextMatches>) -> Result<Retrieved> 
                 heap.push(Worst(candidate));
             }
         }
-        timings.ranking += ranking_started.elapsed();
+        Ok(heap.into_iter().map(|w| w.0).collect())
     }
-    timed(&mut timings.facets, || {
-        plan.count_separately(r, &own_masks, &mut counts)
-    });
-    let mut top: Vec<Candidate> = heap.into_iter().map(|w| w.0).collect();
-    top.sort_by(|a, b| b.cmp_rank(a));
-    Ok(Retrieved {
-        total,
-        top,
-        facet_counts: counts,
-        pinned_matches,
-        timings,
-    })
 }
 
 /// Places the active pins at their slots.

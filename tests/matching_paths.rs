@@ -1,0 +1,130 @@
+//! The fast paths of matching and retrieval give exactly what the plain paths give.
+//!
+//! * Matching every required word, driven by the rarest one (postings skipped to the
+//!   documents still in the running), finds the same documents with the same facts
+//!   and scores as matching any word and keeping those that have them all — checked
+//!   on random queries over the demo catalog's own words.
+//! * Searching segments in parallel gives the same response (totals, facets, hits,
+//!   explanations) as searching them one after the other.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use clerk::engine::Engine;
+use clerk::index::DataDir;
+use clerk::ranking::{DocMatch, TextQuery};
+use clerk::search::{SearchRequest, plan_query};
+use proptest::prelude::*;
+
+use common::{Fixture, demo_fixture};
+
+fn shop() -> &'static (Fixture, Engine) {
+    static SHOP: OnceLock<(Fixture, Engine)> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        let fixture = demo_fixture(3000, 11);
+        let engine = Engine::open(DataDir::new(fixture.data_dir())).unwrap();
+        (fixture, engine)
+    })
+}
+
+/// Words the demo catalog uses, common and rare, plus a typo and an unknown word.
+const WORDS: &[&str] = &[
+    "grey", "linen", "sofa", "modern", "oak", "dining", "table", "lamp", "brass", "floor",
+    "velvet", "chair", "rug", "wool", "mirror", "round", "walnut", "desk", "sofq", "zzzqx",
+];
+
+fn same(a: &[DocMatch], b: &[DocMatch]) -> Result<(), String> {
+    if a.len() != b.len() {
+        return Err(format!("{} documents against {}", a.len(), b.len()));
+    }
+    for (x, y) in a.iter().zip(b) {
+        let close = (x.text - y.text).abs() <= 1e-4 * x.text.abs().max(1.0);
+        if x.doc != y.doc || x.facts != y.facts || !close {
+            return Err(format!("{x:?} against {y:?}"));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn all_of_driven_by_the_rarest_word_equals_any_of_then_filtered(
+        picks in proptest::collection::vec(0..WORDS.len(), 1..5),
+        last_is_prefix in any::<bool>(),
+    ) {
+        let (_, engine) = shop();
+        let snapshot = engine.snapshot();
+        let config = engine.config();
+        let mut q = picks.iter().map(|&i| WORDS[i]).collect::<Vec<_>>().join(" ");
+        if !last_is_prefix {
+            q.push(' ');
+        }
+        let request = SearchRequest::query(&q);
+        let words = snapshot.analyzer.query_words(&q);
+        let planned = plan_query(&snapshot, &config, &words, &request);
+        let text = TextQuery::prepare(&snapshot, &planned.plan).unwrap();
+        let (Some(strict), Some(any)) = (text.strict.as_ref(), text.any_matches(&snapshot).unwrap())
+        else {
+            prop_assert!(planned.plan.is_empty());
+            return Ok(());
+        };
+        prop_assert_eq!(strict.len(), any.len());
+        for (strict, any) in strict.iter().zip(&any) {
+            let filtered: Vec<DocMatch> = any
+                .iter()
+                .filter(|m| m.facts.matched & text.required == text.required)
+                .copied()
+                .collect();
+            if let Err(e) = same(strict, &filtered) {
+                prop_assert!(false, "{q:?}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn parallel_segments_answer_exactly_as_sequential_ones() {
+    let (_, engine) = shop();
+    assert!(
+        engine.snapshot().searcher.segment_readers().len() > 1,
+        "the fixture should have several segments"
+    );
+    let requests: Vec<SearchRequest> =
+        ["lamp ", "grey linen sofa modern ", "s", "velvit chair ", ""]
+            .iter()
+            .map(|q| SearchRequest {
+                facets: vec![
+                    "brand".into(),
+                    "category".into(),
+                    "price".into(),
+                    "color".into(),
+                ],
+                filters: match q.is_empty() {
+                    true => vec!["color:Grey|Navy".into(), "in_stock:true".into()],
+                    false => Vec::new(),
+                },
+                explain: true,
+                per_page: 30,
+                ..SearchRequest::query(*q)
+            })
+            .collect();
+    let answer = |r: &SearchRequest| {
+        let mut value = serde_json::to_value(engine.search(r).unwrap()).unwrap();
+        if let Some(object) = value.as_object_mut() {
+            object.remove("took_ms");
+            object.remove("timings");
+        }
+        value
+    };
+    clerk::parallel::set_min_docs(u64::MAX);
+    let sequential: Vec<_> = requests.iter().map(answer).collect();
+    clerk::parallel::set_min_docs(0);
+    let parallel: Vec<_> = requests.iter().map(answer).collect();
+    clerk::parallel::set_min_docs(clerk::parallel::MIN_DOCS);
+    for ((request, s), p) in requests.iter().zip(&sequential).zip(&parallel) {
+        assert_eq!(s, p, "{:?}", request.q);
+    }
+}
