@@ -61,7 +61,8 @@ end
 LUA
 
 echo "== wrk: $connections connections, ${seconds}s, $products products at $addr"
-result=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -s "$script" "$addr")
+threads=$(( connections < 2 ? connections : 2 ))
+result=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$script" "$addr")
 echo "$result"
 if echo "$result" | grep -q "Non-2xx\|Socket errors"; then
   echo "FAIL: errors during the load" >&2

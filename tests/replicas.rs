@@ -248,6 +248,46 @@ fn two_replicas_share_events_products_and_reloads_through_redis() {
     redis_down_costs_personalization_not_search(&client, &a, &b, &mut redis);
     a_restarted_replica_catches_up(&client, &a, &mut b, &redis);
     a_rebuilt_index_replays_the_feed(&client, &a, &b, &root.join("catalog.jsonl"));
+    retention_drops_old_events_and_keeps_profiles(&redis);
+}
+
+/// Retention on the Redis store: events older than the window leave the stream and
+/// the shoppers' id lists; profiles stay.
+fn retention_drops_old_events_and_keeps_profiles(redis: &Redis) {
+    use clerk::shoppers::ShopperStore;
+    let store = clerk::shoppers::RedisStore::open(&redis.url()).expect("store");
+    let before = store.events_after(None, 100_000).expect("events");
+    assert!(!before.is_empty(), "the scenario stored events");
+    let oldest = before.iter().map(|(_, e)| e.ts).min().unwrap_or(0);
+    assert_eq!(
+        store.expire_events(oldest).expect("expire"),
+        0,
+        "none older than the oldest"
+    );
+    let shopper = before[0].1.shopper.clone();
+    let had_profile = store.profile(&shopper).expect("profile").is_some();
+    let now = chrono::Utc::now().timestamp();
+    let dropped = store.expire_events(now + 60).expect("expire");
+    assert_eq!(dropped, before.len());
+    assert!(
+        store
+            .events_after(None, 100_000)
+            .expect("events")
+            .is_empty()
+    );
+    assert_eq!(
+        store.profile(&shopper).expect("profile").is_some(),
+        had_profile
+    );
+    let lists: i64 = redis::Client::open(redis.url().as_str())
+        .and_then(|c| c.get_connection())
+        .and_then(|mut c| {
+            redis::cmd("EXISTS")
+                .arg(format!("clerk:shopper-events:{shopper}"))
+                .query(&mut c)
+        })
+        .expect("redis");
+    assert_eq!(lists, 0, "the shopper's id list emptied with the stream");
 }
 
 /// Positions of `brand`'s products in a search's hits.

@@ -52,6 +52,16 @@ end
 return first
 "#;
 
+/// Drops expired events. KEYS: stream. ARGV: the per-shopper list key prefix, then
+/// stream id and shopper pairs. Returns how many pairs it was given.
+const EXPIRE_SCRIPT: &str = r#"
+for i = 2, #ARGV, 2 do
+  redis.call('XDEL', KEYS[1], ARGV[i])
+  redis.call('LREM', ARGV[1] .. ARGV[i + 1], 1, ARGV[i])
+end
+return (#ARGV - 1) / 2
+"#;
+
 /// Forgets a shopper. KEYS: profile, the shopper's id list, stream. Returns how many
 /// things were removed (0: nothing was stored).
 const FORGET_SCRIPT: &str = r#"
@@ -308,6 +318,36 @@ impl ShopperStore for RedisStore {
         Err(Error::Unavailable(format!(
             "the opt-out was not stored: the profile kept changing ({MAX_ATTEMPTS} attempts); retry"
         )))
+    }
+
+    /// Drops events older than `cutoff` from the stream and the shoppers' id lists,
+    /// oldest first, in chunks; profiles keep their decayed weights. Recording order
+    /// is nearly time order, so the walk stops at the first event inside the window.
+    fn expire_events(&self, cutoff: i64) -> Result<usize> {
+        let mut dropped = 0;
+        loop {
+            let page = self.page(1, super::RETENTION_CHUNK)?;
+            let expired: Vec<&(u64, Event)> =
+                page.iter().take_while(|(_, e)| e.ts < cutoff).collect();
+            if expired.is_empty() {
+                return Ok(dropped);
+            }
+            let mut args: Vec<String> = vec![shopper_events_key("")];
+            for (id, event) in &expired {
+                args.push(format!("{id}-0"));
+                args.push(event.shopper.clone());
+            }
+            let _: i64 = self.link.run("expiring events", |c| {
+                Script::new(EXPIRE_SCRIPT)
+                    .key(stream_key())
+                    .arg(&args)
+                    .invoke(c)
+            })?;
+            dropped += expired.len();
+            if expired.len() < page.len() || page.len() < super::RETENTION_CHUNK {
+                return Ok(dropped);
+            }
+        }
     }
 
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()> {

@@ -383,12 +383,20 @@ async function sendEvent(type, product, title, position) {
   }
 }
 
+// A profile feature group in shopper words: "_type" → "product type",
+// "attributes.color" → "color", "price_band" → "price range".
+function featureLabel(feature) {
+  if (feature === "_type") return "product type";
+  if (feature === "price_band") return "price range";
+  return feature.replace(/^attributes\./, "").replace(/_/g, " ");
+}
+
 async function showProfile() {
   const shopper = state.shopper;
   try {
     const profile = await api(`/v1/shoppers/${encodeURIComponent(shopper)}`);
     if (shopper !== state.shopper) return;
-    const top = (profile.affinities || []).slice(0, 5).map((a) => `${a.value} (${a.feature})`);
+    const top = (profile.affinities || []).slice(0, 5).map((a) => `${a.value} (${featureLabel(a.feature)})`);
     $("profile").textContent = top.length ? `${shopper} likes: ${top.join(", ")}` : `${shopper} has no history yet: view or buy something.`;
     $("profile").hidden = false;
   } catch (_) {
