@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::signals::Signals;
+use super::verdict::{PAGE, PositionShape, position_counts, verdicts};
 use super::{FULL_LIFT, MIN_SHOPPERS, PRIOR_CLICKS};
 use crate::error::Result;
 use crate::events::{Event, EventKind};
@@ -14,10 +15,6 @@ const MAX_QUERIES: usize = 100_000;
 const MAX_PRODUCTS_PER_QUERY: usize = 500;
 /// Products with behavioural popularity tracked at most.
 const MAX_POPULAR_PRODUCTS: usize = 1_000_000;
-/// Results a shopper sees on the first page: where clicks are expected.
-const PAGE: usize = 20;
-/// Examination probability of position `k` is `k^-EXAMINATION_DECAY`.
-const EXAMINATION_DECAY: f32 = 0.8;
 /// A related query (same head word) gets this share of a product's learned signal.
 const RELATED_SHARE: f32 = 0.5;
 /// Deepest position looked up in a query's unlearned ranking.
@@ -192,17 +189,40 @@ impl Evidence {
     ) -> Result<Signals> {
         let mut signals = Signals::default();
         let mut head_types: HashMap<String, HashMap<String, f32>> = HashMap::new();
-        for (query, evidence) in &self.queries {
-            let learnable = evidence.engaged.values().any(|by| by.len() >= MIN_SHOPPERS);
-            if !learnable {
-                continue;
-            }
-            if !self.rankings.contains_key(query) {
+        let learnable: Vec<&String> = self
+            .queries
+            .iter()
+            .filter(|(_, e)| learnable(e))
+            .map(|(q, _)| q)
+            .collect();
+        for query in &learnable {
+            if !self.rankings.contains_key(*query) {
                 let ranking: Vec<String> = rank(query)?.into_iter().take(RANK_DEPTH).collect();
-                self.rankings.insert(query.clone(), ranking);
+                self.rankings.insert((*query).clone(), ranking);
             }
+        }
+        let counts: Vec<[f32; PAGE]> = learnable
+            .iter()
+            .map(|q| position_counts(&self.queries[*q].engaged, &self.rankings[*q]))
+            .collect();
+        let mut total = [0.0f32; PAGE];
+        for c in &counts {
+            for (t, v) in total.iter_mut().zip(c) {
+                *t += v;
+            }
+        }
+        for (query, own) in learnable.into_iter().zip(&counts) {
+            let shape = PositionShape::without(&total, own);
+            let evidence = &self.queries[query];
             let ranking = &self.rankings[query];
-            let learned = query_signals(evidence, ranking);
+            let learned = query_signals(evidence, ranking, &shape);
+            let verdicts = verdicts(
+                &evidence.searchers,
+                &evidence.engaged,
+                ranking,
+                &learned,
+                &shape,
+            );
             if let Some(head) = head_word(query) {
                 for (product, s) in learned.iter().filter(|(_, s)| **s > 0.0) {
                     let related = signals.heads.entry(head.to_string()).or_default();
@@ -219,6 +239,9 @@ impl Evidence {
             }
             if !learned.is_empty() {
                 signals.queries.insert(query.clone(), learned);
+            }
+            if !verdicts.is_empty() {
+                signals.verdicts.insert(query.clone(), verdicts);
             }
         }
         for (head, by_type) in head_types {
@@ -238,18 +261,21 @@ impl Evidence {
     }
 }
 
-/// Examination probability of 1-based position `k`.
-fn examination(k: usize) -> f32 {
-    (k.max(1) as f32).powf(-EXAMINATION_DECAY)
+/// Whether a query has enough evidence to learn from: several distinct shoppers ran it
+/// and some engaged.
+fn learnable(evidence: &QueryEvidence) -> bool {
+    evidence.searchers.len() >= MIN_SHOPPERS && !evidence.engaged.is_empty()
 }
 
-/// Per product: the learned signal in (0, 1] for one query.
-fn query_signals(evidence: &QueryEvidence, ranking: &[String]) -> HashMap<String, f32> {
-    let shoppers = evidence.searchers.len().max(1) as f32;
+/// Per product: the learned signal in [-1, 1] for one query.
+fn query_signals(
+    evidence: &QueryEvidence,
+    ranking: &[String],
+    shape: &PositionShape,
+) -> HashMap<String, f32> {
+    // Expected engagement at a position: the query's total × the share the store's
+    // shoppers give that position.
     let total: f32 = evidence.engaged.values().flat_map(|by| by.values()).sum();
-    let page: f32 = (1..=PAGE).map(examination).sum();
-    // The query's own click rate per examined position.
-    let rate = total / (shoppers * page);
     let position = |id: &str| {
         ranking
             .iter()
@@ -263,23 +289,21 @@ fn query_signals(evidence: &QueryEvidence, ranking: &[String]) -> HashMap<String
             continue;
         }
         let clicks: f32 = by.values().sum();
-        let expected = shoppers * examination(position(product)) * rate;
+        let expected = total * shape.share(position(product));
         let coec = (clicks + PRIOR_CLICKS) / (expected + PRIOR_CLICKS);
         let signal = (coec.ln() / FULL_LIFT.ln()).clamp(0.0, 1.0);
         if signal > 0.01 {
             out.insert(product.clone(), signal);
         }
     }
-    if evidence.searchers.len() >= MIN_SHOPPERS {
-        for (k, product) in ranking.iter().take(PAGE).enumerate() {
-            if evidence.engaged.contains_key(product) {
-                continue;
-            }
-            let expected = shoppers * examination(k + 1) * rate;
-            if expected >= SKIPPED_EXPECTED {
-                let skip = ((expected + PRIOR_CLICKS) / PRIOR_CLICKS).ln() / FULL_LIFT.ln();
-                out.insert(product.clone(), -(SKIP_SHARE * skip).clamp(0.0, 1.0));
-            }
+    for (k, product) in ranking.iter().take(PAGE).enumerate() {
+        if evidence.engaged.contains_key(product) {
+            continue;
+        }
+        let expected = total * shape.share(k + 1);
+        if expected >= SKIPPED_EXPECTED {
+            let skip = ((expected + PRIOR_CLICKS) / PRIOR_CLICKS).ln() / FULL_LIFT.ln();
+            out.insert(product.clone(), -(SKIP_SHARE * skip).clamp(0.0, 1.0));
         }
     }
     out
@@ -369,6 +393,7 @@ mod tests {
         let ranked: Vec<&str> = ranking.iter().map(String::as_str).collect();
         // Equally relevant results: each position is clicked as often as shoppers
         // look at it, so the first is clicked most.
+        let examination = |k: usize| (k as f32).powf(-0.8);
         let page: f32 = (1..=PAGE).map(examination).sum();
         let mut events = Vec::new();
         for (k, product) in ranked.iter().enumerate() {

@@ -5,11 +5,13 @@
 //! ([`crate::shoppers::ShopperStore::events_after`]), are folded into [`Evidence`]
 //! by [`Learning::refresh`] (the server calls it every second; it also runs before
 //! `clerk eval`'s learning suite measures). Every refresh publishes fresh [`Signals`]
-//! (an `ArcSwap`), which the search pipeline reads ([`Signals::for_query`]) to
-//! reorder products *inside the ties* of the relevance criteria — a learned signal
-//! never lifts a product that does not match the query, nor a worse match over a
-//! better one. The holdout variant is served without them, so `clerk report` measures
-//! their lift. Everything is derived from stored events: a restart rebuilds it.
+//! (an `ArcSwap`), which the search pipeline reads ([`Signals::for_query`]): the
+//! crowd's coarse verdict (preferred / passed over) is the `learned` relevance
+//! criterion, compared after `words` and `typo` (`crate::ranking::criteria`), and the
+//! finer signal reorders what the criteria leave tied — so the crowd never lifts a
+//! product that does not match the query, nor one matching fewer words over one
+//! matching more. The holdout variant is served without them, so `clerk report`
+//! measures their lift. Everything is derived from stored events: a restart rebuilds it.
 //!
 //! How evidence becomes a signal, per normalized query:
 //! * **attribution**: a click names its query; a cart or a purchase belongs to the
@@ -20,19 +22,25 @@
 //!   [`MIN_SHOPPERS`] distinct shoppers;
 //! * **position bias**: a product shown first is clicked more whatever its relevance,
 //!   so engagement is compared with what its position alone would earn — clicks over
-//!   expected clicks (COEC): expected = shoppers who ran the query × the examination
-//!   probability of the product's position in the unlearned ranking ×
-//!   the query's own click rate;
+//!   expected clicks (COEC): expected = the query's engagement × the share of
+//!   engagement the store's other queries get at the product's position in the
+//!   unlearned ranking (`verdict::PositionShape`, a `k^-0.8` prior until data says
+//!   otherwise);
 //! * **shrinkage**: [`PRIOR_CLICKS`] pseudo-clicks at exactly the expected rate pull
-//!   thin evidence toward no effect; the signal is `ln(COEC) / ln(FULL_LIFT)` in [0, 1].
+//!   thin evidence toward no effect; the signal is `ln(COEC) / ln(FULL_LIFT)` in [0, 1];
+//! * **verdicts** (`verdict`): preferred when the signal is strong and several
+//!   shoppers engaged; passed over when several shoppers skipped the product above
+//!   what they chose and its engagement is improbably low at the chosen products' rate.
 //!
 //! Beyond the exact query, the query's product-type word (its head) learns which
-//! categories satisfy it, and related queries sharing that word benefit. Views, carts
+//! categories satisfy it, and related queries sharing that word benefit (a query with
+//! evidence of its own uses only that). Views, carts
 //! and purchases also make a decayed behavioural popularity that serves cold-start
 //! shoppers and browsing.
 
 mod evidence;
 mod signals;
+mod verdict;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,8 +1,10 @@
 //! Signals: what the evidence supports, ready for the search pipeline.
 //!
-//! [`Signals`] holds, per normalized query, each product's learned signal in [0, 1];
-//! per head word, the same for related queries (at a reduced share) and the product
-//! types its queries lead to; and each product's behavioural popularity. For one
+//! [`Signals`] holds, per normalized query, each product's learned signal in [-1, 1]
+//! (a tie factor) and the crowd's coarse verdicts (the `learned` ranking criterion:
+//! preferred or passed over); per head word, the positive signals for related queries
+//! (at a reduced share) and the product types its queries lead to — used only by
+//! queries without evidence of their own; and each product's behavioural popularity. For one
 //! search, [`Signals::for_query`] resolves the query's products to documents of the
 //! snapshot ([`LearnedBoosts`]), so ranking reads a document's signal with one lookup.
 
@@ -23,6 +25,7 @@ type DenseFor = (Weak<Snapshot>, Arc<Vec<Vec<f32>>>);
 #[derive(Default)]
 pub struct Signals {
     pub(super) queries: HashMap<String, HashMap<String, f32>>,
+    pub(super) verdicts: HashMap<String, HashMap<String, i8>>,
     pub(super) heads: HashMap<String, HashMap<String, f32>>,
     pub(super) head_types: HashMap<String, HashMap<String, f32>>,
     pub(super) popularity: HashMap<String, f32>,
@@ -34,6 +37,8 @@ pub struct Signals {
 #[derive(Debug, Default, Clone)]
 pub struct LearnedBoosts {
     by_doc: HashMap<DocAddress, f32>,
+    /// The crowd's verdicts: 1 preferred, -1 passed over.
+    verdicts: HashMap<DocAddress, i8>,
     /// The type column and the signal of each of its values for this query.
     by_type: Option<(usize, Vec<f32>)>,
     popularity: Option<Arc<Vec<Vec<f32>>>>,
@@ -60,6 +65,16 @@ impl LearnedBoosts {
         if exact != 0.0 { exact } else { typed }
     }
 
+    /// The crowd's verdict on a document for this query: 1 preferred, -1 passed over,
+    /// 0 without strong evidence.
+    #[inline]
+    pub fn verdict(&self, address: DocAddress) -> i8 {
+        if self.verdicts.is_empty() {
+            return 0;
+        }
+        self.verdicts.get(&address).copied().unwrap_or(0)
+    }
+
     /// The largest signal any document has (for pruning).
     pub fn max_signal(&self) -> f32 {
         let exact = self.by_doc.values().copied().fold(0.0, f32::max);
@@ -83,7 +98,10 @@ impl LearnedBoosts {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_doc.is_empty() && self.by_type.is_none() && self.popularity.is_none()
+        self.by_doc.is_empty()
+            && self.verdicts.is_empty()
+            && self.by_type.is_none()
+            && self.popularity.is_none()
     }
 }
 
@@ -107,15 +125,25 @@ impl Signals {
         if normalized.is_empty() {
             return boosts;
         }
-        let head = head_word(&normalized);
         let exact = self.queries.get(&normalized);
+        let verdicts = self.verdicts.get(&normalized);
+        // A query with evidence of its own learns from it alone; related queries'
+        // evidence and the head word's product types serve the others.
+        let head = match exact.is_some() || verdicts.is_some() {
+            true => None,
+            false => head_word(&normalized),
+        };
         let related = head.and_then(|h| self.heads.get(h));
         for products in related.into_iter().chain(exact) {
             for (id, &signal) in products {
                 if let Some(address) = snapshot.find(id) {
-                    // The exact query's own evidence (chained last) overrides a related one.
                     boosts.by_doc.insert(address, signal);
                 }
+            }
+        }
+        for (id, &verdict) in verdicts.into_iter().flatten() {
+            if let Some(address) = snapshot.find(id) {
+                boosts.verdicts.insert(address, verdict);
             }
         }
         if let Some(types) = head.and_then(|h| self.head_types.get(h))

@@ -6,12 +6,19 @@
 //! criteria in the configured order, each deciding only among documents the earlier
 //! ones left tied. A criterion never looks at the shopper, the rules or popularity:
 //! those order documents *within* a tie (`super::score`), so a better match never
-//! falls below a worse one because of taste.
+//! falls below a worse one because of taste. `learned` is the one criterion that is not
+//! read from the text match: it is the crowd's coarse verdict on the product for this
+//! query ([`MatchFacts::crowd`], set by retrieval from `crate::learning`; neutral without
+//! strong evidence and for holdout shoppers). By default it comes after `words` and
+//! `typo`, so the crowd never lifts a product over one that matches more of the query's
+//! words or matches them with fewer typos, but it can reorder the coarser `type` and
+//! `attribute` tiers.
 //!
 //! | criterion | value (larger ranks first) |
 //! |---|---|
 //! | `words` | query words matched (fewer only when relaxation made some optional) |
 //! | `typo` | minus the typos and unfinished words it took to match |
+//! | `learned` | 2 when the crowd prefers the product for this query, 0 when it passes it over, 1 otherwise (`crate::learning`) |
 //! | `type` | 2 when the query's product-type word names what the product is, 1 when the product states no type, 0 when it is something else |
 //! | `attribute` | query words matched in a strong field (title, brand, category…) |
 //!
@@ -71,7 +78,7 @@ impl Criteria {
         match criterion {
             Criterion::Words | Criterion::Attribute => 6,
             Criterion::Typo => 7,
-            Criterion::Type => 2,
+            Criterion::Type | Criterion::Learned => 2,
         }
     }
 
@@ -81,6 +88,7 @@ impl Criteria {
         match criterion {
             Criterion::Words => (facts.matched & self.required).count_ones(),
             Criterion::Typo => MAX_TYPO_COST - (facts.typos as u32).min(MAX_TYPO_COST),
+            Criterion::Learned => (facts.crowd.clamp(-1, 1) + 1) as u32,
             Criterion::Type if !self.has_type => 0,
             Criterion::Type if facts.typed => 2,
             Criterion::Type => facts.untyped as u32,
@@ -104,6 +112,7 @@ impl Criteria {
             typos: 0,
             typed: true,
             untyped: false,
+            crowd: 1,
         };
         self.tier(&best)
     }
@@ -118,6 +127,7 @@ impl Criteria {
                     Criterion::Words => (self.value(criterion, facts), words),
                     Criterion::Typo => (facts.typos as u32, 0),
                     Criterion::Type => (self.value(criterion, facts), 2 * self.has_type as u32),
+                    Criterion::Learned => (self.value(criterion, facts), 2),
                     Criterion::Attribute => (self.value(criterion, facts), words),
                 };
                 CriterionScore {
@@ -165,6 +175,7 @@ mod tests {
             typos,
             typed,
             untyped: false,
+            crowd: 0,
         }
     }
 
@@ -182,7 +193,54 @@ mod tests {
             ..facts(3, 0, 0, false)
         });
         assert!(typed > unknown && unknown > c.tier(&facts(3, 3, 0, false)));
-        assert_eq!(c.best_tier(), c.tier(&facts(3, 3, 0, true)));
+        let preferred = MatchFacts {
+            crowd: 1,
+            ..facts(3, 3, 0, true)
+        };
+        assert_eq!(c.best_tier(), c.tier(&preferred));
+    }
+
+    #[test]
+    fn the_crowd_decides_within_words_and_typos_only() {
+        let c = criteria(&Criterion::ALL);
+        let crowd = |crowd: i8, f: MatchFacts| MatchFacts { crowd, ..f };
+        // Preferred by the crowd beats a better type and attribute tier...
+        let preferred_mentioned = c.tier(&crowd(1, facts(3, 0, 0, false)));
+        let neutral_typed = c.tier(&facts(3, 3, 0, true));
+        assert!(preferred_mentioned > neutral_typed);
+        // ...and a product the crowd passes over falls below a worse type tier.
+        assert!(c.tier(&crowd(-1, facts(3, 3, 0, true))) < c.tier(&facts(3, 0, 0, false)));
+        // Never above a product matching more words or with fewer typos.
+        assert!(
+            c.tier(&crowd(1, facts(1, 1, 0, true))) < c.tier(&crowd(-1, facts(3, 0, 0, false)))
+        );
+        assert!(
+            c.tier(&crowd(1, facts(3, 3, 1, true))) < c.tier(&crowd(-1, facts(3, 0, 0, false)))
+        );
+        // Neutral evidence changes nothing: the tiers order as without the criterion.
+        let without = criteria(&[
+            Criterion::Words,
+            Criterion::Typo,
+            Criterion::Type,
+            Criterion::Attribute,
+        ]);
+        let all = [
+            facts(3, 3, 0, true),
+            facts(3, 0, 0, true),
+            facts(1, 1, 0, false),
+            facts(3, 3, 2, false),
+        ];
+        for a in &all {
+            for b in &all {
+                assert_eq!(
+                    c.tier(a).cmp(&c.tier(b)),
+                    without.tier(a).cmp(&without.tier(b))
+                );
+            }
+        }
+        let explained = c.explain(&crowd(-1, facts(3, 3, 0, true)));
+        assert_eq!(explained[2].criterion, Criterion::Learned);
+        assert_eq!((explained[2].value, explained[2].best), (0, 2));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct MatchFacts {
     pub typed: bool,
     /// The product states no type at all (neither category nor title head noun).
     pub untyped: bool,
+    /// What the crowd taught about the product for this query: 1 preferred, 0 neutral,
+    /// -1 passed over. Matching leaves it 0; retrieval sets it from the learned signals.
+    pub crowd: i8,
 }
 
 /// One matching document of a segment.
@@ -653,6 +656,7 @@ fn add_clause(matches: Vec<DocMatch>, hits: &[Hit], bit: u32, is_type: bool) -> 
             typos: h.typos,
             typed: is_type && h.typed,
             untyped: false,
+            crowd: 0,
         },
     };
     if matches.is_empty() {

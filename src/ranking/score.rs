@@ -120,6 +120,16 @@ impl Ranker {
         self.personalization.as_ref()
     }
 
+    /// The crowd's coarse verdict on a text match for this query (the `learned`
+    /// criterion): 1 preferred, -1 passed over, 0 otherwise and when not learning.
+    #[inline]
+    pub fn crowd(&self, address: DocAddress) -> i8 {
+        match &self.learned {
+            Some(learned) => learned.verdict(address),
+            None => 0,
+        }
+    }
+
     /// The popularity prior of a document, in [0, 1].
     #[inline]
     pub fn popularity(&self, columns: &SegmentColumns, address: DocAddress) -> f32 {

@@ -387,7 +387,15 @@ impl Pass<'_> {
         for m in passing {
             let (doc, text) = (m.doc, m.text);
             ticker.tick()?;
-            let tier = r.criteria.tier(&m.facts);
+            let address = DocAddress::new(ord as u32, doc);
+            let facts = match browsing {
+                true => m.facts,
+                false => MatchFacts {
+                    crowd: r.ranker.crowd(address),
+                    ..m.facts
+                },
+            };
+            let tier = r.criteria.tier(&facts);
             let key = match sort_values {
                 Some(values) => oriented(
                     values.get(doc as usize).copied().unwrap_or(f64::NAN),
@@ -395,7 +403,6 @@ impl Pass<'_> {
                 ),
                 None => 0.0,
             };
-            let address = DocAddress::new(ord as u32, doc);
             if heap.len() >= r.window
                 && let Some(worst) = heap.peek()
                 && !worst.0.buried
@@ -416,7 +423,7 @@ impl Pass<'_> {
             let candidate = Candidate {
                 address,
                 tier,
-                facts: m.facts,
+                facts,
                 score: r.ranker.score(&breakdown, browsing) * effect.factor,
                 breakdown,
                 buried: effect.buried,

@@ -3,11 +3,11 @@
 //!
 //! ```toml
 //! [ranking]
-//! criteria = ["words", "typo", "type", "attribute"]   # compared in this order
+//! criteria = ["words", "typo", "learned", "type", "attribute"]   # compared in this order
 //! type_fields = ["category", "attributes.product_type"]
 //! strong_fields = ["title", "brand", "category"]
 //! ```
-//! Every key is optional. Without `criteria`, all four apply in the order above;
+//! Every key is optional. Without `criteria`, all five apply in the order above;
 //! without `type_fields`, every category field says what a product is (and the title's
 //! head noun otherwise); without `strong_fields`, every text field weighted at least
 //! half as much as the heaviest one is strong. See `crate::ranking` for what each
@@ -25,6 +25,9 @@ pub enum Criterion {
     Words,
     /// How many typos (and unfinished words) it took to match (fewer first).
     Typo,
+    /// What the crowd's behaviour on this query says, coarsely: preferred, neutral or
+    /// passed over (`crate::learning`); neutral for holdout shoppers and thin evidence.
+    Learned,
     /// Whether the query's product-type word names what the product is.
     Type,
     /// How many words matched in strong fields (title, brand, category: more first).
@@ -32,9 +35,10 @@ pub enum Criterion {
 }
 
 impl Criterion {
-    pub const ALL: [Criterion; 4] = [
+    pub const ALL: [Criterion; 5] = [
         Criterion::Words,
         Criterion::Typo,
+        Criterion::Learned,
         Criterion::Type,
         Criterion::Attribute,
     ];
@@ -43,6 +47,7 @@ impl Criterion {
         match self {
             Criterion::Words => "words",
             Criterion::Typo => "typo",
+            Criterion::Learned => "learned",
             Criterion::Type => "type",
             Criterion::Attribute => "attribute",
         }
@@ -99,7 +104,7 @@ impl RawRanking {
                 Some(c) if criteria.contains(&c) => bad(format!("criterion \"{name}\" twice")),
                 Some(c) => criteria.push(c),
                 None => bad(format!(
-                    "criteria: \"{name}\" is not one of words, typo, type, attribute"
+                    "criteria: \"{name}\" is not one of words, typo, learned, type, attribute"
                 )),
             }
         }

@@ -1,0 +1,209 @@
+//! The `learned` ranking criterion: what the crowd's searches, clicks and purchases
+//! say about a query, acting after `words` and `typo` and before `type`/`attribute`.
+//!
+//! Properties checked, through the engine's public API with events posted the way
+//! `POST /v1/events` posts them:
+//! * a product many shoppers choose from deep on the page rises above products of a
+//!   better `type` tier, but never above a product that matches more query words;
+//! * products that several shoppers looked at and skipped (above the one they chose)
+//!   fall below the rest of their words/typo tier, never below a worse-matching one;
+//! * thin evidence (two shoppers) changes nothing, criteria and order alike;
+//! * holdout shoppers and `learn=false` see the unlearned ranking;
+//! * `explain` shows the criterion's value per hit.
+
+mod common;
+
+use std::sync::Arc;
+
+use clerk::engine::Engine;
+use clerk::index::DataDir;
+use clerk::schema::Criterion;
+use clerk::search::{SearchRequest, SearchResponse};
+use clerk::shoppers::{RedbStore, STORE_FILE, in_holdout};
+use serde_json::{Value, json};
+
+use common::{Fixture, fixture_from_lines};
+
+const QUERY: &str = "oak table";
+
+fn product(id: &str, title: &str, category: &str, popularity: u64) -> Value {
+    json!({"id": id, "title": title, "popularity": popularity, "category": ["Home", category]})
+}
+
+/// Six oak tables (the best type tier), an oak table runner (a textile: a worse type
+/// tier), and plain tables that match one word only.
+fn catalog() -> Vec<Value> {
+    let mut lines: Vec<Value> = (1..=6)
+        .map(|i| product(&format!("table-{i}"), "Oak table", "Tables", 100 - i))
+        .collect();
+    lines.push(product(
+        "runner",
+        "Textile runner for an oak table",
+        "Textiles",
+        1,
+    ));
+    for i in 1..=4 {
+        lines.push(product(
+            &format!("plain-{i}"),
+            "Dining table in pine",
+            "Tables",
+            50 - i,
+        ));
+    }
+    lines
+}
+
+struct Shop {
+    _fixture: Fixture,
+    engine: Arc<Engine>,
+}
+
+fn shop() -> Shop {
+    let fixture = fixture_from_lines(&catalog());
+    let store = RedbStore::open(&fixture.dir.path().join(STORE_FILE)).unwrap();
+    let engine = Engine::open(DataDir::new(fixture.data_dir()))
+        .unwrap()
+        .with_shoppers(Arc::new(store));
+    Shop {
+        _fixture: fixture,
+        engine: Arc::new(engine),
+    }
+}
+
+fn shopper(name: &str, holdout: bool) -> String {
+    (0..)
+        .map(|i| format!("{name}-{i}"))
+        .find(|id| in_holdout(id, 0.1) == holdout)
+        .unwrap()
+}
+
+impl Shop {
+    fn search(&self, shopper: Option<&str>, learn: bool) -> SearchResponse {
+        self.engine
+            .search(&SearchRequest {
+                shopper: shopper.map(str::to_string),
+                per_page: 20,
+                explain: true,
+                learn,
+                ..SearchRequest::query(QUERY)
+            })
+            .unwrap()
+    }
+
+    /// `n` shoppers each search, skip what is above `chosen`, click and buy it.
+    fn sessions(&self, name: &str, n: usize, chosen: &str) {
+        let position = self
+            .search(None, false)
+            .hits
+            .iter()
+            .position(|h| h.id == chosen)
+            .unwrap()
+            + 1;
+        let events: Vec<Value> = (0..n)
+            .flat_map(|i| {
+                let s = format!("{name}-{i}");
+                [
+                    json!({"type": "search", "shopper": s, "query": QUERY}),
+                    json!({"type": "click", "shopper": s, "product": chosen, "query": QUERY, "position": position}),
+                    json!({"type": "purchase", "shopper": s, "product": chosen}),
+                ]
+            })
+            .collect();
+        self.engine
+            .record_events(&serde_json::to_vec(&events).unwrap())
+            .unwrap();
+        self.engine.learn().unwrap();
+    }
+}
+
+fn ids(r: &SearchResponse) -> Vec<&str> {
+    r.hits.iter().map(|h| h.id.as_str()).collect()
+}
+
+/// A hit's value of one criterion.
+fn value(r: &SearchResponse, id: &str, criterion: Criterion) -> u32 {
+    let hit = r.hits.iter().find(|h| h.id == id).unwrap();
+    let explain = hit.explain.as_ref().unwrap();
+    explain
+        .criteria
+        .iter()
+        .find(|c| c.criterion == criterion)
+        .unwrap()
+        .value
+}
+
+fn rank(r: &SearchResponse, id: &str) -> usize {
+    ids(r).iter().position(|h| *h == id).unwrap()
+}
+
+#[test]
+fn the_crowd_lifts_across_type_tiers_but_never_over_more_words() {
+    let shop = shop();
+    let before = shop.search(None, true);
+    // Unlearned: the tables, then the runner (it is not a table), then the one-word
+    // matches.
+    assert_eq!(rank(&before, "runner"), 6, "{:?}", ids(&before));
+    assert!(value(&before, "runner", Criterion::Type) < value(&before, "table-1", Criterion::Type));
+    assert!(
+        before
+            .hits
+            .iter()
+            .all(|h| value(&before, &h.id, Criterion::Learned) == 1)
+    );
+
+    shop.sessions("runner-buyer", 6, "runner");
+    shop.sessions("plain-buyer", 6, "plain-4");
+    let after = shop.search(None, true);
+    assert_eq!(ids(&after)[0], "runner", "{:?}", ids(&after));
+    assert_eq!(value(&after, "runner", Criterion::Learned), 2);
+    // The one-word match the crowd also bought stays below every two-word match.
+    let two_words = value(&after, "table-1", Criterion::Words);
+    let plain = rank(&after, "plain-4");
+    assert_eq!(value(&after, "plain-4", Criterion::Learned), 2);
+    for (i, hit) in after.hits.iter().enumerate() {
+        if value(&after, &hit.id, Criterion::Words) == two_words {
+            assert!(i < plain, "{} below plain-4: {:?}", hit.id, ids(&after));
+        }
+    }
+    // The tables every buyer looked at and skipped fall below the other tables, and
+    // stay above the one-word matches.
+    let skipped: Vec<&str> = ids(&before)[..6].to_vec();
+    let passed_over: Vec<&str> = skipped
+        .iter()
+        .copied()
+        .filter(|id| value(&after, id, Criterion::Learned) == 0)
+        .collect();
+    assert!(!passed_over.is_empty(), "{:?}", after.hits);
+    for id in &passed_over {
+        assert!(rank(&after, id) < plain);
+        for other in skipped.iter().filter(|o| !passed_over.contains(o)) {
+            assert!(rank(&after, id) > rank(&after, other));
+        }
+    }
+
+    // Holdout shoppers and learn=false see the unlearned ranking.
+    let holdout = shopper("holdout", true);
+    assert_eq!(ids(&shop.search(Some(&holdout), true)), ids(&before));
+    assert_eq!(ids(&shop.search(None, false)), ids(&before));
+}
+
+#[test]
+fn thin_evidence_changes_nothing() {
+    let shop = shop();
+    let before = shop.search(None, true);
+    shop.sessions("few", 2, "runner");
+    let after = shop.search(None, true);
+    assert_eq!(ids(&after), ids(&before));
+    for hit in &after.hits {
+        assert_eq!(value(&after, &hit.id, Criterion::Learned), 1, "{}", hit.id);
+    }
+    // One shopper clicking a thousand times is one shopper.
+    let events: Vec<Value> = (0..1000)
+        .map(|_| json!({"type": "click", "shopper": "bot", "product": "plain-2", "query": QUERY, "position": 9}))
+        .collect();
+    shop.engine
+        .record_events(&serde_json::to_vec(&events).unwrap())
+        .unwrap();
+    shop.engine.learn().unwrap();
+    assert_eq!(ids(&shop.search(None, true)), ids(&before));
+}
