@@ -15,6 +15,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
 
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::analysis::{fold_word, is_stop_word};
@@ -70,7 +71,8 @@ fn title_words(title: &str) -> Vec<String> {
 /// Collects suggestion phrases while a catalog is indexed.
 #[derive(Default, Clone)]
 pub struct SuggestionBuilder {
-    scores: HashMap<String, f64>,
+    /// Fx hashing: a catalog build inserts every title's phrases here.
+    scores: FxHashMap<String, f64>,
     title_fields: Vec<usize>,
     name_fields: Vec<usize>,
     popularity: Option<usize>,
@@ -105,7 +107,7 @@ impl SuggestionBuilder {
             .map(|(i, _)| i)
             .collect();
         SuggestionBuilder {
-            scores: HashMap::new(),
+            scores: FxHashMap::default(),
             title_fields,
             name_fields,
             popularity: schema.roles.popularity,

@@ -4,7 +4,7 @@
 //! (query time). Both come from the same steps, so a word typed in the search box
 //! becomes exactly the terms the index holds:
 //!
-//! 1. word boundaries from Unicode's word segmentation (UAX #29, `unicode-segmentation`);
+//! 1. word boundaries from Unicode's word segmentation (UAX #29, [`segment`]);
 //! 2. lowercasing and diacritic folding (`Café` → `cafe`, `Æ` → `ae`);
 //! 3. possessives and in-word apostrophes dropped (`men's` → `men`, `don't` → `dont`);
 //! 4. sizes and model codes split at letter/digit boundaries while keeping the whole:
@@ -16,10 +16,11 @@
 //! [`ClerkTokenizer`] registers these steps with tantivy under [`TOKENIZER_NAME`].
 
 mod fold;
+mod segment;
 pub mod stem;
 mod tokenizer;
 
-use unicode_segmentation::UnicodeSegmentation;
+use std::borrow::Cow;
 
 use crate::schema::Stemmer;
 pub use fold::fold_word;
@@ -102,34 +103,39 @@ impl Analyzer {
     pub fn tokens(&self, text: &str) -> Vec<Token> {
         let mut out = Vec::new();
         let mut position = 0;
-        for group in word_groups(text) {
-            let first_position = position;
-            for word in &group {
+        let WordGroups { mut words, ends } = word_groups(text);
+        let mut start = 0;
+        for end in ends {
+            let group = &mut words[start..end];
+            start = end;
+            let joined = self.joined(group).map(|joined| Token {
+                text: joined,
+                position,
+                offset_from: group[0].offset_from,
+                offset_to: group[group.len() - 1].offset_to,
+            });
+            for word in group {
                 position = self.push_word_tokens(word, position, &mut out);
             }
-            if let Some(joined) = self.joined(&group) {
-                out.push(Token {
-                    text: joined,
-                    position: first_position,
-                    offset_from: group[0].offset_from,
-                    offset_to: group[group.len() - 1].offset_to,
-                });
-            }
+            out.extend(joined);
         }
-        // tantivy delta-encodes positions: they must never go backwards.
-        out.sort_by_key(|t| t.position);
+        // tantivy delta-encodes positions: they must never go backwards. Only joined
+        // hyphen runs ("wi-fi" → "wifi" at the first word's position) disorder them.
+        if !out.is_sorted_by_key(|t| t.position) {
+            out.sort_by_key(|t| t.position);
+        }
         out
     }
 
     /// Query-time analysis: the words of a query with their alternatives.
     pub fn query_words(&self, query: &str) -> Vec<QueryWord> {
         let mut out = Vec::new();
-        for group in word_groups(query) {
+        for group in word_groups(query).iter() {
             if group.len() > 1 {
-                out.push(self.hyphen_group_word(&group));
+                out.push(self.hyphen_group_word(group));
                 continue;
             }
-            for word in &group {
+            for word in group {
                 out.push(self.single_query_word(word));
                 if word.inch {
                     out.push(self.single_query_word(&inch_word(word)));
@@ -146,8 +152,8 @@ impl Analyzer {
     }
 
     /// Emits the tokens of one word starting at `position`; returns the next position.
-    fn push_word_tokens(&self, word: &Word, position: usize, out: &mut Vec<Token>) -> usize {
-        let parts = split_alnum(&word.text);
+    /// The word's text moves into its token.
+    fn push_word_tokens(&self, word: &mut Word, position: usize, out: &mut Vec<Token>) -> usize {
         let token = |text: String, position: usize| Token {
             text,
             position,
@@ -155,11 +161,18 @@ impl Analyzer {
             offset_to: word.offset_to,
         };
         let mut next = position;
-        if parts.len() > 1 {
-            out.push(token(word.text.clone(), position));
-        }
-        for part in &parts {
-            out.push(token(self.stem(part), next));
+        if word.text.bytes().any(|b| b.is_ascii_digit()) {
+            let parts = split_alnum(&word.text);
+            if parts.len() > 1 {
+                out.push(token(word.text.clone(), position));
+            }
+            for part in &parts {
+                out.push(token(self.stem(part), next));
+                next += 1;
+            }
+        } else {
+            // No digit, so no letter/digit boundary: the word is its one part.
+            out.push(token(self.stem_owned(std::mem::take(&mut word.text)), next));
             next += 1;
         }
         if word.inch {
@@ -227,13 +240,26 @@ impl Analyzer {
 
     /// Stems alphabetic words; numbers and mixed codes are left alone.
     fn stem(&self, word: &str) -> String {
+        self.stem_owned(word.to_string())
+    }
+
+    /// [`Analyzer::stem`] of a word already owned: reused when stemming leaves it as
+    /// it is or shortens it (most words), so indexing does not copy every word twice.
+    fn stem_owned(&self, mut word: String) -> String {
         if !word.chars().all(char::is_alphabetic) {
-            return word.to_string();
+            return word;
         }
         match self.stemmer {
-            Stemmer::Light => stem::light(word).into_owned(),
-            Stemmer::Snowball => stem::snowball(word),
-            Stemmer::None => word.to_string(),
+            Stemmer::Light => match stem::light(&word) {
+                Cow::Borrowed(stem) if stem.as_ptr() == word.as_ptr() => {
+                    let len = stem.len();
+                    word.truncate(len);
+                    word
+                }
+                other => other.into_owned(),
+            },
+            Stemmer::Snowball => stem::snowball(&word),
+            Stemmer::None => word,
         }
     }
 }
@@ -255,39 +281,54 @@ fn is_number(word: &str) -> bool {
         && word.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
-/// Splits text into runs of words joined directly by hyphens (`wi-fi`, `dv7-1211ea`);
-/// a word on its own is a run of one.
-fn word_groups(text: &str) -> Vec<Vec<Word>> {
-    let mut groups: Vec<Vec<Word>> = Vec::new();
-    let mut current: Vec<Word> = Vec::new();
+/// The words of a text in runs joined directly by hyphens (`wi-fi`, `dv7-1211ea`); a
+/// word on its own is a run of one. One flat list, so a text costs two allocations
+/// rather than one per word.
+struct WordGroups {
+    words: Vec<Word>,
+    /// Where each run ends in `words` (the next one starts there).
+    ends: Vec<usize>,
+}
+
+impl WordGroups {
+    fn iter(&self) -> impl Iterator<Item = &[Word]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.words[start..end])
+    }
+}
+
+/// Splits text into runs of words joined directly by hyphens.
+fn word_groups(text: &str) -> WordGroups {
+    let mut words: Vec<Word> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    // Where the current run starts in `words` (it is empty while equal to the length).
+    let mut current = 0;
     // Whether the segment just before the current position was a joining hyphen
     // that followed a word directly.
     let mut hyphen_pending = false;
-    let segments: Vec<(usize, &str)> = text.split_word_bound_indices().collect();
-    for (i, &(offset, segment)) in segments.iter().enumerate() {
+    let mut segments = segment::word_bounds(text).peekable();
+    while let Some((offset, segment)) = segments.next() {
         if segment.chars().any(char::is_alphanumeric) {
-            let inch = segments
-                .get(i + 1)
-                .is_some_and(|(_, next)| is_inch_mark(next))
-                && segment.chars().last().is_some_and(|c| c.is_ascii_digit());
-            let mut words = normalize_segment(segment, offset, inch).into_iter();
-            if let Some(first) = words.next() {
-                if !hyphen_pending && !current.is_empty() {
-                    groups.push(std::mem::take(&mut current));
-                }
-                current.push(first);
-                // Dotted words (`startech.com`) split into parts that join like hyphens.
-                current.extend(words);
+            let inch = segment.ends_with(|c: char| c.is_ascii_digit())
+                && segments.peek().is_some_and(|(_, next)| is_inch_mark(next));
+            let before = words.len();
+            normalize_segment(segment, offset, inch, &mut words);
+            // Dotted words (`startech.com`) split into parts that join like hyphens.
+            if words.len() > before && !hyphen_pending && before > current {
+                ends.push(before);
+                current = before;
             }
             hyphen_pending = false;
         } else {
-            hyphen_pending = is_hyphen(segment) && !current.is_empty();
+            hyphen_pending = is_hyphen(segment) && words.len() > current;
         }
     }
-    if !current.is_empty() {
-        groups.push(current);
+    if words.len() > current {
+        ends.push(words.len());
     }
-    groups
+    WordGroups { words, ends }
 }
 
 fn is_hyphen(segment: &str) -> bool {
@@ -298,12 +339,23 @@ fn is_inch_mark(segment: &str) -> bool {
     matches!(segment, "\"" | "”" | "″" | "''")
 }
 
-/// Normalizes one UAX #29 word segment into one or more words.
+/// Normalizes one UAX #29 word segment into one or more words, appended to `out`.
 ///
 /// Lowercases and folds, drops possessives and apostrophes, removes thousands
 /// separators from numbers, and splits letter runs joined by dots (`startech.com`,
 /// `u.s.`) into their parts.
-fn normalize_segment(segment: &str, offset: usize, inch: bool) -> Vec<Word> {
+fn normalize_segment(segment: &str, offset: usize, inch: bool, out: &mut Vec<Word>) {
+    let end = offset + segment.len();
+    if segment.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        // The common case: nothing to fold, strip or split.
+        out.push(Word {
+            text: segment.to_ascii_lowercase(),
+            offset_from: offset,
+            offset_to: end,
+            inch,
+        });
+        return;
+    }
     let folded = fold_word(segment);
     let without_possessive = folded
         .strip_suffix("'s")
@@ -314,20 +366,20 @@ fn normalize_segment(segment: &str, offset: usize, inch: bool) -> Vec<Word> {
         .filter(|c| !matches!(c, '\'' | '’'))
         .collect();
     let cleaned = strip_thousands_separators(&cleaned);
-    let end = offset + segment.len();
     let pieces: Vec<&str> = split_dotted_letters(&cleaned);
     let last = pieces.len().saturating_sub(1);
-    pieces
-        .into_iter()
-        .enumerate()
-        .filter(|(_, p)| !p.is_empty())
-        .map(|(i, piece)| Word {
-            text: piece.to_string(),
-            offset_from: offset,
-            offset_to: end,
-            inch: inch && i == last,
-        })
-        .collect()
+    out.extend(
+        pieces
+            .into_iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(i, piece)| Word {
+                text: piece.to_string(),
+                offset_from: offset,
+                offset_to: end,
+                inch: inch && i == last,
+            }),
+    );
 }
 
 /// `1,500` → `1500`; commas elsewhere are kept (they never survive segmentation).

@@ -4,12 +4,12 @@
 //! tantivy writer; rejected lines are reported with their number and reason. Only a
 //! build that indexed at least one product and committed cleanly is activated.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+use rustc_hash::FxHashMap;
 use tantivy::{Index, IndexWriter};
 
 use super::data_dir::{DataDir, SCHEMA_NAME, SCHEMA_SNAPSHOT};
@@ -132,7 +132,7 @@ fn write_index(
 
     let mut suggestions = SuggestionBuilder::new(schema);
     let mut typing = Typing::Learning(Vec::new());
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: FxHashMap<String, usize> = FxHashMap::default();
     let (mut indexed, mut rejected) = (0u64, 0u64);
     let mut rejections = Vec::new();
     let mut reject = |line: usize, reason: String, observer: &mut dyn BuildObserver| {
