@@ -204,23 +204,31 @@ pub fn evaluate(
     })
 }
 
-/// Mean milliseconds per judged query with learned signals on, then off (best of 3).
+/// Rounds of the judged queries timed with learned signals on and off.
+const LATENCY_ROUNDS: usize = 15;
+
+/// Milliseconds per judged query with learned signals on and off: the median of
+/// [`LATENCY_ROUNDS`] rounds each, on and off interleaved so that a busy moment of a
+/// shared machine falls on both.
 fn latencies(engine: &Engine, set: &JudgedSet) -> Result<(f64, f64)> {
-    let time = |learn: bool| -> Result<f64> {
-        let mut best = f64::MAX;
-        for _ in 0..3 {
-            let started = Instant::now();
-            for query in &set.queries {
-                ranked(engine, &query.text, learn)?;
-            }
-            best = best
-                .min(started.elapsed().as_secs_f64() * 1000.0 / set.queries.len().max(1) as f64);
+    let round = |learn: bool| -> Result<f64> {
+        let started = Instant::now();
+        for query in &set.queries {
+            ranked(engine, &query.text, learn)?;
         }
-        Ok(best)
+        Ok(started.elapsed().as_secs_f64() * 1000.0 / set.queries.len().max(1) as f64)
     };
-    let on = time(true)?;
-    let off = time(false)?;
-    Ok((on, off))
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..LATENCY_ROUNDS {
+        on.push(round(true)?);
+        off.push(round(false)?);
+    }
+    Ok((median(&mut on), median(&mut off)))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// The report as lines for a terminal.
