@@ -3,18 +3,25 @@
 query's latency while clients send the worst shapes.
 
     benches/pathological.py BASE_URL PID [--clients 8] [--seconds 20] [--repeat 10]
+                            [--server-log FILE]
 
 BASE_URL is the server (http://127.0.0.1:7878), PID its process id (CPU time is read
 from /proc/PID/stat). Part 1 sends every shape `repeat` times, one at a time, and
 reports the server CPU per request (utime+stime delta / repeat), the status and
 took_ms; the largest is the figure to hold under 50 ms. Part 2 runs `clients`
-threads looping over the five costliest shapes while one client sends normal queries
-and records their latency; it prints p50/p99 of the normal queries.
+processes looping over the five costliest shapes while one client sends normal queries
+and records their latency; it prints p50/p99 of the normal queries, after the same
+client's figures with nothing else running (the machine's noise floor). Each worst-shape
+client is its own process: as threads they shared the normal client's interpreter lock,
+and its waits (up to Python's 5 ms switch interval) were counted as server latency.
+With --server-log (the server started with CLERK_LOG_FORMAT=json, stderr to FILE) it
+also reports the server's own latency for those requests, tagged by x-request-id: the
+client's figures include Python's HTTP handling, about 1 ms a request here.
 
 Shapes use the Icecat schema's fields when present (brand, category, price,
 attributes.*); with the demo schema, unknown fields simply get their 400s.
 """
-import argparse, http.client, json, os, random, statistics, threading, time, urllib.parse
+import argparse, http.client, json, multiprocessing, os, random, time, urllib.parse
 
 TICK = os.sysconf("SC_CLK_TCK")
 rng = random.Random(7)
@@ -71,9 +78,9 @@ def cpu(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def get(conn, params):
+def get(conn, params, headers=None):
     query = urllib.parse.urlencode(params, doseq=True)
-    conn.request("GET", "/v1/search?" + query)
+    conn.request("GET", "/v1/search?" + query, headers=headers or {})
     response = conn.getresponse()
     body = response.read()
     return response.status, body
@@ -103,37 +110,82 @@ def measure(base, pid, repeat):
     return [r[5] for r in rows[:5]]
 
 
-def contention(base, worst, clients, seconds):
-    stop = time.time() + seconds
-    sent = [0] * clients
+def hammer(base, shapes, offset, stop, sent):
+    """One worst-shape client: its own process, so it never holds the normal client's GIL."""
+    conn = connect(base)
+    n = 0
+    while time.time() < stop:
+        try:
+            get(conn, shapes[(offset + n) % len(shapes)])
+        except Exception:
+            conn = connect(base)
+        n += 1
+    with sent.get_lock():
+        sent.value += n
 
-    def hammer(i):
-        conn = connect(base)
-        while time.time() < stop:
-            try:
-                get(conn, worst[(i + sent[i]) % len(worst)])
-            except Exception:
-                conn = connect(base)
-            sent[i] += 1
 
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
+def normal_latencies(base, seconds, phase):
     conn = connect(base)
     normal = ["laptop", "hp toner", "usb cable", "samsung monitor 27", "wireless mouse", "notebok", "canon printer"]
     latencies, statuses = [], {}
+    stop = time.time() + seconds
     while time.time() < stop:
         started = time.perf_counter()
-        status, _ = get(conn, {"q": rng.choice(normal), "facets": "brand,category,price"})
+        tag = {"x-request-id": f"normal-{phase}-{len(latencies)}"}
+        status, _ = get(conn, {"q": rng.choice(normal), "facets": "brand,category,price"}, tag)
         latencies.append((time.perf_counter() - started) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
         time.sleep(0.002)
-    for t in threads:
-        t.join()
     latencies.sort()
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
-    print(f"normal queries under {clients} worst-shape clients ({sum(sent)} worst requests): "
-          f"n={len(latencies)} p50 {p(0.5):.2f} ms p99 {p(0.99):.2f} ms max {latencies[-1]:.2f} ms; statuses {statuses}")
+    return latencies, statuses
+
+
+def percentiles(values):
+    values = sorted(values)
+    p = lambda q: values[min(len(values) - 1, int(q * len(values)))]
+    return f"n={len(values)} p50 {p(0.5):.2f} ms p99 {p(0.99):.2f} ms max {values[-1]:.2f} ms"
+
+
+def server_latencies(log, phase):
+    """The server's own latency_ms for this phase's normal requests, from its JSON log."""
+    if not log:
+        return None
+    prefix = f"normal-{phase}-"
+    found = []
+    with open(log) as f:
+        for line in f:
+            if prefix not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if str(entry.get("request_id", "")).startswith(prefix):
+                found.append(float(entry["latency_ms"]))
+    return found or None
+
+
+def report(label, latencies, statuses, server):
+    print(f"{label}: client {percentiles(latencies)}; statuses {statuses}", flush=True)
+    if server:
+        print(f"{label}: server {percentiles(server)}", flush=True)
+
+
+def contention(base, worst, clients, seconds, log):
+    # The noise floor first: the same normal client with nothing else running.
+    report("normal queries alone", *normal_latencies(base, seconds, "alone"),
+           server_latencies(log, "alone"))
+    stop = time.time() + seconds
+    sent = multiprocessing.Value("l", 0)
+    workers = [multiprocessing.Process(target=hammer, args=(base, worst, i, stop, sent))
+               for i in range(clients)]
+    for w in workers:
+        w.start()
+    latencies, statuses = normal_latencies(base, seconds, "contended")
+    for w in workers:
+        w.join()
+    report(f"normal queries under {clients} worst-shape clients ({sent.value} worst requests)",
+           latencies, statuses, server_latencies(log, "contended"))
 
 
 if __name__ == "__main__":
@@ -143,6 +195,8 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--server-log", help="the server's log, written with CLERK_LOG_FORMAT=json: "
+                        "also report its own latency for the normal queries (no client in it)")
     args = parser.parse_args()
     worst = measure(args.base, args.pid, args.repeat)
-    contention(args.base, worst, args.clients, args.seconds)
+    contention(args.base, worst, args.clients, args.seconds, args.server_log)
