@@ -58,6 +58,11 @@ pub trait ShopperStore: Send + Sync {
     /// Records a batch and updates the profiles, all or nothing, durably.
     fn record(&self, batch: &[Recorded], settings: &AffinitySettings) -> Result<()>;
     /// The shopper's profile, if the shopper has one.
+    /// Whether reading a profile goes over the network (so it must not run on an
+    /// async worker). The embedded store reads from its memory-mapped file.
+    fn is_remote(&self) -> bool {
+        false
+    }
     fn profile(&self, shopper: &str) -> Result<Option<Profile>>;
     /// Forgets the shopper: profile and every event. Returns whether anything existed.
     fn forget(&self, shopper: &str) -> Result<bool>;

@@ -180,6 +180,11 @@ impl Engine {
         self.index.load().snapshot()
     }
 
+    /// Whether shopper profiles are read over the network (a Redis store).
+    pub fn shopper_store_is_remote(&self) -> bool {
+        self.shoppers.as_ref().is_some_and(|store| store.is_remote())
+    }
+
     /// Number of searchable products.
     pub fn documents(&self) -> u64 {
         self.snapshot().num_docs()

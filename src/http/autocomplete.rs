@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use serde::Serialize;
 
 use super::params::pairs_from_query;
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, AppState, quick};
 use crate::autocomplete::{MAX_LIMIT, Suggestion};
 use crate::error::Error;
 
@@ -61,7 +61,6 @@ pub async fn autocomplete(
             }
         }
     }
-    let suggestions =
-        blocking(&state, move |engine| Ok(engine.autocomplete(&typed, limit))).await?;
+    let suggestions = quick(&state, move |engine| Ok(engine.autocomplete(&typed, limit))).await?;
     Ok(Json(Suggestions { suggestions }))
 }

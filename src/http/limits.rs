@@ -79,7 +79,7 @@ impl Default for Gate {
 }
 
 /// Rate limit, then an engine slot; see the module comment.
-pub async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn admit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let gate = &state.gate;
     if let Some(rate) = &gate.rate {
         let key = match presented_key(request.headers()) {
@@ -111,6 +111,10 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
         }
         false => None,
     };
+    request.extensions_mut().insert(match heavy {
+        Some(_) => Lane::Heavy,
+        None => Lane::Light,
+    });
     let permit = tokio::time::timeout_at(waited_until, gate.slots.clone().acquire_owned()).await;
     match permit {
         Ok(Ok(permit)) => {
@@ -121,6 +125,14 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
         }
         _ => busy(gate.capacity, "engine"),
     }
+}
+
+/// How [`admit`] classed a request ([`is_heavy`]); handlers find it in the request's
+/// extensions and pick where to run the engine work by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Light,
+    Heavy,
 }
 
 fn busy(capacity: usize, kind: &str) -> Response {

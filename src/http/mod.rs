@@ -167,6 +167,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Catalogs up to this size run short engine work (light searches, autocomplete) on
+/// the async worker itself: it takes about a millisecond there, less than handing it
+/// to the blocking pool and back (two thread wake-ups). See `search::run`.
+pub const INLINE_MAX_PRODUCTS: u64 = crate::parallel::MIN_DOCS;
+
+/// Runs short engine work inline when the catalog is small enough (see
+/// [`INLINE_MAX_PRODUCTS`]), else like [`blocking`].
+pub async fn quick<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&crate::engine::Engine) -> crate::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    if state.engine.documents() <= INLINE_MAX_PRODUCTS {
+        return work(&state.engine).map_err(ApiError::from);
+    }
+    blocking(state, work).await
+}
+
 /// Runs blocking engine work off the async threads.
 pub async fn blocking<T: Send + 'static>(
     state: &AppState,

@@ -247,6 +247,10 @@ fn durability_problems(settings: &HashMap<String, String>) -> Option<String> {
 }
 
 impl ShopperStore for RedisStore {
+    fn is_remote(&self) -> bool {
+        true
+    }
+
     fn record(&self, batch: &[Recorded], settings: &AffinitySettings) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
