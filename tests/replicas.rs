@@ -349,8 +349,10 @@ fn events_on_a_shape_searches_on_b(client: &Client, a: &Replica, b: &Replica) {
     let (before, after) = (brand_ranks(&plain, &brand), brand_ranks(&shaped, &brand));
     assert!(!after.is_empty(), "{brand} vanished from the page");
     let mean = |r: &[usize]| r.iter().sum::<usize>() as f64 / r.len() as f64;
+    // Its products rise on average, and its best one does not fall (it may already be
+    // first: the page is a browse, and which products lead it varies with the build).
     assert!(
-        after[0] < before[0] && mean(&after) < mean(&before),
+        after[0] <= before[0] && mean(&after) < mean(&before),
         "{brand} did not rise on B: {before:?} → {after:?}"
     );
     let lifted = &shaped["hits"][after[0]]["explain"];
