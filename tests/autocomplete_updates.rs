@@ -2,7 +2,8 @@
 //! binary: an upserted product's new word is offered within a bounded wait, a title
 //! changed by a second upsert moves its suggestions, a deleted product's words stop
 //! being offered (whether it came from the catalog build or from an upsert), and words
-//! another product still has keep being offered.
+//! another product still has keep being offered. After a restart (no rebuild) all of
+//! that still holds: the overlay is replayed from its log in the index directory.
 
 mod common;
 
@@ -105,5 +106,23 @@ fn upserts_and_deletes_reach_autocomplete_at_once() {
     wait_for(&client, &server, "oak w", "oak writing desk", false);
     wait_for(&client, &server, "oak", "oak dining table", true);
     assert!(suggestions(&client, &server, "oak").contains(&"oak".to_string()));
+    put(json!([product("n-2", "Glimmerhawk floor lamp")]));
+    wait_for(&client, &server, "glimmerh", "glimmerhawk", true);
+    assert!(server.stop());
+
+    // Restarted on the same index, without a rebuild: the changes are still there.
+    let mut server = Server::start(&data, &[]);
+    let offered = |prefix: &str| suggestions(&client, &server, prefix);
+    assert!(offered("glimmerh").contains(&"glimmerhawk".to_string()));
+    assert!(offered("glimmerhawk f").contains(&"glimmerhawk floor lamp".to_string()));
+    assert!(
+        offered("quillonsk").is_empty(),
+        "{:?}",
+        offered("quillonsk")
+    );
+    assert!(offered("marrowg").is_empty(), "{:?}", offered("marrowg"));
+    assert!(offered("zephyrq").is_empty(), "{:?}", offered("zephyrq"));
+    assert!(!offered("oak w").contains(&"oak writing desk".to_string()));
+    assert!(offered("oak").contains(&"oak dining table".to_string()));
     assert!(server.stop());
 }

@@ -182,7 +182,9 @@ impl Engine {
 
     /// Whether shopper profiles are read over the network (a Redis store).
     pub fn shopper_store_is_remote(&self) -> bool {
-        self.shoppers.as_ref().is_some_and(|store| store.is_remote())
+        self.shoppers
+            .as_ref()
+            .is_some_and(|store| store.is_remote())
     }
 
     /// Number of searchable products.

@@ -153,7 +153,12 @@ impl LiveIndex {
         let snapshot = build_snapshot(&reader, &mut cache, &schema, &fields, &analyzer)?;
         let suggester = Arc::new(Suggester::load(dir)?);
         let type_nouns = product_type::TypeNouns::load(dir, &schema)?;
-        let overlay = RwLock::new(SuggestionOverlay::new(&schema));
+        let mut overlay = SuggestionOverlay::new(&schema);
+        let replayed = suggest_updates::replay_overlay_log(dir, &schema, &suggester, &mut overlay);
+        if replayed > 0 {
+            tracing::info!("autocomplete: {replayed} product changes since the build replayed");
+        }
+        let overlay = RwLock::new(overlay);
         Ok(LiveIndex {
             type_nouns,
             suggester,
