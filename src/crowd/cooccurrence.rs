@@ -94,6 +94,17 @@ impl Pair {
     }
 }
 
+/// Keeps the `keep` shoppers who bought most recently (ties at the cut all stay).
+fn forget_least_recent_buyers(bought: &mut HashMap<u64, Purchases>, keep: usize) {
+    let mut times: Vec<i64> = bought.values().map(|p| p.last_ts).collect();
+    if times.len() <= keep {
+        return;
+    }
+    let cut = times.len() - keep;
+    let (_, &mut oldest_kept, _) = times.select_nth_unstable(cut);
+    bought.retain(|_, p| p.last_ts >= oldest_kept);
+}
+
 /// 2^(-age / half_life); ages in the future count as now.
 fn decay(age: i64, half_life: f64) -> f64 {
     (-(age.max(0) as f64) / half_life).exp2()
@@ -113,14 +124,27 @@ pub struct CoOccurrence {
     settings: CrowdSettings,
     baskets: HashMap<u64, Basket>,
     pairs: HashMap<(RecommendationKind, String), HashMap<String, Pair>>,
-    /// What each shopper bought (latest [`MAX_SESSION_PRODUCTS`] × 5), for "for you".
-    bought: HashMap<u64, Vec<String>>,
+    /// What each shopper bought (latest [`MAX_SESSION_PRODUCTS`] × 5), for "for you",
+    /// with the time of their last purchase; at most about [`MAX_BUYERS`] shoppers.
+    bought: HashMap<u64, Purchases>,
     /// Product events seen, to drop finished sessions now and then.
     seen: u64,
 }
 
 /// Finished sessions are dropped from memory every this many product events.
 const PRUNE_EVERY: u64 = 20_000;
+
+/// Shoppers whose purchases are remembered for "for you". Past twice this many, the
+/// half who bought least recently are forgotten (their "for you" may then offer what
+/// they bought long ago, as after a restart once retention dropped those events).
+pub const MAX_BUYERS: usize = 100_000;
+
+/// One shopper's purchases, latest last, and when they last bought.
+#[derive(Debug, Default)]
+struct Purchases {
+    last_ts: i64,
+    products: Vec<String>,
+}
 
 impl CoOccurrence {
     pub fn new(settings: CrowdSettings) -> CoOccurrence {
@@ -140,12 +164,17 @@ impl CoOccurrence {
             return;
         };
         if event.kind == EventKind::Purchase {
-            let bought = self.bought.entry(attribution.shopper).or_default();
+            let purchases = self.bought.entry(attribution.shopper).or_default();
+            purchases.last_ts = purchases.last_ts.max(event.ts);
+            let bought = &mut purchases.products;
             if !bought.contains(product) {
                 bought.push(product.clone());
                 if bought.len() > MAX_SESSION_PRODUCTS * 5 {
                     bought.remove(0);
                 }
+            }
+            if self.bought.len() > 2 * MAX_BUYERS {
+                forget_least_recent_buyers(&mut self.bought, MAX_BUYERS);
             }
         }
         self.seen += 1;
@@ -212,7 +241,10 @@ impl CoOccurrence {
 
     /// What the shopper bought (latest last).
     pub fn bought_by(&self, shopper: u64) -> Vec<String> {
-        self.bought.get(&shopper).cloned().unwrap_or_default()
+        self.bought
+            .get(&shopper)
+            .map(|p| p.products.clone())
+            .unwrap_or_default()
     }
 
     /// Products with neighbours of either kind (for memory checks).
@@ -268,6 +300,25 @@ mod tests {
             let attribution = sessions.observe(&event);
             model.observe(&event, &attribution);
         }
+    }
+
+    #[test]
+    fn the_least_recent_buyers_are_forgotten_first() {
+        let mut bought: HashMap<u64, Purchases> = (0..10u64)
+            .map(|shopper| {
+                let purchases = Purchases {
+                    last_ts: 100 + (shopper as i64 * 7) % 10,
+                    products: vec![format!("p{shopper}")],
+                };
+                (shopper, purchases)
+            })
+            .collect();
+        forget_least_recent_buyers(&mut bought, 4);
+        let mut kept: Vec<i64> = bought.values().map(|p| p.last_ts).collect();
+        kept.sort();
+        assert_eq!(kept, vec![106, 107, 108, 109]);
+        forget_least_recent_buyers(&mut bought, 10);
+        assert_eq!(bought.len(), 4, "under the bound nothing goes");
     }
 
     #[test]
