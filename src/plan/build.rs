@@ -63,6 +63,10 @@ struct Draft {
     canonical: Option<String>,
     /// Penalty carried by anything derived from the canonical form.
     carried: f32,
+    /// Edits carried likewise: a synonym reached through a corrected word costs the
+    /// `typo` criterion what the correction did, so a typo'd query's synonyms do not
+    /// outrank its corrected words (and it ranks like its correction).
+    carried_typos: u8,
     stop_word: bool,
 }
 
@@ -252,9 +256,11 @@ fn word_draft(input: WordInput, required: bool, corrections: &mut Vec<Correction
     }
     let mut canonical = word.primary().to_string();
     let mut carried = 1.0;
+    let mut carried_typos = 0;
     if let Some(best) = typos.first() {
         canonical = best.text.clone();
         carried = best.penalty;
+        carried_typos = best.typo_cost();
         corrections.push(Correction {
             from: word.surface.clone(),
             to: best.text.clone(),
@@ -273,6 +279,7 @@ fn word_draft(input: WordInput, required: bool, corrections: &mut Vec<Correction
         },
         canonical: Some(canonical),
         carried,
+        carried_typos,
         stop_word: word.is_stop_word,
     }
 }
@@ -440,6 +447,7 @@ fn merge_span(drafts: &mut Vec<Draft>, from: usize, to: usize, extra: Vec<Node>)
             },
             canonical: None,
             carried: 1.0,
+            carried_typos: 0,
             stop_word: false,
         },
     );
@@ -464,9 +472,16 @@ fn apply_synonyms(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
             .iter()
             .map(|d| d.carried)
             .fold(1.0, f32::min);
+        let typos = drafts[i..i + end]
+            .iter()
+            .map(|d| d.carried_typos)
+            .fold(0u8, u8::saturating_add);
         let extra: Vec<Node> = expansions
             .iter()
-            .map(|terms| terms_node(terms, MatchKind::Synonym, penalty::SYNONYM * carried))
+            .map(|terms| {
+                let node = terms_node(terms, MatchKind::Synonym, penalty::SYNONYM * carried);
+                with_carried_typos(node, typos)
+            })
             .collect();
         if end == 1 {
             let draft = &mut drafts[i];
@@ -477,6 +492,25 @@ fn apply_synonyms(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
         }
         i += 1;
     }
+}
+
+/// A synonym expansion that costs `typos` edits: carried by its first term (the
+/// criterion adds up the terms of an all-of).
+fn with_carried_typos(mut node: Node, typos: u8) -> Node {
+    if typos > 0 {
+        let first = match &mut node {
+            Node::Term(term) => Some(term),
+            Node::All(children) => children.iter_mut().find_map(|c| match c {
+                Node::Term(term) => Some(term),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if let Some(term) = first {
+            term.distance = typos;
+        }
+    }
+    node
 }
 
 fn join_adjacent(drafts: &mut Vec<Draft>, ctx: &PlanContext) {

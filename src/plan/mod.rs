@@ -111,12 +111,14 @@ impl PlanTerm {
     }
 
     /// What matching through this term costs the `typo` ranking criterion: its edits,
-    /// or one for a completion of an unfinished word; nothing for the word as typed,
-    /// its split or joined forms and synonyms.
+    /// or one for a completion of an unfinished word; for a synonym, the edits of the
+    /// correction it was reached through (usually none); nothing for the word as
+    /// typed and its split or joined forms.
     pub fn typo_cost(&self) -> u8 {
         match self.kind {
             MatchKind::Typo => self.distance.max(1),
             MatchKind::Prefix => 1,
+            MatchKind::Synonym => self.distance,
             _ => 0,
         }
     }

@@ -209,6 +209,35 @@ fn synonyms_apply_to_corrected_words_with_both_penalties() {
     assert_eq!(synonym.text, "notebook");
     // The correction is unambiguous, so the synonym carries only its own penalty.
     assert_eq!(synonym.penalty, super::penalty::SYNONYM);
+    // ... but the correction's edit: reached through a typo, it is no better a match
+    // for the `typo` criterion than the corrected word itself.
+    assert_eq!(synonym.typo_cost(), 1);
+    let typed = plan(&f, "laptop ");
+    let synonym = typed.plan.clauses[0]
+        .node
+        .terms()
+        .into_iter()
+        .find(|t| t.kind == MatchKind::Synonym)
+        .unwrap();
+    assert_eq!(
+        synonym.typo_cost(),
+        0,
+        "a synonym of what was typed costs nothing"
+    );
+}
+
+#[test]
+fn a_multi_word_synonym_reached_through_a_typo_costs_its_edits_once() {
+    let f = fixture("wireless mouse, cordless mouse\n");
+    let p = plan(&f, "wireles mouse ");
+    let cost: u8 = p.plan.clauses[0]
+        .node
+        .terms()
+        .into_iter()
+        .filter(|t| t.kind == MatchKind::Synonym)
+        .map(|t| t.typo_cost())
+        .sum();
+    assert_eq!(cost, 1, "{:?}", p.plan);
 }
 
 #[test]
