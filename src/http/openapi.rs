@@ -44,7 +44,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::analytics::analytics,
         super::admin::shopper_token,
     ),
-    components(schemas(ErrorBody, ErrorDetail, EventInput, ProductInput, SearchBody)),
+    components(schemas(ErrorBody, ErrorDetail, EventInput, ProductInput, SearchBody, Switch)),
     modifiers(&AdminKey),
     tags(
         (name = "search", description = "Search and autocomplete"),
