@@ -211,7 +211,7 @@ fn better_matches_are_never_displaced_by_taste() {
         let tiers: Vec<Vec<i64>> = response
             .hits
             .iter()
-            .map(|h| common::criteria_key(h.explain.as_ref().unwrap()))
+            .map(|h| common::match_key(h.explain.as_ref().unwrap()))
             .collect();
         for pair in tiers.windows(2) {
             assert!(

@@ -21,7 +21,7 @@ use clerk::shoppers::{RedbStore, STORE_FILE, in_holdout};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use common::{Fixture, criteria_key, demo_fixture};
+use common::{Fixture, criteria_key, demo_fixture, match_key};
 
 struct Shop {
     fixture: Fixture,
@@ -115,12 +115,23 @@ proptest! {
             .collect();
         record(events);
         let response = search(QUERIES[query], Some(&who), 100);
+        // The ranking follows the criteria, taste included...
         let keys: Vec<Vec<i64>> = response
             .hits
             .iter()
             .map(|h| criteria_key(h.explain.as_ref().unwrap()))
             .collect();
         for pair in keys.windows(2) {
+            prop_assert!(pair[0] >= pair[1], "{:?} above {:?}", pair[1], pair[0]);
+        }
+        // ...and no product passes one matching more words, with fewer typos, of the
+        // asked-for type or preferred by the crowd because of the shopper's taste.
+        let matches: Vec<Vec<i64>> = response
+            .hits
+            .iter()
+            .map(|h| match_key(h.explain.as_ref().unwrap()))
+            .collect();
+        for pair in matches.windows(2) {
             prop_assert!(pair[0] >= pair[1], "{:?} above {:?}", pair[1], pair[0]);
         }
     }
@@ -173,6 +184,12 @@ fn a_concentrated_taste_wins_among_equal_matches_and_says_why() {
         "{explain:?}"
     );
     assert!(explain.because.as_ref().unwrap().contains(brand));
+    let taste = explain
+        .criteria
+        .iter()
+        .find(|c| c.criterion == clerk::schema::Criterion::Taste)
+        .expect("the taste criterion is explained");
+    assert_eq!((taste.value, taste.best), (1, 1), "a clear taste");
     assert_ne!(ids(&anonymous)[..3], top[..], "the taste changed the top");
 }
 
@@ -188,6 +205,16 @@ fn a_scattered_history_barely_moves_anything() {
     for q in ["sofa ", "desk lamp ", "wool rug "] {
         let anonymous = search(q, None, 10);
         let personal = search(q, Some(&who), 10);
+        for hit in &personal.hits {
+            let explain = hit.explain.as_ref().unwrap();
+            assert!(
+                explain
+                    .criteria
+                    .iter()
+                    .all(|c| c.criterion != clerk::schema::Criterion::Taste || c.value == 0),
+                "{q}: a scattered history is no clear taste: {explain:?}"
+            );
+        }
         let kept = ids(&personal)
             .iter()
             .filter(|id| ids(&anonymous).contains(id))

@@ -20,6 +20,7 @@
 //! | `typo` | minus the typos and unfinished words it took to match |
 //! | `learned` | 2 when the crowd prefers the product for this query, 0 when it passes it over, 1 otherwise (`crate::learning`) |
 //! | `type` | 2 when the query's product-type word names what the product is, 1 when the product states no type, 0 when it is something else |
+//! | `taste` | 1 when the shopper's profile strongly favours the product (affinity × impact at least [`crate::ranking::score::STRONG_TASTE`]), 0 otherwise and for anonymous and holdout shoppers |
 //! | `attribute` | query words matched in a strong field (title, brand, category…) |
 //!
 //! [`Criteria::tier`] packs the values into one integer in the configured order, so
@@ -79,6 +80,7 @@ impl Criteria {
             Criterion::Words | Criterion::Attribute => 6,
             Criterion::Typo => 7,
             Criterion::Type | Criterion::Learned => 2,
+            Criterion::Taste => 1,
         }
     }
 
@@ -92,6 +94,7 @@ impl Criteria {
             Criterion::Type if !self.has_type => 0,
             Criterion::Type if facts.typed => 2,
             Criterion::Type => facts.untyped as u32,
+            Criterion::Taste => facts.taste as u32,
             Criterion::Attribute => (facts.strong & facts.matched & self.required).count_ones(),
         }
     }
@@ -113,6 +116,7 @@ impl Criteria {
             typed: true,
             untyped: false,
             crowd: 1,
+            taste: true,
         };
         self.tier(&best)
     }
@@ -128,6 +132,7 @@ impl Criteria {
                     Criterion::Typo => (facts.typos as u32, 0),
                     Criterion::Type => (self.value(criterion, facts), 2 * self.has_type as u32),
                     Criterion::Learned => (self.value(criterion, facts), 2),
+                    Criterion::Taste => (self.value(criterion, facts), 1),
                     Criterion::Attribute => (self.value(criterion, facts), words),
                 };
                 CriterionScore {
@@ -176,6 +181,7 @@ mod tests {
             typed,
             untyped: false,
             crowd: 0,
+            taste: false,
         }
     }
 
@@ -195,6 +201,7 @@ mod tests {
         assert!(typed > unknown && unknown > c.tier(&facts(3, 3, 0, false)));
         let preferred = MatchFacts {
             crowd: 1,
+            taste: true,
             ..facts(3, 3, 0, true)
         };
         assert_eq!(c.best_tier(), c.tier(&preferred));
@@ -241,6 +248,33 @@ mod tests {
         let explained = c.explain(&crowd(-1, facts(3, 3, 0, true)));
         assert_eq!(explained[2].criterion, Criterion::Learned);
         assert_eq!((explained[2].value, explained[2].best), (0, 2));
+    }
+
+    #[test]
+    fn a_clear_taste_decides_after_type_and_before_attribute() {
+        let c = criteria(&Criterion::ALL);
+        let liked = |f: MatchFacts| MatchFacts { taste: true, ..f };
+        // Liked and named in the description beats unliked and named in the title...
+        assert!(c.tier(&liked(facts(3, 0, 0, true))) > c.tier(&facts(3, 3, 0, true)));
+        // ...but never a product of the asked-for type, nor one matching more words,
+        // with fewer typos, or that the crowd prefers.
+        assert!(c.tier(&liked(facts(3, 3, 0, false))) < c.tier(&facts(3, 0, 0, true)));
+        assert!(c.tier(&liked(facts(1, 1, 0, true))) < c.tier(&facts(3, 0, 0, false)));
+        assert!(c.tier(&liked(facts(3, 3, 1, true))) < c.tier(&facts(3, 0, 0, false)));
+        let preferred = MatchFacts {
+            crowd: 1,
+            ..facts(3, 0, 0, false)
+        };
+        assert!(c.tier(&liked(facts(3, 3, 0, true))) < c.tier(&preferred));
+        let explained = c.explain(&liked(facts(3, 3, 0, true)));
+        assert_eq!(explained[4].criterion, Criterion::Taste);
+        assert_eq!((explained[4].value, explained[4].best), (1, 1));
+        // Left out of the order, taste only reorders within the tie score.
+        let without = criteria(&[Criterion::Words, Criterion::Attribute]);
+        assert_eq!(
+            without.tier(&liked(facts(3, 0, 0, true))),
+            without.tier(&facts(3, 0, 0, true))
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct MatchFacts {
     /// What the crowd taught about the product for this query: 1 preferred, 0 neutral,
     /// -1 passed over. Matching leaves it 0; retrieval sets it from the learned signals.
     pub crowd: i8,
+    /// The shopper's profile strongly favours the product. Matching leaves it false;
+    /// retrieval sets it from the affinity (`super::Ranker::strong_taste`).
+    pub taste: bool,
 }
 
 /// One matching document of a segment.
@@ -657,6 +660,7 @@ fn add_clause(matches: Vec<DocMatch>, hits: &[Hit], bit: u32, is_type: bool) -> 
             typed: is_type && h.typed,
             untyped: false,
             crowd: 0,
+            taste: false,
         },
     };
     if matches.is_empty() {

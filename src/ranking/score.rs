@@ -9,7 +9,8 @@
 //! behaviour; `learned` is what the crowd's clicks and purchases taught about this
 //! query (`crate::learning`), 0 for holdout shoppers.
 //! (merchandising boosts multiply either.) The relevance criteria (`super::criteria`)
-//! are compared first, so these factors only reorder equally good matches: there a
+//! are compared first — among them `taste`, whether the affinity is clear
+//! ([`STRONG_TASTE`]) — so these factors only reorder equally good matches: there a
 //! clear taste (affinity near 1) wins outright — `TASTE` makes a perfect affinity worth
 //! five times the text score — while a weak or scattered profile (affinity near 0, see
 //! `crate::affinity`) barely moves anything. With `impact` 0 the order is exactly the
@@ -32,6 +33,10 @@ pub const BROWSE_AFFINITY: f32 = 2.0;
 pub const TASTE: f32 = 6.0;
 /// How much a full learned signal multiplies a tie score by, beyond 1.
 pub const LEARNED: f32 = 3.0;
+/// Affinity × impact from which a taste is *clear* and the `taste` criterion lifts the
+/// product over equal matches in later criteria (`attribute`): a shopper's brand after
+/// a dozen views and a purchase or two reaches it, scattered browsing does not.
+pub const STRONG_TASTE: f32 = 0.5;
 
 /// The tie-score factor of a learned signal in [-1, 1]: up to `1 + LEARNED` for a
 /// product the crowd picks beyond its position, down to `1 / (1 + LEARNED)` for one
@@ -128,6 +133,19 @@ impl Ranker {
             Some(learned) => learned.verdict(address),
             None => 0,
         }
+    }
+
+    /// Whether some document could have a clear taste under this profile (the
+    /// `taste` criterion's best case, for pruning).
+    #[inline]
+    pub fn may_taste(&self) -> bool {
+        self.personalization.is_some() && self.impact * self.max_affinity >= STRONG_TASTE
+    }
+
+    /// Whether an affinity is a clear taste (the `taste` criterion).
+    #[inline]
+    pub fn strong_taste(&self, affinity: f32) -> bool {
+        self.personalization.is_some() && self.impact * affinity >= STRONG_TASTE
     }
 
     /// The popularity prior of a document, in [0, 1].

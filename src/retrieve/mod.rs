@@ -395,7 +395,11 @@ impl Pass<'_> {
                     ..m.facts
                 },
             };
-            let tier = r.criteria.tier(&facts);
+            // The best tier the document could reach before its affinity is known.
+            let hopeful = MatchFacts {
+                taste: !browsing && r.ranker.may_taste(),
+                ..facts
+            };
             let key = match sort_values {
                 Some(values) => oriented(
                     values.get(doc as usize).copied().unwrap_or(f64::NAN),
@@ -412,13 +416,18 @@ impl Pass<'_> {
                     r.ranker.upper_bound(columns, address, text, browsing) * boost_ceiling;
                 let beats = key
                     .total_cmp(&worst.0.key)
-                    .then_with(|| tier.cmp(&worst.0.tier))
+                    .then_with(|| r.criteria.tier(&hopeful).cmp(&worst.0.tier))
                     .then_with(|| best_case.total_cmp(&worst.0.score));
                 if beats == Ordering::Less {
                     continue;
                 }
             }
             let breakdown = r.ranker.parts(columns, address, text);
+            let facts = MatchFacts {
+                taste: !browsing && r.ranker.strong_taste(breakdown.affinity),
+                ..facts
+            };
+            let tier = r.criteria.tier(&facts);
             let effect = r.rules.effect(columns, doc);
             let candidate = Candidate {
                 address,

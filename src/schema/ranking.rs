@@ -3,11 +3,11 @@
 //!
 //! ```toml
 //! [ranking]
-//! criteria = ["words", "typo", "learned", "type", "attribute"]   # compared in this order
+//! criteria = ["words", "typo", "learned", "type", "taste", "attribute"]   # compared in this order
 //! type_fields = ["category", "attributes.product_type"]
 //! strong_fields = ["title", "brand", "category"]
 //! ```
-//! Every key is optional. Without `criteria`, all five apply in the order above;
+//! Every key is optional. Without `criteria`, all six apply in the order above;
 //! without `type_fields`, every category field says what a product is (and the title's
 //! head noun otherwise); without `strong_fields`, every text field weighted at least
 //! half as much as the heaviest one is strong. See `crate::ranking` for what each
@@ -30,16 +30,21 @@ pub enum Criterion {
     Learned,
     /// Whether the query's product-type word names what the product is.
     Type,
+    /// Whether the shopper's profile strongly favours the product (`crate::affinity`):
+    /// a clear taste, not a faint one; neutral for anonymous and holdout shoppers and
+    /// with `personalization_impact` 0.
+    Taste,
     /// How many words matched in strong fields (title, brand, category: more first).
     Attribute,
 }
 
 impl Criterion {
-    pub const ALL: [Criterion; 5] = [
+    pub const ALL: [Criterion; 6] = [
         Criterion::Words,
         Criterion::Typo,
         Criterion::Learned,
         Criterion::Type,
+        Criterion::Taste,
         Criterion::Attribute,
     ];
 
@@ -49,6 +54,7 @@ impl Criterion {
             Criterion::Typo => "typo",
             Criterion::Learned => "learned",
             Criterion::Type => "type",
+            Criterion::Taste => "taste",
             Criterion::Attribute => "attribute",
         }
     }
@@ -104,7 +110,7 @@ impl RawRanking {
                 Some(c) if criteria.contains(&c) => bad(format!("criterion \"{name}\" twice")),
                 Some(c) => criteria.push(c),
                 None => bad(format!(
-                    "criteria: \"{name}\" is not one of words, typo, learned, type, attribute"
+                    "criteria: \"{name}\" is not one of words, typo, learned, type, taste, attribute"
                 )),
             }
         }

@@ -109,8 +109,23 @@ fn fixture_from_catalog(dir: TempDir, catalog: &Path, schema: &StoreSchema) -> F
 /// A hit's relevance criteria as a key that sorts like the ranking does (larger is
 /// better; typos count against).
 pub fn criteria_key(explain: &clerk::search::Explain) -> Vec<i64> {
-    explain
+    key_of(&explain.criteria)
+}
+
+/// The criteria that taste may never override: those before `taste` in the order
+/// (all of them when `taste` is left out).
+pub fn match_key(explain: &clerk::search::Explain) -> Vec<i64> {
+    let before_taste: Vec<_> = explain
         .criteria
+        .iter()
+        .take_while(|c| c.criterion != clerk::schema::Criterion::Taste)
+        .cloned()
+        .collect();
+    key_of(&before_taste)
+}
+
+fn key_of(criteria: &[clerk::ranking::CriterionScore]) -> Vec<i64> {
+    criteria
         .iter()
         .map(|c| match c.criterion {
             clerk::schema::Criterion::Typo => -(c.value as i64),
