@@ -1,12 +1,13 @@
 //! The `learned` ranking criterion: what the crowd's searches, clicks and purchases
-//! say about a query, acting after `words` and `typo` and before `type`/`attribute`.
+//! say about a query, acting after `type`, `words` and `typo` and before `attribute`.
 //!
 //! Properties checked, through the engine's public API with events posted the way
 //! `POST /v1/events` posts them:
 //! * a product many shoppers choose from deep on the page rises above products of a
-//!   better `type` tier, but never above a product that matches more query words;
+//!   better `attribute` tier, but never above a product of the asked-for type or one
+//!   that matches more query words;
 //! * products that several shoppers looked at and skipped (above the one they chose)
-//!   fall below the rest of their words/typo tier, never below a worse-matching one;
+//!   fall below the rest of their type/words/typo tier, never below a worse-matching one;
 //! * thin evidence (two shoppers) changes nothing, criteria and order alike;
 //! * holdout shoppers and `learn=false` see the unlearned ranking;
 //! * `explain` shows the criterion's value per hit.
@@ -30,12 +31,16 @@ fn product(id: &str, title: &str, category: &str, popularity: u64) -> Value {
     json!({"id": id, "title": title, "popularity": popularity, "category": ["Home", category]})
 }
 
-/// Six oak tables (the best type tier), an oak table runner (a textile: a worse type
-/// tier), and plain tables that match one word only.
+/// Six oak tables (the best tier), a table that says "oak" only in its description (a
+/// worse `attribute` tier), an oak table runner (a textile: not a table), and plain
+/// tables that match one word only.
 fn catalog() -> Vec<Value> {
     let mut lines: Vec<Value> = (1..=6)
         .map(|i| product(&format!("table-{i}"), "Oak table", "Tables", 100 - i))
         .collect();
+    let mut described = product("described", "Dining table", "Tables", 60);
+    described["description"] = json!("Solid oak, seats six");
+    lines.push(described);
     lines.push(product(
         "runner",
         "Textile runner for an oak table",
@@ -137,13 +142,19 @@ fn rank(r: &SearchResponse, id: &str) -> usize {
 }
 
 #[test]
-fn the_crowd_lifts_across_type_tiers_but_never_over_more_words() {
+fn the_crowd_lifts_across_attribute_tiers_but_never_over_the_type_or_more_words() {
     let shop = shop();
     let before = shop.search(None, true);
-    // Unlearned: the tables, then the runner (it is not a table), then the one-word
-    // matches.
-    assert_eq!(rank(&before, "runner"), 6, "{:?}", ids(&before));
+    // Unlearned: the oak tables, the table with "oak" in its description, the plain
+    // tables (tables, one word), then the runner (two words, but not a table).
+    assert_eq!(rank(&before, "described"), 6, "{:?}", ids(&before));
+    let last = before.hits.len() - 1;
+    assert_eq!(rank(&before, "runner"), last, "{:?}", ids(&before));
     assert!(value(&before, "runner", Criterion::Type) < value(&before, "table-1", Criterion::Type));
+    assert!(
+        value(&before, "described", Criterion::Attribute)
+            < value(&before, "table-1", Criterion::Attribute)
+    );
     assert!(
         before
             .hits
@@ -151,17 +162,23 @@ fn the_crowd_lifts_across_type_tiers_but_never_over_more_words() {
             .all(|h| value(&before, &h.id, Criterion::Learned) == 1)
     );
 
+    shop.sessions("described-buyer", 6, "described");
     shop.sessions("runner-buyer", 6, "runner");
     shop.sessions("plain-buyer", 6, "plain-4");
     let after = shop.search(None, true);
-    assert_eq!(ids(&after)[0], "runner", "{:?}", ids(&after));
+    assert_eq!(ids(&after)[0], "described", "{:?}", ids(&after));
+    assert_eq!(value(&after, "described", Criterion::Learned), 2);
+    // The runner the crowd bought stays below every table...
     assert_eq!(value(&after, "runner", Criterion::Learned), 2);
-    // The one-word match the crowd also bought stays below every two-word match.
+    assert_eq!(rank(&after, "runner"), last, "{:?}", ids(&after));
+    // ...and the one-word match it bought below every two-word table.
     let two_words = value(&after, "table-1", Criterion::Words);
     let plain = rank(&after, "plain-4");
     assert_eq!(value(&after, "plain-4", Criterion::Learned), 2);
     for (i, hit) in after.hits.iter().enumerate() {
-        if value(&after, &hit.id, Criterion::Words) == two_words {
+        if value(&after, &hit.id, Criterion::Words) == two_words
+            && value(&after, &hit.id, Criterion::Type) == value(&after, "table-1", Criterion::Type)
+        {
             assert!(i < plain, "{} below plain-4: {:?}", hit.id, ids(&after));
         }
     }

@@ -7,7 +7,7 @@
 //! `clerk eval`'s learning suite measures). Every refresh publishes fresh [`Signals`]
 //! (an `ArcSwap`), which the search pipeline reads ([`Signals::for_query`]): the
 //! crowd's coarse verdict (preferred / passed over) is the `learned` relevance
-//! criterion, compared after `words` and `typo` (`crate::ranking::criteria`), and the
+//! criterion, compared after `type`, `words` and `typo` (`crate::ranking::criteria`), and the
 //! finer signal reorders what the criteria leave tied — so the crowd never lifts a
 //! product that does not match the query, nor one matching fewer words over one
 //! matching more. The holdout variant is served without them, so `clerk report`

@@ -4,23 +4,28 @@
 //! Contract (milli's ranking rules are the model): each criterion maps a document's
 //! [`MatchFacts`] to a small number, larger = better; documents are ordered by the
 //! criteria in the configured order, each deciding only among documents the earlier
-//! ones left tied. A criterion never looks at the shopper, the rules or popularity:
-//! those order documents *within* a tie (`super::score`), so a better match never
-//! falls below a worse one because of taste. `learned` is the one criterion that is not
-//! read from the text match: it is the crowd's coarse verdict on the product for this
-//! query ([`MatchFacts::crowd`], set by retrieval from `crate::learning`; neutral without
-//! strong evidence and for holdout shoppers). By default it comes after `words` and
-//! `typo`, so the crowd never lifts a product over one that matches more of the query's
-//! words or matches them with fewer typos, but it can reorder the coarser `type` and
-//! `attribute` tiers.
+//! ones left tied. Two criteria are not read from the text match: `learned`, the crowd's
+//! coarse verdict on the product for this query ([`MatchFacts::crowd`], set by
+//! retrieval from `crate::learning`; neutral without strong evidence and for holdout
+//! shoppers), and `taste`, whether the shopper's profile clearly favours the product
+//! ([`MatchFacts::taste`], set by retrieval from the affinity). Rules and popularity
+//! never decide a criterion: they, and the finer taste, order documents *within* a tie
+//! (`super::score`).
+//!
+//! The default order is `type`, `words`, `typo`, `learned`, `taste`, `attribute`:
+//! products that *are* what the query's product-type word names come first (a
+//! notebook before the battery "for Lenovo laptops" that mentions every word), then
+//! more words, then fewer typos. Neither the crowd nor taste ever lifts a product over
+//! one of the asked-for type, matching more words or with fewer typos; both can
+//! reorder the `attribute` tier and the tie.
 //!
 //! | criterion | value (larger ranks first) |
 //! |---|---|
+//! | `type` | 2 when the query's product-type word names what the product is, 1 when the product states no type, 0 when it is something else |
 //! | `words` | query words matched (fewer only when relaxation made some optional) |
 //! | `typo` | minus the typos and unfinished words it took to match |
 //! | `learned` | 2 when the crowd prefers the product for this query, 0 when it passes it over, 1 otherwise (`crate::learning`) |
-//! | `type` | 2 when the query's product-type word names what the product is, 1 when the product states no type, 0 when it is something else |
-//! | `taste` | 1 when the shopper's profile strongly favours the product (affinity × impact at least [`crate::ranking::score::STRONG_TASTE`]), 0 otherwise and for anonymous and holdout shoppers |
+//! | `taste` | 1 when the shopper's profile clearly favours the product (affinity × impact at least [`crate::ranking::score::STRONG_TASTE`]), 0 otherwise and for anonymous and holdout shoppers |
 //! | `attribute` | query words matched in a strong field (title, brand, category…) |
 //!
 //! [`Criteria::tier`] packs the values into one integer in the configured order, so
@@ -194,6 +199,10 @@ mod tests {
         let typed = c.tier(&facts(3, 0, 0, true));
         let mentioned = c.tier(&facts(3, 3, 0, false));
         assert!(typed > mentioned, "type comes before attribute");
+        assert!(
+            c.tier(&facts(1, 1, 0, true)) > c.tier(&facts(3, 3, 0, false)),
+            "being the asked-for type comes before matching more words"
+        );
         let unknown = c.tier(&MatchFacts {
             untyped: true,
             ..facts(3, 0, 0, false)
@@ -208,27 +217,26 @@ mod tests {
     }
 
     #[test]
-    fn the_crowd_decides_within_words_and_typos_only() {
+    fn the_crowd_decides_after_type_words_and_typos() {
         let c = criteria(&Criterion::ALL);
         let crowd = |crowd: i8, f: MatchFacts| MatchFacts { crowd, ..f };
-        // Preferred by the crowd beats a better type and attribute tier...
-        let preferred_mentioned = c.tier(&crowd(1, facts(3, 0, 0, false)));
-        let neutral_typed = c.tier(&facts(3, 3, 0, true));
-        assert!(preferred_mentioned > neutral_typed);
-        // ...and a product the crowd passes over falls below a worse type tier.
-        assert!(c.tier(&crowd(-1, facts(3, 3, 0, true))) < c.tier(&facts(3, 0, 0, false)));
-        // Never above a product matching more words or with fewer typos.
-        assert!(
-            c.tier(&crowd(1, facts(1, 1, 0, true))) < c.tier(&crowd(-1, facts(3, 0, 0, false)))
-        );
-        assert!(
-            c.tier(&crowd(1, facts(3, 3, 1, true))) < c.tier(&crowd(-1, facts(3, 0, 0, false)))
-        );
+        // Preferred by the crowd beats a better attribute tier...
+        let preferred_mentioned = c.tier(&crowd(1, facts(3, 0, 0, true)));
+        let neutral_named = c.tier(&facts(3, 3, 0, true));
+        assert!(preferred_mentioned > neutral_named);
+        // ...and a product the crowd passes over falls below a worse attribute tier.
+        assert!(c.tier(&crowd(-1, facts(3, 3, 0, true))) < c.tier(&facts(3, 0, 0, true)));
+        // Never above a product of the asked-for type, matching more words or with
+        // fewer typos.
+        let passed_over = c.tier(&crowd(-1, facts(3, 0, 0, true)));
+        assert!(c.tier(&crowd(1, facts(3, 3, 0, false))) < passed_over);
+        assert!(c.tier(&crowd(1, facts(1, 1, 0, true))) < passed_over);
+        assert!(c.tier(&crowd(1, facts(3, 3, 1, true))) < passed_over);
         // Neutral evidence changes nothing: the tiers order as without the criterion.
         let without = criteria(&[
+            Criterion::Type,
             Criterion::Words,
             Criterion::Typo,
-            Criterion::Type,
             Criterion::Attribute,
         ]);
         let all = [
@@ -246,8 +254,8 @@ mod tests {
             }
         }
         let explained = c.explain(&crowd(-1, facts(3, 3, 0, true)));
-        assert_eq!(explained[2].criterion, Criterion::Learned);
-        assert_eq!((explained[2].value, explained[2].best), (0, 2));
+        assert_eq!(explained[3].criterion, Criterion::Learned);
+        assert_eq!((explained[3].value, explained[3].best), (0, 2));
     }
 
     #[test]
@@ -258,12 +266,13 @@ mod tests {
         assert!(c.tier(&liked(facts(3, 0, 0, true))) > c.tier(&facts(3, 3, 0, true)));
         // ...but never a product of the asked-for type, nor one matching more words,
         // with fewer typos, or that the crowd prefers.
-        assert!(c.tier(&liked(facts(3, 3, 0, false))) < c.tier(&facts(3, 0, 0, true)));
-        assert!(c.tier(&liked(facts(1, 1, 0, true))) < c.tier(&facts(3, 0, 0, false)));
-        assert!(c.tier(&liked(facts(3, 3, 1, true))) < c.tier(&facts(3, 0, 0, false)));
+        let typed = c.tier(&facts(3, 0, 0, true));
+        assert!(c.tier(&liked(facts(3, 3, 0, false))) < typed);
+        assert!(c.tier(&liked(facts(1, 1, 0, true))) < typed);
+        assert!(c.tier(&liked(facts(3, 3, 1, true))) < typed);
         let preferred = MatchFacts {
             crowd: 1,
-            ..facts(3, 0, 0, false)
+            ..facts(3, 0, 0, true)
         };
         assert!(c.tier(&liked(facts(3, 3, 0, true))) < c.tier(&preferred));
         let explained = c.explain(&liked(facts(3, 3, 0, true)));

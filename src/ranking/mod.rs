@@ -6,8 +6,8 @@
 //! 1. merchandising: pins take their slots, hidden products are gone, buried products
 //!    go below every other (`crate::rules`);
 //! 2. the sort, when the shopper asked for one (price, newest, rating);
-//! 3. **relevance criteria** ([`criteria`]): words matched, typos, the crowd's verdict,
-//!    whether the product *is* what the query's product-type word names, whether the
+//! 3. **relevance criteria** ([`criteria`]): whether the product *is* what the query's
+//!    product-type word names, words matched, typos, the crowd's verdict, whether the
 //!    shopper clearly likes it, words matched in strong fields — coarse numbers computed
 //!    from the [`matching`] facts, in the order the schema's `[ranking] criteria` gives;
 //! 4. **within a tie** ([`score`]): the text score (BM25) times merchandising boosts,

@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [ranking]
-//! criteria = ["words", "typo", "learned", "type", "taste", "attribute"]   # compared in this order
+//! criteria = ["type", "words", "typo", "learned", "taste", "attribute"]   # compared in this order
 //! type_fields = ["category", "attributes.product_type"]
 //! strong_fields = ["title", "brand", "category"]
 //! ```
@@ -39,11 +39,12 @@ pub enum Criterion {
 }
 
 impl Criterion {
+    /// Every criterion, in the default order.
     pub const ALL: [Criterion; 6] = [
+        Criterion::Type,
         Criterion::Words,
         Criterion::Typo,
         Criterion::Learned,
-        Criterion::Type,
         Criterion::Taste,
         Criterion::Attribute,
     ];
@@ -110,7 +111,7 @@ impl RawRanking {
                 Some(c) if criteria.contains(&c) => bad(format!("criterion \"{name}\" twice")),
                 Some(c) => criteria.push(c),
                 None => bad(format!(
-                    "criteria: \"{name}\" is not one of words, typo, learned, type, taste, attribute"
+                    "criteria: \"{name}\" is not one of type, words, typo, learned, taste, attribute"
                 )),
             }
         }
