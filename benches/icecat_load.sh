@@ -5,7 +5,8 @@
 #
 #   benches/icecat_load.sh [connections=4] [seconds=30]
 #
-# CLERK_BIN=path runs another build. Extra environment is passed to the server (e.g. CLERK_MALLOC_ARENAS=4 to compare
+# CLERK_BIN=path runs another build; CLERK_LOAD_DATA=dir keeps its index apart (a build
+# whose schema differs cannot read the other's index). Extra environment is passed to the server (e.g. CLERK_MALLOC_ARENAS=4 to compare
 # allocator settings). Prints wrk's throughput and percentiles, non-2xx responses
 # (must be 0) and the server's CPU seconds. Needs wrk (apt-get install -y wrk) and
 # ../shared beside the repository.
@@ -22,7 +23,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2;
 # CLERK_BIN=path compares another build (e.g. before/after a change) on the same index.
 bin=${CLERK_BIN:-./target/release/clerk}
 [ -n "${CLERK_BIN:-}" ] || cargo build --release --quiet
-data="target/bench-data/icecat-load"
+data="${CLERK_LOAD_DATA:-target/bench-data/icecat-load}"
 if [ ! -f "$data/CURRENT" ]; then
   mkdir -p "$data"
   "$bin" index --catalog "$catalog" --schema icecat --data-dir "$data" >/dev/null
