@@ -1,8 +1,11 @@
 //! Building a complete index from a catalog file, beside the live one.
 //!
-//! Records stream from [`CatalogReader`], are validated into products, and go to a
-//! tantivy writer; rejected lines are reported with their number and reason. Only a
-//! build that indexed at least one product and committed cleanly is activated.
+//! Records stream from [`CatalogReader`] and are validated into products on a reader
+//! thread (parsing, duplicate ids, autocomplete phrases), so reading overlaps writing;
+//! rejected lines are reported with their number and reason. The products are typed
+//! (`super::product_type`), put in cluster order (`super::cluster`) and go to a tantivy
+//! writer. Only a build that indexed at least one product and committed cleanly is
+//! activated.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use tantivy::{Index, IndexWriter};
 
+use super::cluster::{CHUNK, Clusters};
 use super::data_dir::{DataDir, SCHEMA_NAME, SCHEMA_SNAPSHOT};
 use super::document::to_document;
 use super::product_type::{LEARN_FROM, TypeNouns};
@@ -81,7 +85,7 @@ pub fn build_index(
 pub fn build_from_records(
     total_bytes: u64,
     progress: Arc<AtomicU64>,
-    records: impl Iterator<Item = Record>,
+    records: impl Iterator<Item = Record> + Send,
     schema: &StoreSchema,
     data: &DataDir,
     observer: &mut dyn BuildObserver,
@@ -116,7 +120,7 @@ type Counts = (u64, u64, Vec<(usize, String)>);
 
 fn write_index(
     dir: &Path,
-    records: impl Iterator<Item = Record>,
+    records: impl Iterator<Item = Record> + Send,
     updates: &Updates,
     schema: &StoreSchema,
     observer: &mut dyn BuildObserver,
@@ -130,9 +134,13 @@ fn write_index(
         .min(8);
     let mut writer: IndexWriter = index.writer_with_num_threads(threads, WRITER_MEMORY_BYTES)?;
 
-    let mut suggestions = SuggestionBuilder::new(schema);
     let mut typing = Typing::Learning(Vec::new());
-    let mut seen: FxHashMap<String, usize> = FxHashMap::default();
+    let mut feed = Feed {
+        writer: &mut writer,
+        clusters: Clusters::new(schema, CHUNK),
+        schema,
+        fields: &fields,
+    };
     let (mut indexed, mut rejected) = (0u64, 0u64);
     let mut rejections = Vec::new();
     let mut reject = |line: usize, reason: String, observer: &mut dyn BuildObserver| {
@@ -142,39 +150,33 @@ fn write_index(
             rejections.push((line, reason));
         }
     };
-    for (line, record) in records {
-        let product = record.and_then(|r| Product::from_record(schema, &r));
-        let product = match product {
-            Ok(p) => p,
-            Err(reason) => {
-                reject(line, reason, observer);
-                continue;
+    let mut suggestions = std::thread::scope(|scope| -> Result<SuggestionBuilder> {
+        let (products, validating) = validate_beside(scope, records, updates, schema);
+        for (line, product) in products.iter().flatten() {
+            let product = match product {
+                Ok(p) => p,
+                Err(reason) => {
+                    reject(line, reason, observer);
+                    continue;
+                }
+            };
+            typing.add(product, &mut feed)?;
+            indexed += 1;
+            if indexed % 4096 == 0 {
+                observer.tick(indexed);
             }
-        };
-        if updates.latest.contains_key(&product.id) {
-            // Replaced or deleted over HTTP since: the update log's version wins.
-            continue;
         }
-        if let Some(first) = seen.get(&product.id) {
-            let reason = format!("duplicate id \"{}\" (first on line {first})", product.id);
-            reject(line, reason, observer);
-            continue;
-        }
-        suggestions.add(&product);
-        seen.insert(product.id.clone(), line);
-        typing.add(product, &mut writer, schema, &fields)?;
-        indexed += 1;
-        if indexed % 4096 == 0 {
-            observer.tick(indexed);
-        }
-    }
+        validating
+            .join()
+            .map_err(|_| Error::Catalog("the catalog reader stopped unexpectedly".into()))
+    })?;
     for id in &updates.order {
         let Some(Some(record)) = updates.latest.get(id) else {
             continue;
         };
         if let Ok(product) = Product::from_record(schema, record) {
             suggestions.add(&product);
-            typing.add(product, &mut writer, schema, &fields)?;
+            typing.add(product, &mut feed)?;
             indexed += 1;
         }
     }
@@ -187,7 +189,8 @@ fn write_index(
             "no product could be indexed ({rejected} lines rejected{first})"
         )));
     }
-    let nouns = typing.finish(&mut writer, schema, &fields)?;
+    let nouns = typing.finish(&mut feed)?;
+    feed.flush(&nouns)?;
     writer.commit()?;
     writer.wait_merging_threads()?;
     suggestions.write(dir)?;
@@ -198,29 +201,108 @@ fn write_index(
     Ok((indexed, rejected, rejections))
 }
 
+/// Catalog lines parsed and validated per batch.
+const PARSE_BATCH: usize = 512;
+
+/// One validated catalog line: the product, or why the line is rejected.
+type Validated = (usize, std::result::Result<Product, String>);
+
+/// Reads, parses and validates `records` on a thread of `scope`, so reading the
+/// catalog overlaps writing it: products replaced since over HTTP are skipped (the
+/// update log's version wins), a repeated id is rejected, and each product's
+/// autocomplete phrases are collected. The batches arrive in catalog order; the
+/// thread returns the suggestions.
+fn validate_beside<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    records: impl Iterator<Item = Record> + Send + 'scope,
+    updates: &'scope Updates,
+    schema: &'scope StoreSchema,
+) -> (
+    std::sync::mpsc::Receiver<Vec<Validated>>,
+    std::thread::ScopedJoinHandle<'scope, SuggestionBuilder>,
+) {
+    // Room for a whole chunk (`super::cluster`): reading goes on while one is written.
+    let (batches, received) = std::sync::mpsc::sync_channel(CHUNK / PARSE_BATCH + 1);
+    let validating = scope.spawn(move || {
+        let mut suggestions = SuggestionBuilder::new(schema);
+        let mut seen: FxHashMap<String, usize> = FxHashMap::default();
+        let mut batch = Vec::with_capacity(PARSE_BATCH);
+        for (line, record) in records {
+            let product = match record.and_then(|r| Product::from_record(schema, &r)) {
+                Ok(p) if updates.latest.contains_key(&p.id) => continue,
+                Ok(p) => match seen.get(&p.id) {
+                    Some(first) => {
+                        Err(format!("duplicate id \"{}\" (first on line {first})", p.id))
+                    }
+                    None => {
+                        suggestions.add(&p);
+                        seen.insert(p.id.clone(), line);
+                        Ok(p)
+                    }
+                },
+                Err(reason) => Err(reason),
+            };
+            batch.push((line, product));
+            if batch.len() >= PARSE_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(PARSE_BATCH));
+                if batches.send(full).is_err() {
+                    return suggestions; // the build stopped
+                }
+            }
+        }
+        let _ = batches.send(batch);
+        suggestions
+    });
+    (received, validating)
+}
+
+/// Where validated products go: clustered ([`Clusters`]), then written.
+struct Feed<'a> {
+    writer: &'a mut IndexWriter,
+    clusters: Clusters,
+    schema: &'a StoreSchema,
+    fields: &'a IndexFields,
+}
+
+impl Feed<'_> {
+    fn add(&mut self, product: Product, nouns: &TypeNouns) -> Result<()> {
+        let (writer, schema, fields) = (&mut *self.writer, self.schema, self.fields);
+        self.clusters.push(product, &mut |p: Product| {
+            writer
+                .add_document(to_document(&p, schema, fields, nouns))
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Writes the products still buffered.
+    fn flush(&mut self, nouns: &TypeNouns) -> Result<()> {
+        let (writer, schema, fields) = (&mut *self.writer, self.schema, self.fields);
+        self.clusters.flush(&mut |p: Product| {
+            writer
+                .add_document(to_document(&p, schema, fields, nouns))
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+}
+
 /// Products wait until the type nouns are learned from the first [`LEARN_FROM`] of
-/// them; after that each is written as it comes.
+/// them (in catalog order, so every kind of product is seen); after that each goes
+/// to the feed as it comes.
 enum Typing {
     Learning(Vec<Product>),
     Known(TypeNouns),
 }
 
 impl Typing {
-    fn add(
-        &mut self,
-        product: Product,
-        writer: &mut IndexWriter,
-        schema: &StoreSchema,
-        fields: &IndexFields,
-    ) -> Result<()> {
+    fn add(&mut self, product: Product, feed: &mut Feed) -> Result<()> {
         match self {
-            Typing::Known(nouns) => {
-                writer.add_document(to_document(&product, schema, fields, nouns))?;
-            }
+            Typing::Known(nouns) => feed.add(product, nouns)?,
             Typing::Learning(waiting) => {
                 waiting.push(product);
                 if waiting.len() >= LEARN_FROM {
-                    let nouns = self.finish(writer, schema, fields)?;
+                    let nouns = self.finish(feed)?;
                     *self = Typing::Known(nouns);
                 }
             }
@@ -228,19 +310,14 @@ impl Typing {
         Ok(())
     }
 
-    /// Learns the nouns (if still learning), writes the waiting products, returns them.
-    fn finish(
-        &mut self,
-        writer: &mut IndexWriter,
-        schema: &StoreSchema,
-        fields: &IndexFields,
-    ) -> Result<TypeNouns> {
+    /// Learns the nouns (if still learning), feeds the waiting products, returns them.
+    fn finish(&mut self, feed: &mut Feed) -> Result<TypeNouns> {
         match self {
             Typing::Known(nouns) => Ok(nouns.clone()),
             Typing::Learning(waiting) => {
-                let nouns = TypeNouns::learn(waiting.iter(), schema);
+                let nouns = TypeNouns::learn(waiting.iter(), feed.schema);
                 for product in waiting.drain(..) {
-                    writer.add_document(to_document(&product, schema, fields, &nouns))?;
+                    feed.add(product, &nouns)?;
                 }
                 Ok(nouns)
             }

@@ -8,6 +8,7 @@
 //!   can never mix two states of the catalog.
 
 pub mod build;
+mod cluster;
 pub mod data_dir;
 pub mod document;
 pub mod product_type;
