@@ -412,6 +412,16 @@ impl FilterSet {
         mask
     }
 
+    /// Whether the document fails one of the clauses in `mask` (the others are not
+    /// evaluated).
+    #[inline]
+    pub fn fails_any(&self, columns: &SegmentColumns, doc: u32, mask: u64) -> bool {
+        self.clauses
+            .iter()
+            .enumerate()
+            .any(|(i, clause)| mask & (1 << i) != 0 && !clause.passes(columns, doc))
+    }
+
     /// The bits of the clauses that restrict facet `key`.
     pub fn mask_for_key(&self, key: &str) -> u64 {
         self.clauses

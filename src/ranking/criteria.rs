@@ -112,6 +112,19 @@ impl Criteria {
         })
     }
 
+    /// The bit `taste` sets in a tier (0 when `taste` is not a criterion): a tier
+    /// computed without taste, or-ed with it, is the tier with taste.
+    pub fn taste_bit(&self) -> u32 {
+        let mut shift = 0;
+        for &c in self.order.iter().rev() {
+            if c == Criterion::Taste {
+                return 1 << shift;
+            }
+            shift += Self::bits(c);
+        }
+        0
+    }
+
     /// The best tier any document can reach.
     pub fn best_tier(&self) -> u32 {
         let best = MatchFacts {
@@ -214,6 +227,23 @@ mod tests {
             ..facts(3, 3, 0, true)
         };
         assert_eq!(c.best_tier(), c.tier(&preferred));
+    }
+
+    #[test]
+    fn the_taste_bit_turns_a_tier_without_taste_into_one_with_it() {
+        for order in [
+            Criterion::ALL.to_vec(),
+            vec![Criterion::Taste, Criterion::Words],
+            vec![Criterion::Words, Criterion::Typo, Criterion::Taste],
+        ] {
+            let c = criteria(&order);
+            for f in [facts(3, 3, 1, true), facts(1, 0, 0, false)] {
+                let with = c.tier(&MatchFacts { taste: true, ..f });
+                assert_eq!(c.tier(&f) | c.taste_bit(), with, "{order:?}");
+                assert_ne!(c.taste_bit(), 0);
+            }
+        }
+        assert_eq!(criteria(&[Criterion::Words]).taste_bit(), 0);
     }
 
     #[test]

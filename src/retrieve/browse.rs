@@ -17,6 +17,9 @@ use super::Retrieval;
 use crate::facets::{FacetCounts, FacetSpec};
 use crate::index::Snapshot;
 
+/// Documents counted together by [`count_passing_others`].
+const COUNT_BLOCK: usize = 4096;
+
 /// A filter drives only when it lets through less than this share of the catalog.
 const DRIVER_SHARE: f64 = 0.5;
 
@@ -72,12 +75,20 @@ impl BrowsePlan {
     }
 
     /// The documents of segment `ord` the main pass visits.
-    pub fn documents(&self, r: &Retrieval, ord: usize, max_doc: DocId) -> Vec<DocId> {
+    pub fn documents(
+        &self,
+        r: &Retrieval,
+        ord: usize,
+        max_doc: DocId,
+    ) -> Box<dyn Iterator<Item = DocId>> {
         let listed = self.driver.and_then(|d| {
             let columns = r.snapshot.columns.get(ord)?;
             r.filters.clauses[d].candidates(columns)
         });
-        listed.unwrap_or_else(|| (0..max_doc).collect())
+        match listed {
+            Some(docs) => Box::new(docs.into_iter()),
+            None => Box::new(0..max_doc),
+        }
     }
 
     /// Counts the facets left out of the main pass.
@@ -128,19 +139,31 @@ fn count_passing_others(
         return counts;
     };
     let segment = r.snapshot.searcher.segment_reader(ord as u32);
-    let docs = driver
-        .and_then(|d| r.filters.clauses[d].candidates(columns))
-        .unwrap_or_else(|| (0..segment.max_doc()).collect());
     let alive = segment.alive_bitset();
-    let passing: Vec<DocId> = docs
-        .into_iter()
-        .filter(|&doc| {
-            alive.is_none_or(|a| a.is_alive(doc))
-                && !r.rules.is_hidden(DocAddress::new(ord as u32, doc))
-                && r.filters.fail_mask(columns, doc) & others == 0
-        })
-        .collect();
-    counts.add_all(0, spec, columns, &passing);
+    let passes = |doc: DocId| {
+        alive.is_none_or(|a| a.is_alive(doc))
+            && !r.rules.is_hidden(DocAddress::new(ord as u32, doc))
+            && !r.filters.fails_any(columns, doc, others)
+    };
+    // Counted a block at a time: a scan of the whole segment never holds a list of
+    // every document.
+    let mut block: Vec<DocId> = Vec::with_capacity(COUNT_BLOCK);
+    let mut count = |docs: &mut dyn Iterator<Item = DocId>| {
+        for doc in docs {
+            if passes(doc) {
+                block.push(doc);
+                if block.len() == COUNT_BLOCK {
+                    counts.add_all(0, spec, columns, &block);
+                    block.clear();
+                }
+            }
+        }
+        counts.add_all(0, spec, columns, &block);
+    };
+    match driver.and_then(|d| r.filters.clauses[d].candidates(columns)) {
+        Some(listed) => count(&mut listed.into_iter()),
+        None => count(&mut (0..segment.max_doc())),
+    }
     counts
 }
 

@@ -280,28 +280,23 @@ impl Pass<'_> {
             return Ok(out);
         };
         let segment = r.snapshot.searcher.segment_reader(ord as u32);
-        let matches: Vec<DocMatch> = match self.text {
-            Some(text) => text
-                .segments
-                .get(ord)
-                .into_iter()
-                .flatten()
-                .filter(|m| m.facts.matched & text.accept == text.accept)
-                .copied()
-                .collect(),
-            None => self
-                .plan
-                .documents(r, ord, segment.max_doc())
-                .into_iter()
-                .map(|doc| DocMatch {
+        let alive = segment.alive_bitset();
+        let (counted, passing, partial) = match self.text {
+            Some(text) => {
+                let matches = text.segments.get(ord).into_iter().flatten();
+                let accepted = matches.filter(|m| m.facts.matched & text.accept == text.accept);
+                self.sift(accepted.copied(), ord, alive, &mut out)?
+            }
+            None => {
+                let documents = self.plan.documents(r, ord, segment.max_doc());
+                let browsed = documents.map(|doc| DocMatch {
                     doc,
                     text: 0.0,
                     facts: MatchFacts::default(),
-                })
-                .collect(),
+                });
+                self.sift(browsed, ord, alive, &mut out)?
+            }
         };
-        let (counted, passing, partial) =
-            self.sift(&matches, ord, segment.alive_bitset(), &mut out)?;
         out.total = counted.len() as u64;
         // Facets, one column at a time; a facet also counts the documents that fail
         // only its own filters (disjunctive faceting).
@@ -331,7 +326,7 @@ impl Pass<'_> {
     #[allow(clippy::type_complexity)]
     fn sift(
         &self,
-        matches: &[DocMatch],
+        matches: impl Iterator<Item = DocMatch>,
         ord: usize,
         alive: Option<&tantivy::fastfield::AliveBitSet>,
         out: &mut SegmentResult,
@@ -362,7 +357,7 @@ impl Pass<'_> {
                 if r.rules.is_pinned(address) {
                     out.pinned_matches.push(address);
                 } else {
-                    passing.push(*m);
+                    passing.push(m);
                 }
             } else if fails & !self.facet_masks == 0 {
                 partial.push((doc, fails));
@@ -384,6 +379,11 @@ impl Pass<'_> {
         let mut ticker = crate::deadline::Ticker::default();
         let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(r.window + 1);
         let sort_values = r.sort.numeric.map(|n| columns.numeric(n));
+        // The tier without taste; taste is one bit on top ([`Criteria::taste_bit`]).
+        // Neighbouring matches often share their facts, so the last tier is kept.
+        let taste_bit = r.criteria.taste_bit();
+        let may_taste = !browsing && r.ranker.may_taste();
+        let mut last_tier: Option<(MatchFacts, u32)> = None;
         for m in passing {
             let (doc, text) = (m.doc, m.text);
             ticker.tick()?;
@@ -392,13 +392,17 @@ impl Pass<'_> {
                 true => m.facts,
                 false => MatchFacts {
                     crowd: r.ranker.crowd(address),
+                    taste: false,
                     ..m.facts
                 },
             };
-            // The best tier the document could reach before its affinity is known.
-            let hopeful = MatchFacts {
-                taste: !browsing && r.ranker.may_taste(),
-                ..facts
+            let untasted = match last_tier {
+                Some((f, tier)) if f == facts => tier,
+                _ => {
+                    let tier = r.criteria.tier(&facts);
+                    last_tier = Some((facts, tier));
+                    tier
+                }
             };
             let key = match sort_values {
                 Some(values) => oriented(
@@ -411,23 +415,26 @@ impl Pass<'_> {
                 && let Some(worst) = heap.peek()
                 && !worst.0.buried
             {
-                // Even fully lifted, can this document pass the worst of the top?
-                let best_case =
-                    r.ranker.upper_bound(columns, address, text, browsing) * boost_ceiling;
+                // The best tier the document could reach before its affinity is
+                // known; and, even fully lifted, can it pass the worst of the top?
+                let hopeful = untasted | if may_taste { taste_bit } else { 0 };
                 let beats = key
                     .total_cmp(&worst.0.key)
-                    .then_with(|| r.criteria.tier(&hopeful).cmp(&worst.0.tier))
-                    .then_with(|| best_case.total_cmp(&worst.0.score));
+                    .then_with(|| hopeful.cmp(&worst.0.tier))
+                    .then_with(|| {
+                        let best_case =
+                            r.ranker.upper_bound(columns, address, text, browsing) * boost_ceiling;
+                        best_case.total_cmp(&worst.0.score)
+                    });
                 if beats == Ordering::Less {
                     continue;
                 }
             }
             let breakdown = r.ranker.parts(columns, address, text);
-            let facts = MatchFacts {
-                taste: !browsing && r.ranker.strong_taste(breakdown.affinity),
-                ..facts
-            };
-            let tier = r.criteria.tier(&facts);
+            let taste = !browsing && r.ranker.strong_taste(breakdown.affinity);
+            let facts = MatchFacts { taste, ..facts };
+            let tier = untasted | if taste { taste_bit } else { 0 };
+            debug_assert_eq!(tier, r.criteria.tier(&facts));
             let effect = r.rules.effect(columns, doc);
             let candidate = Candidate {
                 address,
