@@ -5,6 +5,8 @@
 #
 # Reports wrk's throughput and latency percentiles (p50/p99/p99.9), non-2xx responses
 # (must be 0) and the server's peak RSS. Needs wrk (apt-get install wrk).
+# CLERK_BIN=path runs another build; CLERK_LOAD_DATA=dir keeps its index apart (a build
+# indexes in its own document order, so compare each build on the index it made).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 products=${1:-100000}
@@ -12,17 +14,18 @@ connections=${2:-4}
 seconds=${3:-30}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 
-cargo build --release --quiet
-data="target/bench-data/load-demo-$products"
+bin=${CLERK_BIN:-./target/release/clerk}
+[ -n "${CLERK_BIN:-}" ] || cargo build --release --quiet
+data="${CLERK_LOAD_DATA:-target/bench-data/load-demo-$products}"
 if [ ! -f "$data/CURRENT" ]; then
   mkdir -p "$data"
-  ./target/release/clerk demo-catalog --products "$products" --out "$data/catalog.jsonl"
-  ./target/release/clerk index --catalog "$data/catalog.jsonl" --data-dir "$data"
+  "$bin" demo-catalog --products "$products" --out "$data/catalog.jsonl"
+  "$bin" index --catalog "$data/catalog.jsonl" --data-dir "$data"
   rm -f "$data/catalog.jsonl"
 fi
 
 log=$(mktemp)
-./target/release/clerk serve --addr 127.0.0.1:0 --data-dir "$data" 2>"$log" &
+"$bin" serve --addr 127.0.0.1:0 --data-dir "$data" 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -f "$log" "$script"' EXIT
 for _ in $(seq 1 600); do

@@ -7,7 +7,8 @@
 //! * sorts order hits by the sort field; pages tile the result list without gaps or
 //!   repeats, and the last page is partial;
 //! * a query whose words do not all match is relaxed and says so;
-//! * the same query gives the same order every time.
+//! * the same query gives the same order every time;
+//! * the build writes products in category clusters.
 
 mod common;
 
@@ -478,4 +479,36 @@ fn browsing_ranks_by_popularity() {
         .find(|p| p["id"] == response.hits[0].id.as_str())
         .unwrap();
     assert_eq!(first["popularity"].as_u64().unwrap(), most_popular);
+}
+
+/// The build writes products in category clusters (`clerk::index` cluster order), so a
+/// query's matches sit together; a catalog in random category order, written as it
+/// comes, would change category at nearly every document.
+#[test]
+fn the_build_writes_each_category_in_few_runs() {
+    let f = fixture();
+    let snapshot = f.engine.snapshot();
+    let (mut runs, mut documents) = (0usize, 0usize);
+    let mut categories = HashSet::new();
+    for (ord, segment) in snapshot.searcher.segment_readers().iter().enumerate() {
+        let mut previous: Option<String> = None;
+        for doc in 0..segment.max_doc() {
+            let address = tantivy::DocAddress::new(ord as u32, doc);
+            let (_, product) = clerk::search::load_product(&snapshot, address).expect("product");
+            let top = product["category"][0].as_str().unwrap_or("").to_string();
+            if previous.as_ref() != Some(&top) {
+                runs += 1;
+            }
+            categories.insert(top.clone());
+            previous = Some(top);
+            documents += 1;
+        }
+    }
+    assert_eq!(documents, f.products.len());
+    // Each indexing thread (at most 8) writes every category in one run per chunk.
+    assert!(
+        runs <= 8 * categories.len(),
+        "{runs} runs of {} top-level categories over {documents} products",
+        categories.len()
+    );
 }
