@@ -305,6 +305,31 @@ impl Clause {
     pub fn passes(&self, columns: &SegmentColumns, doc: u32) -> bool {
         self.test.matches(columns, doc) != self.negate
     }
+
+    /// Clears from `bits` (bit `d % 64` of word `d / 64`) the documents this clause
+    /// rejects, reading its column once.
+    pub fn retain_passing(&self, columns: &SegmentColumns, bits: &mut [u64]) {
+        let negate = self.negate;
+        match &self.test {
+            Test::Numeric { index, ranges } => {
+                let values = columns.numeric(*index);
+                retain_bits(bits, |d| {
+                    let v = values.get(d).copied().unwrap_or(f64::NAN);
+                    ranges.iter().any(|&(lo, hi)| v >= lo && v <= hi) != negate
+                });
+            }
+            Test::Column { column, accept } => {
+                let column = column.and_then(|c| columns.keyword(c));
+                match column.and_then(|c| c.single()) {
+                    Some(single) => retain_bits(bits, |d| {
+                        let v = single.get(d).copied().unwrap_or(ValueId::MAX);
+                        accept.get(v as usize).copied().unwrap_or(false) != negate
+                    }),
+                    None => retain_bits(bits, |d| self.passes(columns, d as u32)),
+                }
+            }
+        }
+    }
 }
 
 impl Clause {
@@ -422,6 +447,25 @@ impl FilterSet {
             .any(|(i, clause)| mask & (1 << i) != 0 && !clause.passes(columns, doc))
     }
 
+    /// The documents of a segment of `max_doc` documents passing every clause in
+    /// `mask`, as a bitset (bit `d % 64` of word `d / 64`), built one clause at a time
+    /// over its column: a scan of a whole segment without testing every clause of every
+    /// document through [`FilterSet::fail_mask`].
+    pub fn passing_bits(&self, columns: &SegmentColumns, mask: u64, max_doc: u32) -> Vec<u64> {
+        let mut bits = vec![!0u64; (max_doc as usize).div_ceil(64)];
+        if !max_doc.is_multiple_of(64)
+            && let Some(last) = bits.last_mut()
+        {
+            *last = (1u64 << (max_doc % 64)) - 1;
+        }
+        for (i, clause) in self.clauses.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                clause.retain_passing(columns, &mut bits);
+            }
+        }
+        bits
+    }
+
     /// The bits of the clauses that restrict facet `key`.
     pub fn mask_for_key(&self, key: &str) -> u64 {
         self.clauses
@@ -434,6 +478,34 @@ impl FilterSet {
     pub fn is_empty(&self) -> bool {
         self.clauses.is_empty()
     }
+}
+
+/// Keeps in `bits` the set bits whose document passes `passes`.
+#[inline]
+fn retain_bits(bits: &mut [u64], passes: impl Fn(usize) -> bool) {
+    for (w, word) in bits.iter_mut().enumerate() {
+        let mut rest = *word;
+        let mut kept = 0u64;
+        while rest != 0 {
+            let bit = rest.trailing_zeros();
+            if passes(w * 64 + bit as usize) {
+                kept |= 1 << bit;
+            }
+            rest &= rest - 1;
+        }
+        *word = kept;
+    }
+}
+
+/// The documents of a bitset made by [`FilterSet::passing_bits`], ascending.
+pub fn bit_docs(bits: &[u64]) -> impl Iterator<Item = u32> + '_ {
+    bits.iter().enumerate().flat_map(|(w, &word)| {
+        std::iter::successors((word != 0).then_some(word), |&rest| {
+            let next = rest & (rest - 1);
+            (next != 0).then_some(next)
+        })
+        .map(move |rest| (w * 64) as u32 + rest.trailing_zeros())
+    })
 }
 
 /// Attribute names some product has, for error messages.

@@ -35,6 +35,9 @@ fn browse(filters: &[&str], facets: &[&str]) -> SearchRequest {
 
 /// The oracle's filter semantics, written independently of the engine.
 fn passes(product: &Value, filter: &str) -> bool {
+    if let Some(positive) = filter.strip_prefix('-') {
+        return !passes(product, positive);
+    }
     let (field, value) = filter.split_once(':').unwrap();
     match field {
         "brand" => value
@@ -108,7 +111,10 @@ fn matching<'a>(
         .filter(|p| {
             filters
                 .iter()
-                .filter(|f| Some(f.split_once(':').unwrap().0) != except_field)
+                .filter(|f| {
+                    let field = f.split_once(':').unwrap().0.trim_start_matches('-');
+                    Some(field) != except_field
+                })
                 .all(|f| passes(p, f))
         })
         .collect()
@@ -212,6 +218,16 @@ fn filtered_facets_are_disjunctive_and_totals_match() {
         &["brand:Nordby|Brookline", "price:100..800"],
         &["color:Grey|Navy", "in_stock:true", "category:Furniture"],
         &["category:Lighting/Lamps", "price:..120"],
+        // The listing filter's own facet counts over the documents passing the
+        // others, which list nothing: a scan of the whole segment.
+        &[
+            "brand:Nordby|Brookline",
+            "-color:Grey|Navy",
+            "in_stock:true",
+        ],
+        &["color:Grey|Navy", "-category:Furniture", "price:50.."],
+        // Nothing lists its documents: every document is tested.
+        &["-brand:Nordby", "in_stock:false", "price:..300"],
     ];
     for filters in cases {
         let response = f

@@ -5,8 +5,10 @@
 //! selective such filter drives the pass: only its documents are visited, which covers
 //! every hit and every facet count except the driving filter's own facet — disjunctive
 //! counting needs documents the driver excludes. That facet is counted separately over
-//! the documents passing all *other* filters (driven the same way), or taken from the
-//! cached whole-catalog counts when there are no other filters. Browsing with no filter
+//! the documents passing all *other* filters (driven the same way; when none of them
+//! lists its documents, their passing set is built one filter column at a time as a
+//! bitset), or taken from the cached whole-catalog counts when there are no other
+//! filters. Browsing with no filter
 //! at all takes every facet from the cache.
 
 use std::sync::Arc;
@@ -140,17 +142,16 @@ fn count_passing_others(
     };
     let segment = r.snapshot.searcher.segment_reader(ord as u32);
     let alive = segment.alive_bitset();
-    let passes = |doc: DocId| {
+    let kept = |doc: DocId| {
         alive.is_none_or(|a| a.is_alive(doc))
             && !r.rules.is_hidden(DocAddress::new(ord as u32, doc))
-            && !r.filters.fails_any(columns, doc, others)
     };
     // Counted a block at a time: a scan of the whole segment never holds a list of
     // every document.
     let mut block: Vec<DocId> = Vec::with_capacity(COUNT_BLOCK);
-    let mut count = |docs: &mut dyn Iterator<Item = DocId>| {
+    let mut count = |docs: &mut dyn Iterator<Item = DocId>, tested: bool| {
         for doc in docs {
-            if passes(doc) {
+            if kept(doc) && (tested || !r.filters.fails_any(columns, doc, others)) {
                 block.push(doc);
                 if block.len() == COUNT_BLOCK {
                     counts.add_all(0, spec, columns, &block);
@@ -161,8 +162,13 @@ fn count_passing_others(
         counts.add_all(0, spec, columns, &block);
     };
     match driver.and_then(|d| r.filters.clauses[d].candidates(columns)) {
-        Some(listed) => count(&mut listed.into_iter()),
-        None => count(&mut (0..segment.max_doc())),
+        Some(listed) => count(&mut listed.into_iter(), false),
+        None => {
+            // No clause lists its documents: the passing set, one filter column at a
+            // time, instead of every filter tested on every document.
+            let bits = r.filters.passing_bits(columns, others, segment.max_doc());
+            count(&mut crate::filter::bit_docs(&bits), true)
+        }
     }
     counts
 }
