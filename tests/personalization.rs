@@ -169,7 +169,10 @@ fn purchases_lift_matching_products_and_explain_why() {
         })
         .collect();
     let mean = |r: &[usize]| r.iter().sum::<usize>() as f64 / r.len() as f64;
-    assert!(mean(&followed) < mean(&before), "{followed:?} vs {before:?}");
+    assert!(
+        mean(&followed) < mean(&before),
+        "{followed:?} vs {before:?}"
+    );
     let lifted = personal
         .hits
         .iter()
