@@ -56,6 +56,7 @@ pub mod schema;
 pub mod search;
 pub mod settings;
 pub mod shoppers;
+pub mod shown;
 pub mod stages;
 pub mod synonyms;
 pub mod testing;

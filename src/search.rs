@@ -16,8 +16,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tantivy::schema::Value as _;
-use tantivy::{DocAddress, TantivyDocument, Term};
+use tantivy::{DocAddress, Term};
 
 use crate::affinity::Personalization;
 use crate::analysis::QueryWord;
@@ -35,6 +34,7 @@ use crate::retrieve::{
     Candidate, Retrieval, Retrieved, Sort, SortKey, TextMatches, place_pins, retrieve,
 };
 use crate::rules::{ActiveRules, CompiledRules, RequestFacts};
+use crate::shown::ShownProduct;
 use crate::stages::{StageTimings, timed};
 
 /// Largest `per_page`.
@@ -226,7 +226,7 @@ pub struct Hit {
     pub score: f32,
     /// The product's returned fields, as the schema names them.
     #[schema(value_type = Object)]
-    pub product: Value,
+    pub product: ShownProduct,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<Explain>,
 }
@@ -589,7 +589,7 @@ fn page_hits(
         .skip(from)
         .take(request.per_page)
         .map(|c| {
-            let (id, product) = load_product(snapshot, c.address)?;
+            let (id, product) = crate::shown::load(snapshot, c.address)?;
             let reason = request
                 .explain
                 .then(|| because(snapshot, ranker, c))
@@ -634,28 +634,9 @@ fn because(
     personalization.because(columns, candidate.address.doc_id, &snapshot.vocabulary)
 }
 
-/// A product's id and its returned fields, from the stored source.
+/// A product's id and its returned fields, from the stored source, as a JSON value
+/// (for readers of its fields; hits carry the text, [`crate::shown`]).
 pub fn load_product(snapshot: &Snapshot, address: DocAddress) -> Result<(String, Value)> {
-    let doc: TantivyDocument = snapshot.searcher.doc(address)?;
-    let source = doc
-        .get_first(snapshot.fields.source)
-        .and_then(|v| v.as_bytes())
-        .ok_or_else(|| Error::Internal(format!("document {address:?} has no source")))?;
-    let Value::Object(mut all) = serde_json::from_slice::<Value>(source)
-        .map_err(|e| Error::Internal(format!("stored source unreadable: {e}")))?
-    else {
-        return Err(Error::Internal("stored source is not an object".into()));
-    };
-    let id = match all.remove("id") {
-        Some(Value::String(id)) => id,
-        _ => return Err(Error::Internal(format!("document {address:?} has no id"))),
-    };
-    let product: Map<String, Value> = snapshot
-        .schema
-        .fields
-        .iter()
-        .filter(|f| f.returned)
-        .filter_map(|f| all.remove(&f.name).map(|v| (f.name.clone(), v)))
-        .collect();
-    Ok((id, Value::Object(product)))
+    let (id, product) = crate::shown::load(snapshot, address)?;
+    Ok((id, product.value().clone()))
 }

@@ -93,7 +93,7 @@ pub struct Recommendation {
     pub score: f32,
     /// The product's returned fields.
     #[schema(value_type = Object)]
-    pub product: Value,
+    pub product: crate::shown::ShownProduct,
     /// Why, in the shopper's words.
     pub because: String,
 }

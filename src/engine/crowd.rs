@@ -265,7 +265,7 @@ fn recommendation(
     kind: RecommendationKind,
     title: &str,
 ) -> Result<Recommendation> {
-    let (id, product) = load_product(snapshot, placed.address)?;
+    let (id, product) = crate::shown::load(snapshot, placed.address)?;
     Ok(Recommendation {
         id,
         score: ((placed.score * 1000.0).round() / 1000.0) as f32,

@@ -16,12 +16,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use tantivy::postings::Postings;
-use tantivy::query::{
-    Bm25StatisticsProvider, Bm25Weight, EnableScoring, PhraseQuery, Query, Weight,
-};
+use tantivy::query::{Bm25StatisticsProvider, EnableScoring, PhraseQuery, Query, Weight};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, Searcher, SegmentReader, TERMINATED, Term};
 
+use super::bm25::{LengthNorms, TermWeight};
 use crate::error::{Error, Result};
 use crate::plan::{MatchKind, Node, PROXIMITY_BOOST, PlanTerm, QueryPlan, Roles};
 use crate::schema::IndexFields;
@@ -59,7 +58,7 @@ pub struct DocMatch {
 /// A term in one field, ready to score.
 struct FieldTerm {
     term: Term,
-    weight: Bm25Weight,
+    weight: TermWeight,
     strong: bool,
     /// How many documents have it (in the whole index).
     doc_freq: u64,
@@ -108,7 +107,7 @@ struct Stats<'a> {
     searcher: &'a Searcher,
     docs: u64,
     doc_freqs: RefCell<HashMap<Term, u64>>,
-    average_norms: RefCell<HashMap<Field, f32>>,
+    length_norms: RefCell<HashMap<Field, LengthNorms>>,
 }
 
 impl Stats<'_> {
@@ -121,14 +120,15 @@ impl Stats<'_> {
         df
     }
 
-    fn average_norm(&self, field: Field) -> f32 {
-        if let Some(&n) = self.average_norms.borrow().get(&field) {
-            return n;
+    /// The field's BM25 length table (its average length over the whole index).
+    fn length_norms(&self, field: Field) -> LengthNorms {
+        if let Some(norms) = self.length_norms.borrow().get(&field) {
+            return norms.clone();
         }
         let tokens = self.searcher.total_num_tokens(field).unwrap_or(0);
-        let n = tokens as f32 / self.docs.max(1) as f32;
-        self.average_norms.borrow_mut().insert(field, n);
-        n
+        let norms = LengthNorms::new(tokens as f32 / self.docs.max(1) as f32);
+        self.length_norms.borrow_mut().insert(field, norms.clone());
+        norms
     }
 }
 
@@ -148,7 +148,7 @@ impl Matcher {
             searcher,
             docs: searcher.total_num_docs().unwrap_or(0),
             doc_freqs: Default::default(),
-            average_norms: Default::default(),
+            length_norms: Default::default(),
         };
         let compiler = Compiler {
             fields,
@@ -312,12 +312,12 @@ impl Compiler<'_> {
                     (MatchKind::Exact, _) | (_, None) => own,
                     (_, Some(&s)) => s.max(own),
                 };
-                let weight = Bm25Weight::for_one_term(
+                let weight = TermWeight::new(
                     df,
                     self.stats.docs,
-                    self.stats.average_norm(tf.field),
-                )
-                .boost_by(tf.weight * term.penalty);
+                    &self.stats.length_norms(tf.field),
+                    tf.weight * term.penalty,
+                );
                 fields.push(FieldTerm {
                     term: t,
                     weight,

@@ -19,6 +19,7 @@
 //! and among equally good matches a clear taste wins outright. `explain` shows each
 //! criterion's value and each factor of the tie score.
 
+pub mod bm25;
 pub mod criteria;
 pub mod matching;
 pub mod query;
