@@ -15,7 +15,10 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+use tantivy::index::SegmentId;
 use tantivy::postings::Postings;
+use tantivy::postings::TermInfo;
 use tantivy::query::{Bm25StatisticsProvider, EnableScoring, PhraseQuery, Query, Weight};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, Searcher, SegmentReader, TERMINATED, Term};
@@ -62,6 +65,20 @@ struct FieldTerm {
     strong: bool,
     /// How many documents have it (in the whole index).
     doc_freq: u64,
+    /// Where its postings are in each segment.
+    found: TermInfos,
+}
+
+/// A term's dictionary entry in each segment of the searcher, looked up once per
+/// query (counting its documents) and used again to read its postings.
+#[derive(Clone, Default)]
+struct TermInfos(std::sync::Arc<[(SegmentId, TermInfo)]>);
+
+impl TermInfos {
+    fn in_segment(&self, segment: &SegmentReader) -> Option<&TermInfo> {
+        let id = segment.segment_id();
+        self.0.iter().find(|(s, _)| *s == id).map(|(_, info)| info)
+    }
 }
 
 /// Matches fewer than one in this many documents of a segment are sparse: phrase
@@ -106,18 +123,34 @@ pub struct Matcher {
 struct Stats<'a> {
     searcher: &'a Searcher,
     docs: u64,
-    doc_freqs: RefCell<HashMap<Term, u64>>,
+    terms: RefCell<FxHashMap<Term, (u64, TermInfos)>>,
     length_norms: RefCell<HashMap<Field, LengthNorms>>,
 }
 
 impl Stats<'_> {
     fn doc_freq(&self, term: &Term) -> u64 {
-        if let Some(&df) = self.doc_freqs.borrow().get(term) {
-            return df;
+        self.lookup(term).0
+    }
+
+    /// How many documents hold `term`, and where its postings are, segment by segment.
+    fn lookup(&self, term: &Term) -> (u64, TermInfos) {
+        if let Some(found) = self.terms.borrow().get(term) {
+            return found.clone();
         }
-        let df = self.searcher.doc_freq(term).unwrap_or(0);
-        self.doc_freqs.borrow_mut().insert(term.clone(), df);
-        df
+        let infos: Vec<(SegmentId, TermInfo)> = self
+            .searcher
+            .segment_readers()
+            .iter()
+            .filter_map(|segment| {
+                let inverted = segment.inverted_index(term.field()).ok()?;
+                let info = inverted.get_term_info(term).ok()??;
+                Some((segment.segment_id(), info))
+            })
+            .collect();
+        let doc_freq = infos.iter().map(|(_, i)| u64::from(i.doc_freq)).sum();
+        let found = (doc_freq, TermInfos(infos.into()));
+        self.terms.borrow_mut().insert(term.clone(), found.clone());
+        found
     }
 
     /// The field's BM25 length table (its average length over the whole index).
@@ -147,7 +180,7 @@ impl Matcher {
         let stats = Stats {
             searcher,
             docs: searcher.total_num_docs().unwrap_or(0),
-            doc_freqs: Default::default(),
+            terms: Default::default(),
             length_norms: Default::default(),
         };
         let compiler = Compiler {
@@ -304,7 +337,7 @@ impl Compiler<'_> {
                     continue;
                 }
                 let t = Term::from_field_text(tf.field, &term.text);
-                let own = self.stats.doc_freq(&t);
+                let (own, found) = self.stats.lookup(&t);
                 if own == 0 {
                     continue;
                 }
@@ -323,6 +356,7 @@ impl Compiler<'_> {
                     weight,
                     strong,
                     doc_freq: own,
+                    found,
                 });
             }
         }
@@ -484,13 +518,13 @@ fn postings_hits(
     within: Option<&[DocId]>,
 ) -> Result<Vec<Hit>> {
     let field = ft.term.field();
-    let inverted = segment.inverted_index(field)?;
-    let Some(mut postings) = inverted
-        .read_postings(&ft.term, IndexRecordOption::WithFreqs)
-        .map_err(|e| Error::io("reading postings", e))?
-    else {
+    let Some(info) = ft.found.in_segment(segment) else {
         return Ok(Vec::new());
     };
+    let mut postings = segment
+        .inverted_index(field)?
+        .read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)
+        .map_err(|e| Error::io("reading postings", e))?;
     let norms = segment.get_fieldnorms_reader(field)?;
     let hit = |doc: DocId, postings: &tantivy::postings::SegmentPostings| Hit {
         doc,
