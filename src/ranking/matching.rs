@@ -600,10 +600,25 @@ fn mark_typed(
     Ok(())
 }
 
-/// The union of many lists, merged pairwise in a balanced tree (each hit is copied
-/// about log2(lists) times, not once per list).
+/// The union of many lists. Merged pairwise in a balanced tree (each hit is copied
+/// about log2(lists) times, not once per list), or, when the lists are many and
+/// crowd their span of document ids (a short prefix or a common word across many
+/// fields and corrections), gathered into arrays indexed by document
+/// ([`union_dense`]): every hit is written once and the span is read once.
 fn union_all(mut lists: Vec<Vec<Hit>>) -> Vec<Hit> {
     lists.retain(|l| !l.is_empty());
+    if lists.len() >= 3 {
+        let total: usize = lists.iter().map(Vec::len).sum();
+        let first = lists.iter().filter_map(|l| l.first()).map(|h| h.doc).min();
+        let last = lists.iter().filter_map(|l| l.last()).map(|h| h.doc).max();
+        if let (Some(first), Some(last)) = (first, last) {
+            let span = (last - first) as usize + 1;
+            let levels = lists.len().next_power_of_two().trailing_zeros() as usize;
+            if total.saturating_mul(levels) >= span / 2 {
+                return union_dense(&lists, first, span);
+            }
+        }
+    }
     while lists.len() > 1 {
         let mut next = Vec::with_capacity(lists.len().div_ceil(2));
         let mut iter = lists.into_iter();
@@ -616,6 +631,39 @@ fn union_all(mut lists: Vec<Vec<Hit>>) -> Vec<Hit> {
         lists = next;
     }
     lists.pop().unwrap_or_default()
+}
+
+/// The union of `lists`, whose documents lie in `first..first + span`: scores add
+/// up, the fewest typos and any strong or typed match are kept, as [`union`] does.
+fn union_dense(lists: &[Vec<Hit>], first: DocId, span: usize) -> Vec<Hit> {
+    const PRESENT: u8 = 1;
+    const STRONG: u8 = 2;
+    const TYPED: u8 = 4;
+    let mut score = vec![0.0f32; span];
+    // `u8::MAX - typos`, so that zeroed memory means "none yet" and the best is the max.
+    let mut spared = vec![0u8; span];
+    let mut flags = vec![0u8; span];
+    for hit in lists.iter().flatten() {
+        let i = (hit.doc - first) as usize;
+        if let (Some(s), Some(t), Some(f)) = (score.get_mut(i), spared.get_mut(i), flags.get_mut(i)) {
+            *s += hit.score;
+            *t = (*t).max(u8::MAX - hit.typos);
+            *f |= PRESENT | if hit.strong { STRONG } else { 0 } | if hit.typed { TYPED } else { 0 };
+        }
+    }
+    let mut out = Vec::with_capacity(lists.iter().map(Vec::len).max().unwrap_or(0));
+    for (i, &f) in flags.iter().enumerate() {
+        if f != 0 {
+            out.push(Hit {
+                doc: first + i as DocId,
+                score: score[i],
+                typos: u8::MAX - spared[i],
+                strong: f & STRONG != 0,
+                typed: f & TYPED != 0,
+            });
+        }
+    }
+    out
 }
 
 /// Hits of either side; a document in both adds its scores and keeps the better facts.
@@ -750,6 +798,46 @@ mod tests {
         );
         let docs: Vec<_> = out.iter().map(|h| (h.doc, h.score, h.typos)).collect();
         assert_eq!(docs, [(1, 1.0, 0), (2, 2.0, 1), (3, 3.0, 0)]);
+    }
+
+    #[test]
+    fn dense_and_pairwise_unions_agree() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for lists in [3usize, 5, 12] {
+            // Sparse and crowded lists over the same span, typo costs and flags mixed.
+            let made: Vec<Vec<Hit>> = (0..lists)
+                .map(|l| {
+                    let keep = if l % 2 == 0 { 2 } else { 9 };
+                    let mut list = Vec::new();
+                    for doc in 40..400u32 {
+                        if rng.random_range(0..keep) != 0 {
+                            continue;
+                        }
+                        list.push(Hit {
+                            doc,
+                            // Scores exact in f32, so any order of adding agrees.
+                            score: rng.random_range(1..8) as f32 * 0.25,
+                            typos: rng.random_range(0..3),
+                            strong: rng.random_range(0..3) == 0,
+                            typed: rng.random_range(0..4) == 0,
+                        });
+                    }
+                    list
+                })
+                .collect();
+            let dense = union_dense(&made, 40, 360);
+            let mut pairwise = Vec::new();
+            for list in made {
+                pairwise = union(pairwise, list);
+            }
+            let key = |h: &Hit| (h.doc, h.score, h.typos, h.strong, h.typed);
+            assert_eq!(
+                dense.iter().map(key).collect::<Vec<_>>(),
+                pairwise.iter().map(key).collect::<Vec<_>>(),
+                "{lists} lists"
+            );
+        }
     }
 
     #[test]
