@@ -494,10 +494,16 @@ mod tests {
             let mut single = Vec::new();
             while single.len() < 5_000 {
                 let v = rng.random_range(0..13u32);
-                let n = if clustered { rng.random_range(1..40) } else { 1 };
+                let n = if clustered {
+                    rng.random_range(1..40)
+                } else {
+                    1
+                };
                 single.extend(std::iter::repeat_n(v, n));
             }
-            let docs: Vec<u32> = (0..single.len() as u32 + 10).filter(|d| d % 3 != 0).collect();
+            let docs: Vec<u32> = (0..single.len() as u32 + 10)
+                .filter(|d| d % 3 != 0)
+                .collect();
             let mut counts = vec![0u32; 12];
             count_single(&mut counts, &single, &docs);
             let mut naive = vec![0u32; 12];

@@ -645,7 +645,8 @@ fn union_dense(lists: &[Vec<Hit>], first: DocId, span: usize) -> Vec<Hit> {
     let mut flags = vec![0u8; span];
     for hit in lists.iter().flatten() {
         let i = (hit.doc - first) as usize;
-        if let (Some(s), Some(t), Some(f)) = (score.get_mut(i), spared.get_mut(i), flags.get_mut(i)) {
+        if let (Some(s), Some(t), Some(f)) = (score.get_mut(i), spared.get_mut(i), flags.get_mut(i))
+        {
             *s += hit.score;
             *t = (*t).max(u8::MAX - hit.typos);
             *f |= PRESENT | if hit.strong { STRONG } else { 0 } | if hit.typed { TYPED } else { 0 };
