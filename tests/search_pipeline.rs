@@ -528,3 +528,51 @@ fn the_build_writes_each_category_in_few_runs() {
         categories.len()
     );
 }
+
+#[test]
+fn products_ranked_exactly_equal_keep_one_order_whatever_the_catalog_order() {
+    // Forty products alike in everything but their id tie on every criterion and
+    // score; two builds from the catalog in opposite orders number them oppositely.
+    let products: Vec<Value> = (0..40)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("twin-{i:02}"),
+                "title": "Brass floor lamp",
+                "brand": "Nordby",
+                "category": ["Lighting", "Floor Lamps"],
+                "price": 120.0,
+            })
+        })
+        .collect();
+    let reversed: Vec<Value> = products.iter().rev().cloned().collect();
+    let (forward, backward) = (
+        common::fixture_from_lines(&products),
+        common::fixture_from_lines(&reversed),
+    );
+    for query in ["lamp ", ""] {
+        let ids = |f: &Fixture, page: usize| -> Vec<String> {
+            let request = SearchRequest {
+                per_page: 15,
+                page,
+                ..SearchRequest::query(query)
+            };
+            let response = f.engine.search(&request).expect("search");
+            response.hits.into_iter().map(|h| h.id).collect()
+        };
+        let pages = |f: &Fixture| -> Vec<String> { (1..=3).flat_map(|p| ids(f, p)).collect() };
+        let (a, b) = (pages(&forward), pages(&backward));
+        assert_eq!(a.len(), 40, "{query:?}: every twin once over the pages");
+        assert_eq!(
+            a, b,
+            "{query:?}: the order follows the ids, not the catalog"
+        );
+        assert_ne!(
+            a,
+            products
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>(),
+            "{query:?}: ties are not simply in catalog order"
+        );
+    }
+}

@@ -160,6 +160,8 @@ pub struct SegmentColumns {
     prior: Vec<f32>,
     /// The largest of `prior`.
     prior_max: f32,
+    /// A number per document fixed by its product id alone ([`tie_order`]).
+    tie: Vec<u32>,
 }
 
 impl SegmentColumns {
@@ -230,7 +232,15 @@ impl SegmentColumns {
                 .collect();
             columns.prior_max = columns.prior.iter().copied().fold(0.0, f32::max);
         }
+        columns.tie = tie_order(reader, fields.id)?;
         Ok(columns)
+    }
+
+    /// Where the document goes among products ranked exactly equal: a number that
+    /// depends only on its product id (0 for a document without one).
+    #[inline]
+    pub fn tie(&self, doc: u32) -> u32 {
+        self.tie.get(doc as usize).copied().unwrap_or(0)
     }
 
     /// The largest `ln(1 + popularity)` of the segment.
@@ -276,7 +286,45 @@ impl SegmentColumns {
                 .map(ValuePostings::heap_bytes)
                 .sum::<usize>()
             + self.numeric.iter().map(|n| n.capacity() * 8).sum::<usize>()
+            + self.prior.capacity() * 4
+            + self.tie.capacity() * 4
     }
+}
+
+/// Per document, a hash of its product id (FNV-1a, 32 bits), read from the `_id`
+/// dictionary: products that rank exactly equal are ordered by it, so the same
+/// catalog gives the same order however its documents were laid out (tantivy's
+/// writer threads number documents differently from build to build, and two replicas
+/// that each built the catalog must page through the same list).
+fn tie_order(reader: &SegmentReader, id_field: tantivy::schema::Field) -> Result<Vec<u32>> {
+    use tantivy::DocSet;
+    let mut tie = vec![0u32; reader.max_doc() as usize];
+    let inverted = reader.inverted_index(id_field)?;
+    let mut stream = inverted
+        .terms()
+        .stream()
+        .map_err(|e| Error::io("reading the product ids", e))?;
+    while stream.advance() {
+        let hash = fnv1a(stream.key());
+        let mut postings = inverted
+            .read_postings_from_terminfo(stream.value(), tantivy::schema::IndexRecordOption::Basic)
+            .map_err(|e| Error::io("reading the product ids", e))?;
+        let mut doc = postings.doc();
+        while doc != tantivy::TERMINATED {
+            if let Some(slot) = tie.get_mut(doc as usize) {
+                *slot = hash;
+            }
+            doc = postings.advance();
+        }
+    }
+    Ok(tie)
+}
+
+/// FNV-1a, 32 bits: fixed across builds, machines and versions (unlike `std`'s hasher).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Columns for every segment of a searcher, aligned with `searcher.segment_readers()`.
@@ -285,6 +333,14 @@ pub type Columns = Vec<Arc<SegmentColumns>>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tie_hash_is_fnv1a() {
+        // Reference values of 32-bit FNV-1a.
+        assert_eq!(fnv1a(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a(b"foobar"), 0xbf9c_f968);
+    }
 
     #[test]
     fn multi_column_pads_documents_without_values() {

@@ -75,6 +75,8 @@ pub struct Candidate {
     pub buried: bool,
     /// Sort value, oriented so larger is better (NaN-free).
     key: f64,
+    /// Order among exact ties, from the product id (`SegmentColumns::tie`).
+    tie: u32,
 }
 
 impl Candidate {
@@ -85,7 +87,9 @@ impl Candidate {
             .then_with(|| self.key.total_cmp(&other.key))
             .then_with(|| self.tier.cmp(&other.tier))
             .then_with(|| self.score.total_cmp(&other.score))
-            // Earlier documents win ties, so the order is stable across pages.
+            // Exact ties go by product id, so the order is the same on every page, after
+            // every rebuild and on every replica; the address only if two ids collide.
+            .then_with(|| other.tie.cmp(&self.tie))
             .then_with(|| other.address.segment_ord.cmp(&self.address.segment_ord))
             .then_with(|| other.address.doc_id.cmp(&self.address.doc_id))
     }
@@ -444,6 +448,7 @@ impl Pass<'_> {
                 breakdown,
                 buried: effect.buried,
                 key,
+                tie: columns.tie(doc),
             };
             if heap.len() < r.window {
                 heap.push(Worst(candidate));
@@ -510,6 +515,7 @@ pub fn place_pins(r: &Retrieval, mut retrieved: Retrieved) -> Retrieved {
                 breakdown,
                 buried: false,
                 key: 0.0,
+                tie: 0,
             })
         } else {
             organic.next()
