@@ -364,7 +364,7 @@ fn events_on_a_shape_searches_on_b(client: &Client, a: &Replica, b: &Replica) {
         .collect();
     let mean = |r: &[usize]| r.iter().sum::<usize>() as f64 / r.len() as f64;
     // They rise on average, and the brand's best does not fall (it may already be
-    // first: the page is a browse, and which products lead it varies with the build).
+    // first on a browse page).
     assert!(
         after[0] <= before[0] && mean(&followed) < mean(&before),
         "{brand} did not rise on B: {before:?} → {followed:?} (brand now at {after:?})"
