@@ -398,3 +398,57 @@ fn the_top_of_a_short_page_equals_the_top_of_a_long_one() {
         }
     }
 }
+
+#[test]
+fn a_personalized_ranking_pages_through_every_product_once() {
+    // The retrieval skips products whose best possible score (the profile's highest
+    // affinity, every boost) cannot reach the page. Were that bound ever below a real
+    // score, a product of the top would be skipped on one page and never shown:
+    // paging through everything would miss it and show another twice.
+    let s = setup(&demo_schema());
+    let shopper = personalized_shopper("pager");
+    let bought = products_where(&s.fixture, |p| p["brand"] == "Loom House");
+    let viewed = products_where(&s.fixture, |p| p["category"][0] == "Lighting");
+    s.engine
+        .record_events(&purchases(&shopper, &bought, 5))
+        .unwrap();
+    let views: Vec<Value> = viewed
+        .iter()
+        .take(12)
+        .map(|p| json!({"type": "view", "shopper": shopper, "product": p["id"]}))
+        .collect();
+    s.engine
+        .record_events(json!(views).to_string().as_bytes())
+        .unwrap();
+    for (query, filters) in [("", vec![]), ("rug ", vec![]), ("", vec!["in_stock:true"])] {
+        let page = |page: usize| {
+            s.engine
+                .search(&SearchRequest {
+                    shopper: Some(shopper.clone()),
+                    per_page: 50,
+                    page,
+                    filters: filters.iter().map(|f| f.to_string()).collect(),
+                    ..SearchRequest::query(query)
+                })
+                .unwrap()
+        };
+        let first = page(1);
+        assert_eq!(first.variant, "personalized");
+        let total = first.total as usize;
+        assert!(
+            total > 100,
+            "{query:?}: {total} results are too few to page"
+        );
+        let mut seen = std::collections::HashSet::new();
+        for p in 1..=total.div_ceil(50) {
+            for hit in page(p).hits {
+                assert!(
+                    seen.insert(hit.id.clone()),
+                    "{query:?}: {} shown twice",
+                    hit.id
+                );
+            }
+        }
+        assert_eq!(seen.len(), total, "{query:?}: every product once");
+    }
+}
