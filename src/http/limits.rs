@@ -8,7 +8,8 @@
 //!   its rate; then a request takes one of a fixed number of engine slots, waiting at
 //!   most `queue_wait`, or gets `503` with `Retry-After`. A heavy search (see
 //!   [`is_heavy`]) first takes one of fewer heavy slots, so costly requests can never
-//!   occupy every core and ordinary queries keep their latency;
+//!   occupy every core, and runs on the [`HeavyPool`]'s lower-priority threads, so
+//!   ordinary queries keep their latency;
 //! * [`bound_request`] runs first on every request: JSON `414`/`431` for over-long
 //!   URIs and headers, JSON `400` for a path that is not UTF-8 once decoded, and the
 //!   whole body read within a time limit (`408` when a client stops sending), so a
@@ -27,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
 use super::admin::presented_key;
+use super::heavy_pool::HeavyPool;
 use super::{ApiError, AppState};
 use crate::settings::{Limits, RateLimit};
 
@@ -46,6 +48,8 @@ pub struct Gate {
     pub capacity: usize,
     heavy: Arc<Semaphore>,
     pub heavy_capacity: usize,
+    /// Runs the searches that hold a heavy slot, at a lower CPU priority.
+    pub heavy_pool: HeavyPool,
     queue_wait: Duration,
     pub request_timeout: Duration,
     pub search_deadline: Duration,
@@ -63,6 +67,7 @@ impl Gate {
             capacity,
             heavy: Arc::new(Semaphore::new(heavy_capacity)),
             heavy_capacity,
+            heavy_pool: HeavyPool::new(heavy_capacity),
             queue_wait: Duration::from_millis(limits.queue_wait_ms),
             request_timeout: limits.request_timeout(),
             search_deadline: limits.search_deadline(),

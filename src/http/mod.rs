@@ -10,6 +10,7 @@ mod admin;
 mod analytics;
 mod autocomplete;
 pub mod error;
+mod heavy_pool;
 pub mod limits;
 mod observe;
 pub mod openapi;

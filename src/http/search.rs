@@ -105,7 +105,9 @@ fn verified_shopper(
 /// 4 ms (`benches/icecat_load.sh`). Heavy searches, searches on large catalogs,
 /// searches that read a profile from Redis (a network call) and requests that came
 /// without a lane still go to the blocking pool, so a long or waiting search never
-/// holds up the connections the worker serves.
+/// holds up the connections the worker serves; heavy ones run on the gate's
+/// lower-priority threads ([`super::heavy_pool`]), so they give way to ordinary
+/// searches when both want a core.
 ///
 /// [`limits::admit`]: super::limits::admit
 async fn run(
@@ -120,6 +122,13 @@ async fn run(
         && !(request.shopper.is_some() && engine.shopper_store_is_remote());
     let response = if inline {
         crate::deadline::within(budget, || engine.search(&request))?
+    } else if lane == Some(Lane::Heavy) {
+        state
+            .gate
+            .heavy_pool
+            .run(move || crate::deadline::within(budget, || engine.search(&request)))
+            .await
+            .map_err(|e| ApiError::from(crate::Error::Internal(format!("search task failed: {e}"))))??
     } else {
         tokio::task::spawn_blocking(move || {
             crate::deadline::within(budget, || engine.search(&request))
