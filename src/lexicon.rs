@@ -123,10 +123,11 @@ impl Lexicon {
         self.map.get(term).unwrap_or(0)
     }
 
-    /// Words within `max_distance` edits of `word` (transpositions count as one),
-    /// closest first, then most frequent; at most `limit`.
+    /// Words of letters within `max_distance` edits of `word` (transpositions count
+    /// as one), closest first, then most frequent; at most `limit`. Words with digits
+    /// or punctuation are never offered as corrections.
     pub fn fuzzy(&self, word: &str, max_distance: u8, limit: usize) -> Vec<Candidate> {
-        let automaton = TypoAutomaton::new(word, max_distance);
+        let automaton = TypoAutomaton::new(word, max_distance).letters_only();
         let mut stream = self.map.search(&automaton).into_stream();
         let mut found = Vec::new();
         while let Some((term, df)) = stream.next() {

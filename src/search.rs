@@ -413,6 +413,9 @@ pub fn plan_query(
 
 /// Most suggestions offered when nothing matched.
 const MAX_SUGGESTIONS: usize = 3;
+/// Most unknown words of one query looked up for "did you mean" (each lookup walks
+/// the lexicon within two edits; the rest of the words are kept as typed).
+pub const MAX_SUGGESTED_WORDS: usize = 4;
 
 /// The zero-result message and "did you mean" queries built from the lexicon's
 /// nearest words to the words the index does not know.
@@ -421,31 +424,42 @@ fn no_results(
     words: &[QueryWord],
     query: &str,
 ) -> (Option<String>, Vec<String>) {
+    // Each unknown word's nearest lexicon words, looked up once; suggestion `rank`
+    // replaces every unknown word by its `rank`-th nearest.
+    let mut looked_up = 0;
+    let nearest: Vec<Vec<String>> = words
+        .iter()
+        .map(|w| {
+            let surface = crate::analysis::fold_word(&w.surface);
+            if w.is_number
+                || snapshot.lexicon.doc_freq(w.primary()) > 0
+                || surface.chars().count() < 3
+                || surface.len() > crate::typo::MAX_TYPO_WORD_BYTES
+                || looked_up >= MAX_SUGGESTED_WORDS
+            {
+                return Vec::new();
+            }
+            looked_up += 1;
+            snapshot
+                .lexicon
+                .fuzzy(&surface, 2, MAX_SUGGESTIONS)
+                .into_iter()
+                .map(|c| c.term)
+                .collect()
+        })
+        .collect();
     let mut suggestions: Vec<String> = Vec::new();
     for rank in 0..MAX_SUGGESTIONS {
         let mut changed = false;
         let rewritten: Vec<String> = words
             .iter()
-            .map(|w| {
-                let surface = crate::analysis::fold_word(&w.surface);
-                if w.is_number
-                    || snapshot.lexicon.doc_freq(w.primary()) > 0
-                    || surface.chars().count() < 3
-                    || surface.len() > crate::typo::MAX_TYPO_WORD_BYTES
-                {
-                    return w.surface.clone();
+            .zip(&nearest)
+            .map(|(w, near)| match near.get(rank) {
+                Some(term) => {
+                    changed = true;
+                    term.clone()
                 }
-                match snapshot
-                    .lexicon
-                    .fuzzy(&surface, 2, MAX_SUGGESTIONS)
-                    .get(rank)
-                {
-                    Some(c) => {
-                        changed = true;
-                        c.term.clone()
-                    }
-                    None => w.surface.clone(),
-                }
+                None => w.surface.clone(),
             })
             .collect();
         let suggestion = rewritten.join(" ");
