@@ -306,6 +306,7 @@ pub fn search(context: &SearchContext, request: &SearchRequest) -> Result<Search
         (words, planned, text)
     });
     let text = text?;
+    crate::deadline::check()?;
     let personalization = match (&shopper.profile, shopper.variant, request.personalize) {
         (Some(profile), Variant::Personalized, true) => {
             Some(Personalization::new(profile, snapshot, shopper.now))
@@ -436,6 +437,7 @@ fn no_results(
                 || surface.chars().count() < 3
                 || surface.len() > crate::typo::MAX_TYPO_WORD_BYTES
                 || looked_up >= MAX_SUGGESTED_WORDS
+                || crate::deadline::check().is_err()
             {
                 return Vec::new();
             }

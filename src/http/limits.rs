@@ -157,9 +157,18 @@ pub const HEAVY_FACETS: usize = 4;
 pub const HEAVY_WINDOW: usize = 500;
 /// A POST search body longer than this counts as heavy.
 pub const HEAVY_BODY_BYTES: u64 = 256;
+/// A query text longer than this (in bytes) counts as heavy: long words cost typo
+/// lookups whatever their number.
+pub const HEAVY_QUERY_BYTES: usize = 40;
+
+/// Whether a query text is costly by itself (see [`HEAVY_WORDS`], [`HEAVY_QUERY_BYTES`]).
+pub fn is_heavy_query(q: &str) -> bool {
+    q.len() > HEAVY_QUERY_BYTES || q.split_whitespace().count() > HEAVY_WORDS
+}
 
 /// Whether a search request is costly by its shape (read from the URI, or the
-/// body's length for POST): many words, filters or facets, a deep page, explain.
+/// body's length for POST): many or long words, many filters or facets, a deep page,
+/// explain.
 pub fn is_heavy(request: &Request) -> bool {
     if request.uri().path() != "/v1/search" {
         return false;
@@ -168,12 +177,12 @@ pub fn is_heavy(request: &Request) -> bool {
         let length = axum::body::HttpBody::size_hint(request.body()).upper();
         return length.is_none_or(|n| n > HEAVY_BODY_BYTES);
     }
-    let (mut filters, mut facets, mut words) = (0, 0, 0);
+    let (mut filters, mut facets, mut heavy_query) = (0, 0, false);
     let (mut page, mut per_page) = (1usize, 20usize);
     let query = request.uri().query().unwrap_or("");
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
-            "q" => words += value.split_whitespace().count(),
+            "q" => heavy_query |= is_heavy_query(&value),
             "filter" => filters += 1,
             "facets" => facets += value.split(',').count(),
             "page" => page = value.parse().unwrap_or(1),
@@ -182,7 +191,7 @@ pub fn is_heavy(request: &Request) -> bool {
             _ => {}
         }
     }
-    words > HEAVY_WORDS
+    heavy_query
         || filters > HEAVY_FILTERS
         || facets > HEAVY_FACETS
         || page.saturating_mul(per_page) > HEAVY_WINDOW
@@ -360,6 +369,12 @@ mod tests {
         let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
         assert!(!is_heavy(&get("/v1/search?q=grey+sofa&facets=brand,price")));
         assert!(is_heavy(&get("/v1/search?q=a+b+c+d+e")));
+        assert!(is_heavy(&get(&format!(
+            "/v1/search?q={}+{}",
+            "x".repeat(31),
+            "y".repeat(31)
+        ))));
+        assert!(!is_heavy(&get("/v1/search?q=hp+laserjet+black+toner")));
         assert!(is_heavy(&get("/v1/search?q=&page=30&per_page=20")));
         assert!(is_heavy(&get(
             "/v1/search?facets=brand,price,category,color,material"

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::access::shopper_id;
 use super::admin::is_admin;
-use super::limits::Lane;
+use super::limits::{self, Lane};
 use super::params::{pairs_from_json, pairs_from_query, search_request};
 use super::{ApiError, AppState, INLINE_MAX_PRODUCTS, MAX_SEARCH_BODY_BYTES, body_error};
 use crate::search::{SearchRequest, SearchResponse};
@@ -117,12 +117,15 @@ async fn run(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let engine = state.engine.clone();
     let budget = state.gate.search_deadline;
+    // A POST body short enough to pass as light can still carry a costly query.
+    let heavy = lane == Some(Lane::Heavy) || limits::is_heavy_query(&request.q);
     let inline = lane == Some(Lane::Light)
+        && !heavy
         && engine.documents() <= INLINE_MAX_PRODUCTS
         && !(request.shopper.is_some() && engine.shopper_store_is_remote());
     let response = if inline {
         crate::deadline::within(budget, || engine.search(&request))?
-    } else if lane == Some(Lane::Heavy) {
+    } else if heavy {
         state
             .gate
             .heavy_pool

@@ -30,6 +30,11 @@ pub const MAX_RELAXATION_STEPS: usize = 3;
 /// Longest run-together word tried for a split (each split point costs two
 /// analyses and two lookups, so this bounds the work a single word can cause).
 pub const MAX_SPLIT_WORD_CHARS: usize = 40;
+/// Most typo lookups (one lexicon walk within the word's typo budget, per form of a
+/// word) one query makes; the words after that budget is spent are taken as typed.
+/// Four two-form words fit, so ordinary queries never reach it; a query of ten
+/// misspelt long words costs a bounded walk instead of thirty.
+pub const MAX_TYPO_LOOKUPS: usize = 8;
 
 /// Shortest part a word may be split into.
 const MIN_SPLIT_PART: usize = 2;
@@ -139,8 +144,11 @@ fn correct_words(
 ) -> Vec<WordInput> {
     let words = rejoin_broken_words(words, ctx, corrections);
     let mut inputs = Vec::with_capacity(words.len());
+    let mut lookups_left = MAX_TYPO_LOOKUPS;
     for word in words {
-        if !is_plain_word(&word) {
+        // Past the request's deadline, the remaining words are taken as typed; the
+        // search stops at its next deadline check.
+        if !is_plain_word(&word) || crate::deadline::check().is_err() {
             inputs.push(WordInput {
                 word,
                 typos: Vec::new(),
@@ -149,7 +157,8 @@ fn correct_words(
         }
         let doc_freq = ctx.lexicon.doc_freq(word.primary());
         let known = doc_freq > 0 || (ctx.known_elsewhere)(word.primary());
-        let (typos, closest) = typo_alternatives(&word, ctx, known.then_some(doc_freq));
+        let (typos, closest) =
+            typo_alternatives(&word, ctx, known.then_some(doc_freq), &mut lookups_left);
         if !known
             && closest.is_none_or(|d| d >= 2)
             && let Some(parts) = split_known(&word.surface, ctx)
@@ -300,6 +309,7 @@ fn typo_alternatives(
     word: &QueryWord,
     ctx: &PlanContext,
     known: Option<u64>,
+    lookups_left: &mut usize,
 ) -> (Vec<PlanTerm>, Option<u8>) {
     let none = (Vec::new(), None);
     if known.is_some_and(|df| df > RARE_WORD_DOC_FREQ) {
@@ -321,6 +331,8 @@ fn typo_alternatives(
         forms.push(singular.to_string());
     }
     forms.dedup();
+    forms.truncate(*lookups_left);
+    *lookups_left -= forms.len();
     let mut candidates: Vec<crate::lexicon::Candidate> = Vec::new();
     for form in &forms {
         for c in ctx.lexicon.fuzzy(form, radius, MAX_TYPO_EXPANSIONS * 4) {

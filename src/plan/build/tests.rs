@@ -120,6 +120,62 @@ fn unknown_words_get_typo_alternatives_and_a_correction() {
 }
 
 #[test]
+fn a_long_query_of_misspelt_words_spends_a_bounded_number_of_typo_lookups() {
+    let f = fixture("");
+    // Ten misspelt words, each with one form (no plural, stem unchanged): the first
+    // MAX_TYPO_LOOKUPS are looked up and corrected, the rest are taken as typed.
+    let typed = ["wireles", "mosue", "linnen", "notebok", "loveset"];
+    let query: Vec<&str> = typed
+        .iter()
+        .cycle()
+        .take(MAX_QUERY_WORDS)
+        .copied()
+        .collect();
+    let p = plan(&f, &(query.join(" ") + " "));
+    let corrected: Vec<bool> = p
+        .plan
+        .clauses
+        .iter()
+        .map(|c| kinds(c).iter().any(|(_, kind)| *kind == MatchKind::Typo))
+        .collect();
+    assert_eq!(corrected.len(), MAX_QUERY_WORDS);
+    let lookups = corrected.iter().filter(|&&c| c).count();
+    assert!(
+        lookups > 0 && lookups <= MAX_TYPO_LOOKUPS && lookups < MAX_QUERY_WORDS,
+        "{corrected:?}"
+    );
+    assert!(
+        corrected.iter().skip(lookups).all(|&c| !c),
+        "only the first words are corrected: {corrected:?}"
+    );
+    // A shopper's ordinary query stays well inside the budget.
+    let p = plan(&f, "wireles mosue linnen ");
+    assert!(
+        p.plan
+            .clauses
+            .iter()
+            .all(|c| kinds(c).iter().any(|(_, k)| *k == MatchKind::Typo))
+    );
+}
+
+#[test]
+fn past_the_deadline_words_are_taken_as_typed() {
+    let f = fixture("");
+    let p = crate::deadline::within(std::time::Duration::ZERO, || plan(&f, "wireles mosue "));
+    assert!(
+        p.plan
+            .clauses
+            .iter()
+            .all(|c| kinds(c).iter().all(|(_, k)| *k != MatchKind::Typo)),
+        "no typo lookups once the deadline has passed"
+    );
+    assert!(
+        crate::deadline::check().is_ok(),
+        "the deadline is cleared after"
+    );
+}
+
+#[test]
 fn typo_budget_depends_on_length_and_digits() {
     let f = fixture("");
     // "sofe" has 4 letters: no typo allowed.
