@@ -104,6 +104,7 @@ pub fn build_from_records(
             return Err(e);
         }
     };
+    hold_before_activating();
     let index_dir = data.activate(&building)?;
     Ok(BuildReport {
         indexed,
@@ -117,6 +118,26 @@ pub fn build_from_records(
 }
 
 type Counts = (u64, u64, Vec<(usize, String)>);
+
+/// Test hook: the environment variable naming a file; while that file exists, a
+/// finished build waits before it activates (at most [`MAX_HOLD`]). Tests use it to
+/// make product updates overlap a rebuild deterministically. Unset (production), it
+/// costs one environment lookup per build.
+pub const HOLD_BUILD_ENV: &str = "CLERK_TEST_HOLD_BUILD";
+/// Longest a build waits for [`HOLD_BUILD_ENV`]'s file to go.
+const MAX_HOLD: Duration = Duration::from_secs(120);
+
+/// Waits while the file named by [`HOLD_BUILD_ENV`] exists (test hook).
+fn hold_before_activating() {
+    let Some(gate) = std::env::var_os(HOLD_BUILD_ENV) else {
+        return;
+    };
+    let gate = std::path::PathBuf::from(gate);
+    let started = Instant::now();
+    while gate.exists() && started.elapsed() < MAX_HOLD {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 fn write_index(
     dir: &Path,
