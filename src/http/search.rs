@@ -128,7 +128,9 @@ async fn run(
             .heavy_pool
             .run(move || crate::deadline::within(budget, || engine.search(&request)))
             .await
-            .map_err(|e| ApiError::from(crate::Error::Internal(format!("search task failed: {e}"))))??
+            .map_err(|e| {
+                ApiError::from(crate::Error::Internal(format!("search task failed: {e}")))
+            })??
     } else {
         tokio::task::spawn_blocking(move || {
             crate::deadline::within(budget, || engine.search(&request))
