@@ -6,6 +6,10 @@
 //! (`super::product_type`), put in cluster order (`super::cluster`) and go to a tantivy
 //! writer. Only a build that indexed at least one product and committed cleanly is
 //! activated.
+//!
+//! The update log ([`super::updates`]) is folded in as read when the build starts; the
+//! commit records the last sequence number folded in, and updates logged later are
+//! replayed by whoever opens the new index ([`crate::engine::Engine::catch_up_updates`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +20,7 @@ use rustc_hash::FxHashMap;
 use tantivy::{Index, IndexWriter};
 
 use super::cluster::{CHUNK, Clusters};
+use super::commit_mark::CommitMark;
 use super::data_dir::{DataDir, SCHEMA_NAME, SCHEMA_SNAPSHOT};
 use super::document::to_document;
 use super::product_type::{LEARN_FROM, TypeNouns};
@@ -212,7 +217,14 @@ fn write_index(
     }
     let nouns = typing.finish(&mut feed)?;
     feed.flush(&nouns)?;
-    writer.commit()?;
+    // The index holds the update log up to here; whoever opens it replays the rest.
+    let mark = CommitMark {
+        updates: updates.through,
+        feed: None,
+    };
+    let mut commit = writer.prepare_commit()?;
+    commit.set_payload(&mark.payload());
+    commit.commit()?;
     writer.wait_merging_threads()?;
     suggestions.write(dir)?;
     nouns.save(dir)?;
