@@ -61,6 +61,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             (Arc::new(engine.start_crowd()), Some(feed))
         }
         None => {
+            // Updates acknowledged while a build ran, or logged just before a crash.
+            engine.catch_up_updates()?;
             let store = RedbStore::open_with_cache(
                 &dirs.data_dir.join(STORE_FILE),
                 settings.store.cache_mb.saturating_mul(1 << 20),
