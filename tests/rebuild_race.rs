@@ -5,6 +5,10 @@
 //! and a delete have been acknowledged. After the server switches to the new index,
 //! and again after a restart, the upserted product is searchable and suggested by
 //! autocomplete, and the deleted one stays deleted.
+//!
+//! And a build killed with `kill -9` leaves an `indexes/*.building` directory that the
+//! next build removes, even while the killed process is an unreaped zombie (its pid
+//! still answers `kill(pid, 0)`).
 
 mod common;
 
@@ -142,4 +146,39 @@ fn updates_acknowledged_during_a_rebuild_survive_the_swap_and_a_restart() {
     let mut server = Server::start(&data, &[]);
     check(&server, "after a restart");
     assert!(server.stop());
+}
+
+#[test]
+fn a_killed_build_is_cleaned_up_while_still_a_zombie() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let catalog = dir.path().join("catalog.jsonl");
+    let made = clerk()
+        .args(["demo-catalog", "--products", "200", "--out"])
+        .arg(&catalog)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let index = || {
+        let mut command = clerk();
+        command
+            .args(["index", "--catalog"])
+            .arg(&catalog)
+            .arg("--data-dir")
+            .arg(&data);
+        command
+    };
+    let gate = dir.path().join("hold-build");
+    std::fs::write(&gate, b"").unwrap();
+    let mut killed = index().env("CLERK_TEST_HOLD_BUILD", &gate).spawn().unwrap();
+    wait_for("the build to start", || building(&data));
+    killed.kill().unwrap(); // SIGKILL, and not reaped: a zombie from here on
+    std::thread::sleep(Duration::from_millis(200));
+
+    assert!(index().status().unwrap().success());
+    assert!(
+        !building(&data),
+        "the killed build's directory is removed by the next build"
+    );
+    killed.wait().unwrap();
 }

@@ -100,17 +100,17 @@ pub fn build_from_records(
     let updates = log.load(&|record| Product::from_record(schema, record).ok().map(|p| p.id))?;
     let building = data.begin_build()?;
     observer.started(total_bytes, progress);
-    let outcome = write_index(&building, records, &updates, schema, observer);
+    let outcome = write_index(building.path(), records, &updates, schema, observer);
     observer.finished();
     let (indexed, rejected, rejections) = match outcome {
         Ok(counts) => counts,
         Err(e) => {
-            data.abandon(&building);
+            data.abandon(building);
             return Err(e);
         }
     };
     hold_before_activating();
-    let index_dir = data.activate(&building)?;
+    let index_dir = data.activate(building)?;
     Ok(BuildReport {
         indexed,
         rejected,
