@@ -4,7 +4,8 @@
 //! held before it activates (the `CLERK_TEST_HOLD_BUILD` test hook) until an upsert
 //! and a delete have been acknowledged. After the server switches to the new index,
 //! and again after a restart, the upserted product is searchable and suggested by
-//! autocomplete, and the deleted one stays deleted.
+//! autocomplete, and the deleted one stays deleted. The same holds when the server
+//! stops before the build activates: the next `clerk serve` replays the update.
 //!
 //! And a build killed with `kill -9` leaves an `indexes/*.building` directory that the
 //! next build removes, even while the killed process is an unreaped zombie (its pid
@@ -145,6 +146,41 @@ fn updates_acknowledged_during_a_rebuild_survive_the_swap_and_a_restart() {
 
     let mut server = Server::start(&data, &[]);
     check(&server, "after a restart");
+    assert!(server.stop());
+}
+
+#[test]
+fn an_update_made_during_a_build_nobody_followed_is_replayed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data, &["--demo-products", "300"]);
+    let catalog = catalog_with_marker(&data);
+    let gate = dir.path().join("hold-build");
+    std::fs::write(&gate, b"").unwrap();
+    let mut build = clerk()
+        .args(["index", "--catalog"])
+        .arg(&catalog)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("CLERK_TEST_HOLD_BUILD", &gate)
+        .spawn()
+        .unwrap();
+    wait_for("the build to start", || building(&data));
+    let product = json!([{"id":"zz-new-2","title":"Numbatwise pepper mill","price":12.0}]);
+    let put = Client::new()
+        .put(server.url("/v1/products"))
+        .json(&product)
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    assert!(server.stop());
+    std::fs::remove_file(&gate).unwrap();
+    assert!(build.wait().unwrap().success());
+
+    let mut server = Server::start(&data, &[]);
+    assert_eq!(search_ids(&server, "wombatine"), ["zz-marker"]);
+    assert_eq!(search_ids(&server, "numbatwise"), ["zz-new-2"]);
+    assert!(suggests(&server, "numbatw", "numbatwise"));
     assert!(server.stop());
 }
 
