@@ -1,7 +1,8 @@
 //! `clerk serve` and `clerk shopper-token`: settings resolved (flags over environment
 //! over `clerk.toml` over defaults), the data directory made ready (demo catalog,
 //! interrupted builds cleaned), the shopper store opened with its cache size and
-//! retention, and the HTTP server run until SIGTERM.
+//! retention, product updates logged since the index's build replayed into it, and the
+//! HTTP server run until SIGTERM.
 
 use std::sync::Arc;
 
@@ -61,10 +62,13 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             (Arc::new(engine.start_crowd()), Some(feed))
         }
         None => {
+            // The store first: a second server on this data directory stops here.
             let store = RedbStore::open_with_cache(
                 &dirs.data_dir.join(STORE_FILE),
                 settings.store.cache_mb.saturating_mul(1 << 20),
             )?;
+            // Updates acknowledged while a build ran, or logged just before a crash.
+            engine.catch_up_updates()?;
             let engine = engine.with_shoppers(Arc::new(store)).start_crowd();
             (Arc::new(engine), None)
         }

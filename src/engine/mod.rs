@@ -78,6 +78,10 @@ pub struct Engine {
     finds_cache: Mutex<Option<crowd::FindsCache>>,
     /// The catalog feed shared with other replicas; `None` updates the index directly.
     feed: Option<Arc<ProductFeed>>,
+    /// Held while a product update is logged and applied, and while a new index
+    /// catches up with the log and is swapped in: an update lands either in the log
+    /// before the catch-up reads it, or in the new index.
+    updating: Mutex<()>,
 }
 
 /// Rules compiled for one snapshot and configuration (held, so neither is reused).
@@ -113,6 +117,7 @@ impl Engine {
             crowd: None,
             finds_cache: Mutex::new(None),
             feed: None,
+            updating: Mutex::new(()),
         })
     }
 
@@ -257,11 +262,15 @@ impl Engine {
         self.merged_suggestions(typed, limit)
     }
 
-    /// Switches to a newly activated index, if `CURRENT` names one; returns whether it did.
+    /// Switches to a newly activated index, if `CURRENT` names one; returns whether it
+    /// did. A lone server first replays the product updates logged since the new
+    /// index's build, so none acknowledged meanwhile is lost (replicas get them from
+    /// the catalog feed instead).
     pub fn follow_current(&self) -> Result<bool> {
         let Some(current) = self.data.current_index()? else {
             return Ok(false);
         };
+        let _updating = self.lock_updates()?;
         let mut open_dir = self
             .open_dir
             .lock()
@@ -270,6 +279,9 @@ impl Engine {
             return Ok(false);
         }
         let index = LiveIndex::open(&current)?;
+        if self.feed.is_none() {
+            self.replay_log_into(&index)?;
+        }
         // Synonyms are compiled with the analyzer, which the new index may change.
         if let Some(dir) = &self.config_dir {
             let config = StoreConfig::load(dir, &index.snapshot())?;

@@ -6,6 +6,10 @@
 //! (`super::product_type`), put in cluster order (`super::cluster`) and go to a tantivy
 //! writer. Only a build that indexed at least one product and committed cleanly is
 //! activated.
+//!
+//! The update log ([`super::updates`]) is folded in as read when the build starts; the
+//! commit records the last sequence number folded in, and updates logged later are
+//! replayed by whoever opens the new index ([`crate::engine::Engine::catch_up_updates`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +20,7 @@ use rustc_hash::FxHashMap;
 use tantivy::{Index, IndexWriter};
 
 use super::cluster::{CHUNK, Clusters};
+use super::commit_mark::CommitMark;
 use super::data_dir::{DataDir, SCHEMA_NAME, SCHEMA_SNAPSHOT};
 use super::document::to_document;
 use super::product_type::{LEARN_FROM, TypeNouns};
@@ -95,16 +100,17 @@ pub fn build_from_records(
     let updates = log.load(&|record| Product::from_record(schema, record).ok().map(|p| p.id))?;
     let building = data.begin_build()?;
     observer.started(total_bytes, progress);
-    let outcome = write_index(&building, records, &updates, schema, observer);
+    let outcome = write_index(building.path(), records, &updates, schema, observer);
     observer.finished();
     let (indexed, rejected, rejections) = match outcome {
         Ok(counts) => counts,
         Err(e) => {
-            data.abandon(&building);
+            data.abandon(building);
             return Err(e);
         }
     };
-    let index_dir = data.activate(&building)?;
+    hold_before_activating();
+    let index_dir = data.activate(building)?;
     Ok(BuildReport {
         indexed,
         rejected,
@@ -117,6 +123,26 @@ pub fn build_from_records(
 }
 
 type Counts = (u64, u64, Vec<(usize, String)>);
+
+/// Test hook: the environment variable naming a file; while that file exists, a
+/// finished build waits before it activates (at most [`MAX_HOLD`]). Tests use it to
+/// make product updates overlap a rebuild deterministically. Unset (production), it
+/// costs one environment lookup per build.
+pub const HOLD_BUILD_ENV: &str = "CLERK_TEST_HOLD_BUILD";
+/// Longest a build waits for [`HOLD_BUILD_ENV`]'s file to go.
+const MAX_HOLD: Duration = Duration::from_secs(120);
+
+/// Waits while the file named by [`HOLD_BUILD_ENV`] exists (test hook).
+fn hold_before_activating() {
+    let Some(gate) = std::env::var_os(HOLD_BUILD_ENV) else {
+        return;
+    };
+    let gate = std::path::PathBuf::from(gate);
+    let started = Instant::now();
+    while gate.exists() && started.elapsed() < MAX_HOLD {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 fn write_index(
     dir: &Path,
@@ -191,7 +217,14 @@ fn write_index(
     }
     let nouns = typing.finish(&mut feed)?;
     feed.flush(&nouns)?;
-    writer.commit()?;
+    // The index holds the update log up to here; whoever opens it replays the rest.
+    let mark = CommitMark {
+        updates: updates.through,
+        feed: None,
+    };
+    let mut commit = writer.prepare_commit()?;
+    commit.set_payload(&mark.payload());
+    commit.commit()?;
     writer.wait_merging_threads()?;
     suggestions.write(dir)?;
     nouns.save(dir)?;

@@ -9,8 +9,10 @@
 
 pub mod build;
 mod cluster;
+pub mod commit_mark;
 pub mod data_dir;
 pub mod document;
+pub mod file_lock;
 pub mod product_type;
 mod suggest_updates;
 mod update;

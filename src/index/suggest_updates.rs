@@ -2,7 +2,7 @@
 //!
 //! Before an update commits, [`LiveIndex::stored_versions`] reads the current stored
 //! version of every product it touches (a product not yet in the index has none).
-//! Once the commit succeeded, the `note_*` methods hand each (old, new) pair to the
+//! Once the commit succeeded, [`LiveIndex::note_feed`] hands each (old, new) pair to the
 //! index's [`SuggestionOverlay`], so the next autocomplete request already offers an
 //! upserted product's words and no longer offers a deleted one's. Updates are applied
 //! in order under the index writer's lock, so the overlay sees them in commit order.
@@ -13,7 +13,9 @@
 //! index directory (the stored version replaced and the new one), and
 //! [`replay_overlay_log`] rebuilds the overlay from it when the index is opened again:
 //! products upserted before a restart stay in autocomplete. A build writes a new index
-//! directory, whose fst holds every update, so its log starts empty.
+//! directory, whose fst holds every update folded into the build, so its log starts
+//! empty; updates logged after the build began are replayed into the new index like
+//! any other update ([`LiveIndex::replay_updates`]), and so reach its overlay.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -64,29 +66,8 @@ impl LiveIndex {
         .collect()
     }
 
-    /// Records committed upserts: each product replaced its stored version.
-    pub(super) fn note_upserts(&self, mut replaced: Replaced, products: &[Product]) {
-        let changes = products
-            .iter()
-            .map(|product| {
-                let old = replaced.insert(product.id.clone(), Some(product.clone()));
-                (old.flatten(), Some(product.clone()))
-            })
-            .collect();
-        self.note(changes);
-    }
-
-    /// Records committed deletes.
-    pub(super) fn note_deletes(&self, replaced: Replaced) {
-        let changes = replaced
-            .into_values()
-            .flatten()
-            .map(|old| (Some(old), None))
-            .collect();
-        self.note(changes);
-    }
-
-    /// Records a committed feed batch, change by change (one product may change twice).
+    /// Records a committed batch (feed, replayed log or request), change by change
+    /// (one product may change twice).
     pub(super) fn note_feed(&self, mut replaced: Replaced, changes: &[FeedChange]) {
         let mut noted = Vec::new();
         for change in changes {
