@@ -8,10 +8,13 @@
 //!
 //! Bounded: a session pairs at most [`MAX_SESSION_PRODUCTS`] distinct products per
 //! kind, a product keeps its [`MAX_NEIGHBOURS`] strongest neighbours (pruned from
-//! twice that, so newcomers get a chance to grow), and a pair remembers at most
-//! [`MAX_PAIR_SHOPPERS`] shoppers (its count stops there).
+//! twice that, so newcomers get a chance to grow), a pair remembers at most
+//! [`MAX_PAIR_SHOPPERS`] shoppers (its count stops there, 4 bytes each), and the whole
+//! model holds at most [`MAX_PAIRS`] pairs: past that, the weakest half now are
+//! forgotten at once. Memory is then bounded whatever the catalog's size and however
+//! many shoppers come: about 64 bytes per pair plus its shoppers.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -24,6 +27,8 @@ pub const MAX_SESSION_PRODUCTS: usize = 20;
 pub const MAX_NEIGHBOURS: usize = 50;
 /// Shoppers remembered per pair (the count saturates there).
 pub const MAX_PAIR_SHOPPERS: usize = 256;
+/// Pairs (one direction each) the model holds at most.
+pub const MAX_PAIRS: usize = 1_000_000;
 
 /// Which co-occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -68,12 +73,14 @@ pub struct Neighbour {
     pub shoppers: usize,
 }
 
-/// One pair's evidence: a decayed weight as of `at`, and who made it.
+/// One pair's evidence: a decayed weight as of `at`, and who made it (32 bits of
+/// each shopper's hash: among at most [`MAX_PAIR_SHOPPERS`], two alike are a
+/// one-in-a-hundred-thousand chance, and cost one count).
 #[derive(Debug, Clone, Default)]
 struct Pair {
     weight: f64,
     at: i64,
-    shoppers: HashSet<u64>,
+    shoppers: Vec<u32>,
 }
 
 impl Pair {
@@ -82,9 +89,11 @@ impl Pair {
     }
 
     fn add(&mut self, shopper: u64, ts: i64, half_life: f64) {
-        if self.shoppers.len() >= MAX_PAIR_SHOPPERS || !self.shoppers.insert(shopper) {
+        let short = shopper as u32;
+        if self.shoppers.len() >= MAX_PAIR_SHOPPERS || self.shoppers.contains(&short) {
             return;
         }
+        self.shoppers.push(short);
         if ts >= self.at {
             self.weight = self.weight * decay(ts - self.at, half_life) + 1.0;
             self.at = ts;
@@ -124,6 +133,9 @@ pub struct CoOccurrence {
     settings: CrowdSettings,
     baskets: HashMap<u64, Basket>,
     pairs: HashMap<(RecommendationKind, String), HashMap<String, Pair>>,
+    /// Pairs held now, and the most allowed ([`MAX_PAIRS`]).
+    pair_count: usize,
+    pair_budget: usize,
     /// What each shopper bought (latest [`MAX_SESSION_PRODUCTS`] × 5), for "for you",
     /// with the time of their last purchase; at most about [`MAX_BUYERS`] shoppers.
     bought: HashMap<u64, Purchases>,
@@ -152,9 +164,17 @@ impl CoOccurrence {
             settings,
             baskets: HashMap::new(),
             pairs: HashMap::new(),
+            pair_count: 0,
+            pair_budget: MAX_PAIRS,
             bought: HashMap::new(),
             seen: 0,
         }
+    }
+
+    /// The same model holding at most `pairs` pairs (tests use small budgets).
+    pub fn with_pair_budget(mut self, pairs: usize) -> CoOccurrence {
+        self.pair_budget = pairs.max(2);
+        self
     }
 
     /// Pairs a product event with the session's other products of its kind.
@@ -204,6 +224,7 @@ impl CoOccurrence {
         for other in others {
             for (a, b) in [(product, &other), (&other, product)] {
                 let neighbours = self.pairs.entry((kind, a.clone())).or_default();
+                let before = neighbours.len();
                 neighbours.entry(b.clone()).or_default().add(
                     attribution.shopper,
                     event.ts,
@@ -212,8 +233,35 @@ impl CoOccurrence {
                 if neighbours.len() > 2 * MAX_NEIGHBOURS {
                     prune(neighbours, event.ts, half_life);
                 }
+                self.pair_count = self.pair_count + neighbours.len() - before;
             }
         }
+        if self.pair_count > self.pair_budget {
+            self.forget_weakest_pairs(event.ts);
+        }
+    }
+
+    /// Keeps the strongest half of the pair budget (weights at `now`), so the model
+    /// stays within [`MAX_PAIRS`] at the cost of one pass every half budget.
+    fn forget_weakest_pairs(&mut self, now: i64) {
+        let half_life = self.settings.half_life_seconds;
+        let keep = self.pair_budget / 2;
+        let mut weights: Vec<f64> = self
+            .pairs
+            .values()
+            .flat_map(|n| n.values().map(|p| p.weight_at(now, half_life)))
+            .collect();
+        if weights.len() <= keep {
+            return;
+        }
+        let cut = weights.len() - keep;
+        let (_, &mut threshold, _) = weights.select_nth_unstable_by(cut, f64::total_cmp);
+        // Strictly above the threshold, so ties at the cut cannot keep more than half.
+        for neighbours in self.pairs.values_mut() {
+            neighbours.retain(|_, p| p.weight_at(now, half_life) > threshold);
+        }
+        self.pairs.retain(|_, n| !n.is_empty());
+        self.pair_count = self.pairs.values().map(HashMap::len).sum();
     }
 
     /// The product's neighbours of `kind`, strongest at `now` first.
@@ -250,6 +298,11 @@ impl CoOccurrence {
     /// Products with neighbours of either kind (for memory checks).
     pub fn products(&self) -> usize {
         self.pairs.len()
+    }
+
+    /// Pairs held (one direction each).
+    pub fn pairs(&self) -> usize {
+        self.pair_count
     }
 }
 
@@ -300,6 +353,45 @@ mod tests {
             let attribution = sessions.observe(&event);
             model.observe(&event, &attribution);
         }
+    }
+
+    #[test]
+    fn the_model_never_holds_more_pairs_than_its_budget_and_keeps_the_strongest() {
+        let settings = CrowdSettings::default();
+        let mut model = CoOccurrence::new(settings).with_pair_budget(400);
+        let mut sessions = Sessions::new(settings);
+        // A pair many shoppers make, then many one-off pairs from new shoppers.
+        for i in 0..20 {
+            let shopper = format!("fan{i}");
+            feed(
+                &mut model,
+                &mut sessions,
+                &[
+                    (shopper.as_str(), EventKind::View, "lamp", 0),
+                    (shopper.as_str(), EventKind::View, "shade", 1),
+                ],
+            );
+        }
+        let mut most = 0;
+        for i in 0..2_000 {
+            let shopper = format!("s{i}");
+            let (a, b) = (format!("p{}", i % 97), format!("q{}", i % 89));
+            feed(
+                &mut model,
+                &mut sessions,
+                &[
+                    (shopper.as_str(), EventKind::View, a.as_str(), 2),
+                    (shopper.as_str(), EventKind::View, b.as_str(), 3),
+                ],
+            );
+            most = most.max(model.pairs());
+        }
+        assert!(most <= 400 + 2, "held {most} pairs");
+        let counted: usize = model.pairs.values().map(HashMap::len).sum();
+        assert_eq!(model.pairs(), counted, "the count follows the pairs");
+        let lamp = model.neighbours("lamp", RecommendationKind::AlsoViewed, 3);
+        assert_eq!(lamp[0].product, "shade", "the strong pair survives");
+        assert_eq!(lamp[0].shoppers, 20);
     }
 
     #[test]
