@@ -255,3 +255,34 @@ fn shopper_ids_are_bounded_and_odd_requests_get_json_errors() {
         assert_eq!(error_code(request.send().unwrap()).0, expected);
     }
 }
+
+#[test]
+fn query_parameters_that_are_not_utf8_are_named_on_every_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let client = Client::new();
+    for (path, name) in [
+        ("/v1/search?q=%ff%fe", "q"),
+        ("/v1/search?q=lamp&filter=brand:%c3", "filter"),
+        ("/v1/autocomplete?q=so%e9", "q"),
+        ("/v1/recommendations?product=%ff", "product"),
+        ("/v1/admin/analytics?days=%80", "days"),
+        ("/?q=%ff", "q"),
+    ] {
+        let response = client.get(server.url(path)).send().unwrap();
+        let status = response.status();
+        let body: Value = response.json().expect("a JSON error body");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "bad_encoding", "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains(&format!("`{name}` is not valid UTF-8")),
+            "{path}: {message}"
+        );
+    }
+    let fine = client
+        .get(server.url("/v1/search?q=caf%C3%A9"))
+        .send()
+        .unwrap();
+    assert_eq!(fine.status(), StatusCode::OK, "UTF-8 text is fine");
+}

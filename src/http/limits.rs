@@ -11,7 +11,8 @@
 //!   occupy every core, and runs on the [`HeavyPool`]'s lower-priority threads, so
 //!   ordinary queries keep their latency;
 //! * [`bound_request`] runs first on every request: JSON `414`/`431` for over-long
-//!   URIs and headers, JSON `400` for a path that is not UTF-8 once decoded, and the
+//!   URIs and headers, JSON `400` for a path or a query parameter that is not UTF-8
+//!   once decoded (on every endpoint, naming the parameter), and the
 //!   whole body read within a time limit (`408` when a client stops sending), so a
 //!   cut-off body never holds a handler until the request timeout.
 
@@ -29,6 +30,7 @@ use tokio::sync::Semaphore;
 
 use super::admin::presented_key;
 use super::heavy_pool::HeavyPool;
+use super::params::percent_decode;
 use super::{ApiError, AppState};
 use crate::settings::{Limits, RateLimit};
 
@@ -253,7 +255,10 @@ fn head_problem(request: &Request) -> Option<ApiError> {
             "the path is not valid UTF-8 once percent-decoded",
         ));
     }
-    None
+    let query = request.uri().query().unwrap_or("");
+    super::params::check_query_encoding(query)
+        .err()
+        .map(ApiError::from)
 }
 
 fn body_read_error(error: &axum::Error) -> ApiError {
@@ -273,28 +278,6 @@ fn body_read_error(error: &axum::Error) -> ApiError {
             format!("the request body could not be read ({error}); it may have been cut off"),
         )
     }
-}
-
-/// `%XX` sequences decoded to bytes; anything else kept as is.
-fn percent_decode(input: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        if input[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                input.get(i + 1).copied().and_then(hex),
-                input.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(input[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Token buckets per key.

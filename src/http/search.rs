@@ -34,7 +34,7 @@ pub async fn search_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    let mut request = search_request(pairs_from_query(query.as_deref().unwrap_or("")))?;
+    let mut request = search_request(pairs_from_query(query.as_deref().unwrap_or(""))?)?;
     check_preview(&state, &headers, &request)?;
     request.shopper = verified_shopper(&state, &headers, request.shopper)?;
     run(state, lane.map(|Extension(lane)| lane), request).await
@@ -128,7 +128,9 @@ async fn run(
             .heavy_pool
             .run(move || crate::deadline::within(budget, || engine.search(&request)))
             .await
-            .map_err(|e| ApiError::from(crate::Error::Internal(format!("search task failed: {e}"))))??
+            .map_err(|e| {
+                ApiError::from(crate::Error::Internal(format!("search task failed: {e}")))
+            })??
     } else {
         tokio::task::spawn_blocking(move || {
             crate::deadline::within(budget, || engine.search(&request))
