@@ -1,5 +1,5 @@
 //! Every request bounded, through the real binary: engine slots (503 + Retry-After),
-//! per-key rate limits (429), slow-loris headers and cut-off bodies, settings from
+//! rate limits per client address (429, counting refused keys), slow-loris headers and cut-off bodies, settings from
 //! `clerk.toml` and the environment, event retention with profiles kept, interrupted
 //! builds cleaned at start; and the search deadline stopping retrieval.
 
@@ -77,39 +77,58 @@ fn saturated_engine_answers_503_with_retry_after_then_recovers() {
 }
 
 #[test]
-fn rate_limit_per_key_answers_429() {
+fn rate_limit_buckets_by_address_and_counts_refused_keys() {
+    const ADMIN: &str = "admin-key-1";
+    const SEARCH: &str = "search-key-1";
     let dir = tempfile::tempdir().unwrap();
     let server = start(
         dir.path(),
         &[
-            ("CLERK_RATE_LIMIT_PER_SECOND", "0.5"),
+            ("CLERK_RATE_LIMIT_PER_SECOND", "0.2"),
             ("CLERK_RATE_LIMIT_BURST", "3"),
+            ("CLERK_ADMIN_KEY", ADMIN),
+            ("CLERK_SEARCH_KEY", SEARCH),
         ],
     );
-    let client = Client::new();
-    let statuses: Vec<StatusCode> = (0..5)
-        .map(|_| {
-            client
-                .get(server.url("/v1/autocomplete?q=so"))
-                .bearer_auth("key-a")
-                .send()
-                .unwrap()
-                .status()
-        })
-        .collect();
-    assert_eq!(&statuses[..3], &[StatusCode::OK; 3]);
-    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
-    let other = client
-        .get(server.url("/v1/autocomplete?q=so"))
-        .bearer_auth("key-b")
-        .send()
-        .unwrap();
+    let from = |ip: [u8; 4]| {
+        Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    let send = |client: &Client, bearer: &str| {
+        client
+            .get(server.url("/v1/autocomplete?q=so"))
+            .bearer_auth(bearer)
+            .send()
+            .unwrap()
+            .status()
+    };
+    // A fresh random bearer on each request buys no fresh bucket, and the 401s for
+    // wrong keys spend the address's tokens (key guessing is slowed).
+    let guesses: Vec<StatusCode> = (0..4).map(|i| send(&a, &format!("guess-{i}"))).collect();
     assert_eq!(
-        other.status(),
-        StatusCode::OK,
-        "another key has its own bucket"
+        guesses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
     );
-    let health = client.get(server.url("/health")).send().unwrap();
+    assert_eq!(
+        send(&a, SEARCH),
+        StatusCode::TOO_MANY_REQUESTS,
+        "same address"
+    );
+    // Another browser with the same public search key has its own bucket.
+    assert_eq!(send(&b, SEARCH), StatusCode::OK);
+    // The admin key has a bucket of its own.
+    let admin: Vec<StatusCode> = (0..4).map(|_| send(&a, ADMIN)).collect();
+    assert_eq!(&admin[..3], &[StatusCode::OK; 3]);
+    assert_eq!(admin[3], StatusCode::TOO_MANY_REQUESTS);
+    let health = a.get(server.url("/health")).send().unwrap();
     assert_eq!(health.status(), StatusCode::OK, "health is never limited");
 }
 
