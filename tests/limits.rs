@@ -1,5 +1,6 @@
 //! Every request bounded, through the real binary: engine slots (503 + Retry-After),
-//! rate limits per client address (429, counting refused keys), slow-loris headers and cut-off bodies, settings from
+//! rate limits per client address (429, counting refused keys), slow-loris headers and cut-off bodies, idle keep-alive connections closed after
+//! `idle_timeout_ms`, settings from
 //! `clerk.toml` and the environment, event retention with profiles kept, interrupted
 //! builds cleaned at start; and the search deadline stopping retrieval.
 
@@ -163,6 +164,60 @@ fn slow_headers_are_cut_and_cut_off_bodies_get_408() {
     let _ = cut.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"body_timeout\""), "{answer}");
+}
+
+/// Sends a health request on `stream` and reads its whole response.
+fn health_on(stream: &mut TcpStream) -> std::io::Result<String> {
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\"documents\"") {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[test]
+fn idle_keep_alive_connections_close_after_the_idle_timeout_not_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        &[
+            ("CLERK_LIMITS_IDLE_TIMEOUT_MS", "1500"),
+            ("CLERK_LIMITS_HEADER_READ_TIMEOUT_MS", "400"),
+        ],
+    );
+    // Idle shorter than the idle timeout (longer than the header timeout): still usable.
+    let mut kept = TcpStream::connect(host(&server)).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(health_on(&mut kept).unwrap().starts_with("HTTP/1.1 200"));
+    std::thread::sleep(Duration::from_millis(900));
+    let again = health_on(&mut kept).expect("the connection is still open after 0.9 s");
+    assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    // Idle longer than the idle timeout: the server closes it.
+    let mut idle = TcpStream::connect(host(&server)).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(health_on(&mut idle).unwrap().starts_with("HTTP/1.1 200"));
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let closed = idle.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(closed.is_ok() && rest.is_empty(), "{closed:?} {rest:?}");
+    assert!(
+        waited >= Duration::from_millis(1_300) && waited < Duration::from_millis(3_500),
+        "closed after {waited:?}"
+    );
+    // A fresh connection that never sends a byte is idle too, not a slow head.
+    let mut silent = TcpStream::connect(host(&server)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(health_on(&mut silent).unwrap().starts_with("HTTP/1.1 200"));
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //!   occupy every core, and runs on the [`HeavyPool`]'s lower-priority threads, so
 //!   ordinary queries keep their latency;
 //! * [`bound_request`] runs first on every request: JSON `414`/`431` for over-long
-//!   URIs and headers, JSON `400` for a path or a query parameter that is not UTF-8
+//!   URIs and headers, JSON `400` for raw non-ASCII bytes in the URI (those hyper lets
+//!   through; see `parse_errors` for the rest), for a path or a query parameter that is not UTF-8
 //!   once decoded (on every endpoint, naming the parameter), and the
 //!   whole body read within a time limit (`408` when a client stops sending), so a
 //!   cut-off body never holds a handler until the request timeout.
@@ -304,6 +305,10 @@ fn head_problem(request: &Request) -> Option<ApiError> {
                 headers.len()
             ),
         ));
+    }
+    let target = request.uri().path_and_query().map_or("", |t| t.as_str());
+    if let Some((code, message)) = super::parse_errors::raw_byte_problem(target.as_bytes()) {
+        return Some(ApiError::new(StatusCode::BAD_REQUEST, code, message));
     }
     if std::str::from_utf8(&percent_decode(request.uri().path().as_bytes())).is_err() {
         return Some(ApiError::new(
