@@ -176,15 +176,12 @@ impl<T> GuardedIo<T> {
     }
 
     /// The current phase, and when it times out (for a request in flight, when to
-    /// look again: the service gives no wake-up when its response is done).
-    fn deadline(&mut self) -> (Phase, Instant) {
+    /// look again at the latest: the service gives no wake-up when its response is
+    /// done).
+    fn deadline(&mut self, now: Instant) -> (Phase, Instant) {
         self.note_requests();
         if self.tracker.in_flight.load(Ordering::Relaxed) > 0 {
-            let now = Instant::now();
-            return (
-                Phase::InFlight,
-                (self.last_activity + self.timeouts.idle).max(now + self.timeouts.idle / 2),
-            );
+            return (Phase::InFlight, now + self.timeouts.idle);
         }
         match self.head_started {
             Some(at) => (Phase::Head, at + self.timeouts.header_read),
@@ -193,27 +190,34 @@ impl<T> GuardedIo<T> {
     }
 
     /// Called when a read would block: ends the read when the phase's time is up.
+    ///
+    /// The timer is lazy: it is moved only when it would fire too late (or has
+    /// fired), never for every request; firing early just means looking again. So a
+    /// busy keep-alive connection re-arms it about once per idle timeout.
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            let (phase, deadline) = self.deadline();
+            let now = Instant::now();
+            let (phase, due) = self.deadline(now);
+            if due <= now {
+                match phase {
+                    Phase::InFlight => {}
+                    Phase::Head => {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "request headers did not arrive in time",
+                        )));
+                    }
+                    // End of stream: hyper closes an idle connection quietly.
+                    Phase::Idle => return Poll::Ready(Ok(())),
+                }
+            }
             let timer = self
                 .timer
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-            if timer.deadline() != deadline {
-                timer.as_mut().reset(deadline);
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+            if timer.deadline() > due || timer.is_elapsed() {
+                timer.as_mut().reset(due);
             }
             ready!(timer.as_mut().poll(cx));
-            match phase {
-                Phase::InFlight => continue,
-                Phase::Head => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request headers did not arrive in time",
-                    )));
-                }
-                // End of stream: hyper closes an idle connection quietly.
-                Phase::Idle => return Poll::Ready(Ok(())),
-            }
         }
     }
 }
