@@ -50,7 +50,8 @@ pub struct Limits {
     /// Work budget of one search (retrieval stops at this deadline and answers with
     /// what it found, marked `partial`).
     pub search_deadline_ms: u64,
-    /// A client must send a request's headers within this.
+    /// A client must send a request's headers within this of the request's first byte
+    /// (and its body within this too).
     pub header_read_timeout_ms: u64,
     /// A connection with no request for this long is closed.
     pub idle_timeout_ms: u64,

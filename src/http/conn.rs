@@ -25,6 +25,7 @@
 //! first [`RECEIVED_KEEP`] bytes (the head, for a search). Both are within the noise of
 //! `wrk` against `/v1/search` (see docs/performance.md).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -229,8 +230,6 @@ enum Phase {
     Head,
     InFlight,
 }
-
-use std::future::Future;
 
 impl<T: AsyncWrite + Unpin> GuardedIo<T> {
     /// Writes what is left of the replacement answer.
