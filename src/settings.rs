@@ -50,7 +50,8 @@ pub struct Limits {
     /// Work budget of one search (retrieval stops at this deadline and answers with
     /// what it found, marked `partial`).
     pub search_deadline_ms: u64,
-    /// A client must send a request's headers within this.
+    /// A client must send a request's headers within this of the request's first byte
+    /// (and its body within this too).
     pub header_read_timeout_ms: u64,
     /// A connection with no request for this long is closed.
     pub idle_timeout_ms: u64,
@@ -66,13 +67,14 @@ pub struct Limits {
     pub queue_wait_ms: u64,
 }
 
-/// An optional token bucket per key (the bearer key, else the client address).
+/// An optional token bucket per client address, and one for the admin key
+/// (`http::limits::rate_limit`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimit {
-    /// Sustained requests per second per key; 0 turns rate limiting off.
+    /// Sustained requests per second per bucket; 0 turns rate limiting off.
     pub per_second: f64,
-    /// Requests a key may send in a burst above the sustained rate.
+    /// Requests a bucket may take in a burst above the sustained rate.
     pub burst: u32,
 }
 

@@ -1,5 +1,6 @@
 //! Every request bounded, through the real binary: engine slots (503 + Retry-After),
-//! per-key rate limits (429), slow-loris headers and cut-off bodies, settings from
+//! rate limits per client address (429, counting refused keys), slow-loris headers and cut-off bodies, idle keep-alive connections closed after
+//! `idle_timeout_ms`, settings from
 //! `clerk.toml` and the environment, event retention with profiles kept, interrupted
 //! builds cleaned at start; and the search deadline stopping retrieval.
 
@@ -77,39 +78,58 @@ fn saturated_engine_answers_503_with_retry_after_then_recovers() {
 }
 
 #[test]
-fn rate_limit_per_key_answers_429() {
+fn rate_limit_buckets_by_address_and_counts_refused_keys() {
+    const ADMIN: &str = "admin-key-1";
+    const SEARCH: &str = "search-key-1";
     let dir = tempfile::tempdir().unwrap();
     let server = start(
         dir.path(),
         &[
-            ("CLERK_RATE_LIMIT_PER_SECOND", "0.5"),
+            ("CLERK_RATE_LIMIT_PER_SECOND", "0.2"),
             ("CLERK_RATE_LIMIT_BURST", "3"),
+            ("CLERK_ADMIN_KEY", ADMIN),
+            ("CLERK_SEARCH_KEY", SEARCH),
         ],
     );
-    let client = Client::new();
-    let statuses: Vec<StatusCode> = (0..5)
-        .map(|_| {
-            client
-                .get(server.url("/v1/autocomplete?q=so"))
-                .bearer_auth("key-a")
-                .send()
-                .unwrap()
-                .status()
-        })
-        .collect();
-    assert_eq!(&statuses[..3], &[StatusCode::OK; 3]);
-    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
-    let other = client
-        .get(server.url("/v1/autocomplete?q=so"))
-        .bearer_auth("key-b")
-        .send()
-        .unwrap();
+    let from = |ip: [u8; 4]| {
+        Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    let send = |client: &Client, bearer: &str| {
+        client
+            .get(server.url("/v1/autocomplete?q=so"))
+            .bearer_auth(bearer)
+            .send()
+            .unwrap()
+            .status()
+    };
+    // A fresh random bearer on each request buys no fresh bucket, and the 401s for
+    // wrong keys spend the address's tokens (key guessing is slowed).
+    let guesses: Vec<StatusCode> = (0..4).map(|i| send(&a, &format!("guess-{i}"))).collect();
     assert_eq!(
-        other.status(),
-        StatusCode::OK,
-        "another key has its own bucket"
+        guesses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
     );
-    let health = client.get(server.url("/health")).send().unwrap();
+    assert_eq!(
+        send(&a, SEARCH),
+        StatusCode::TOO_MANY_REQUESTS,
+        "same address"
+    );
+    // Another browser with the same public search key has its own bucket.
+    assert_eq!(send(&b, SEARCH), StatusCode::OK);
+    // The admin key has a bucket of its own.
+    let admin: Vec<StatusCode> = (0..4).map(|_| send(&a, ADMIN)).collect();
+    assert_eq!(&admin[..3], &[StatusCode::OK; 3]);
+    assert_eq!(admin[3], StatusCode::TOO_MANY_REQUESTS);
+    let health = a.get(server.url("/health")).send().unwrap();
     assert_eq!(health.status(), StatusCode::OK, "health is never limited");
 }
 
@@ -144,6 +164,60 @@ fn slow_headers_are_cut_and_cut_off_bodies_get_408() {
     let _ = cut.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"body_timeout\""), "{answer}");
+}
+
+/// Sends a health request on `stream` and reads its whole response.
+fn health_on(stream: &mut TcpStream) -> std::io::Result<String> {
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\"documents\"") {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[test]
+fn idle_keep_alive_connections_close_after_the_idle_timeout_not_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        &[
+            ("CLERK_LIMITS_IDLE_TIMEOUT_MS", "1500"),
+            ("CLERK_LIMITS_HEADER_READ_TIMEOUT_MS", "400"),
+        ],
+    );
+    // Idle shorter than the idle timeout (longer than the header timeout): still usable.
+    let mut kept = TcpStream::connect(host(&server)).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(health_on(&mut kept).unwrap().starts_with("HTTP/1.1 200"));
+    std::thread::sleep(Duration::from_millis(900));
+    let again = health_on(&mut kept).expect("the connection is still open after 0.9 s");
+    assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    // Idle longer than the idle timeout: the server closes it.
+    let mut idle = TcpStream::connect(host(&server)).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(health_on(&mut idle).unwrap().starts_with("HTTP/1.1 200"));
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let closed = idle.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(closed.is_ok() && rest.is_empty(), "{closed:?} {rest:?}");
+    assert!(
+        waited >= Duration::from_millis(1_300) && waited < Duration::from_millis(3_500),
+        "closed after {waited:?}"
+    );
+    // A fresh connection that never sends a byte is idle too, not a slow head.
+    let mut silent = TcpStream::connect(host(&server)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(health_on(&mut silent).unwrap().starts_with("HTTP/1.1 200"));
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub async fn analytics(
     RawQuery(query): RawQuery,
 ) -> Result<Json<AnalyticsReport>, ApiError> {
     let (mut days, mut limit) = (DEFAULT_DAYS, DEFAULT_LIMIT);
-    for (key, value) in pairs_from_query(query.as_deref().unwrap_or("")) {
+    for (key, value) in pairs_from_query(query.as_deref().unwrap_or(""))? {
         match key.as_str() {
             "days" => {
                 days = value.trim().parse().map_err(|_| {

@@ -36,7 +36,7 @@ pub async fn autocomplete(
 ) -> Result<Json<Suggestions>, ApiError> {
     let mut typed = String::new();
     let mut limit = DEFAULT_LIMIT;
-    for (key, value) in pairs_from_query(query.as_deref().unwrap_or("")) {
+    for (key, value) in pairs_from_query(query.as_deref().unwrap_or(""))? {
         match key.as_str() {
             "q" => typed = value,
             "limit" => {

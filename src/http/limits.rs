@@ -3,34 +3,46 @@
 //! [`Gate`] is built once from the `[limits]` and `[rate_limit]` settings and shared by
 //! the middleware here:
 //!
-//! * [`admit`] guards the endpoints that do engine work: an optional token bucket per
-//!   key (the bearer key, else the client address) answers `429` when a key is over
-//!   its rate; then a request takes one of a fixed number of engine slots, waiting at
+//! * [`rate_limit`] runs first on the endpoints that do engine work, before their key
+//!   check (so requests refused with `401` count too, and key guessing is slowed): an
+//!   optional token bucket per [`RateKey`] answers `429` when it is empty. The bucket
+//!   is the client's address (an IPv6 client's /64), whatever key it presents; only a
+//!   request bearing the configured admin key gets the admin key's own bucket (kept
+//!   under a SHA-256 of the key, never the key). So a fresh random bearer value per
+//!   request buys no fresh bucket, every browser presenting the one public search key
+//!   does not share one bucket, and the map holds at most [`MAX_RATE_KEYS`] small
+//!   fixed-size keys;
+//! * [`admit`] then takes one of a fixed number of engine slots, waiting at
 //!   most `queue_wait`, or gets `503` with `Retry-After`. A heavy search (see
 //!   [`is_heavy`]) first takes one of fewer heavy slots, so costly requests can never
 //!   occupy every core, and runs on the [`HeavyPool`]'s lower-priority threads, so
 //!   ordinary queries keep their latency;
 //! * [`bound_request`] runs first on every request: JSON `414`/`431` for over-long
-//!   URIs and headers, JSON `400` for a path that is not UTF-8 once decoded, and the
+//!   URIs and headers, JSON `400` for raw non-ASCII bytes in the URI (those hyper lets
+//!   through; see `parse_errors` for the rest), for a path or a query parameter that is not UTF-8
+//!   once decoded (on every endpoint, naming the parameter), and the
 //!   whole body read within a time limit (`408` when a client stops sending), so a
 //!   cut-off body never holds a handler until the request timeout.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
 use super::admin::presented_key;
 use super::heavy_pool::HeavyPool;
+use super::params::percent_decode;
 use super::{ApiError, AppState};
 use crate::settings::{Limits, RateLimit};
+use crate::tokens::constant_time_eq;
+use sha2::{Digest, Sha256};
 
 /// Longest request URI (path and query) accepted.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -83,29 +95,77 @@ impl Default for Gate {
     }
 }
 
-/// Rate limit, then an engine slot; see the module comment.
-pub async fn admit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let gate = &state.gate;
-    if let Some(rate) = &gate.rate {
-        let key = match presented_key(request.headers()) {
-            Some(k) => format!("key:{k}"),
-            None => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-                Some(ConnectInfo(peer)) => format!("ip:{}", peer.ip()),
-                None => "ip:unknown".to_string(),
-            },
-        };
-        if !rate.allow(&key, Instant::now()) {
-            return ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "more than {} requests per second from this key; slow down and retry",
-                    rate.per_second
-                ),
-            )
-            .into_response();
+/// The token bucket of the request's [`RateKey`]; see the module comment.
+pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(rate) = &state.gate.rate else {
+        return next.run(request).await;
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    let key = RateKey::of(state.admin_key.as_deref(), request.headers(), peer);
+    if rate.allow(key, Instant::now()) {
+        return next.run(request).await;
+    }
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!(
+            "more than {} requests per second from {}; slow down and retry",
+            rate.per_second,
+            key.describe()
+        ),
+    )
+    .into_response()
+}
+
+/// Whose bucket a request takes a token from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateKey {
+    /// A request bearing the configured admin key: SHA-256 of the key.
+    Admin([u8; 32]),
+    /// Everyone else, by client address (IPv6: the /64 network).
+    Addr(IpAddr),
+    /// No client address known (only in tests that skip the listener).
+    Unknown,
+}
+
+impl RateKey {
+    /// The admin key's bucket when the bearer is the configured admin key, else the
+    /// client's address: a search key, a wrong key or none do not pick the bucket.
+    pub fn of(admin_key: Option<&str>, headers: &HeaderMap, peer: Option<IpAddr>) -> RateKey {
+        let presented = presented_key(headers);
+        if let (Some(admin), Some(given)) = (admin_key, presented)
+            && constant_time_eq(given.as_bytes(), admin.as_bytes())
+        {
+            return RateKey::Admin(Sha256::digest(admin.as_bytes()).into());
+        }
+        match peer {
+            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                RateKey::Addr(IpAddr::V6(Ipv6Addr::from(network)))
+            }
+            Some(IpAddr::V6(v6)) => RateKey::Addr(v6.to_canonical()),
+            Some(v4) => RateKey::Addr(v4),
+            None => RateKey::Unknown,
         }
     }
+
+    /// For the `429` message.
+    fn describe(&self) -> String {
+        match self {
+            RateKey::Admin(_) => "the admin key".to_string(),
+            RateKey::Addr(IpAddr::V6(net)) => format!("the network {net}/64"),
+            RateKey::Addr(ip) => format!("the address {ip}"),
+            RateKey::Unknown => "this client".to_string(),
+        }
+    }
+}
+
+/// An engine slot (and a heavy one for heavy searches); see the module comment.
+pub async fn admit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let gate = &state.gate;
     let waited_until = tokio::time::Instant::now() + gate.queue_wait;
     let heavy = match is_heavy(&request) {
         true => {
@@ -255,6 +315,10 @@ fn head_problem(request: &Request) -> Option<ApiError> {
             ),
         ));
     }
+    let target = request.uri().path_and_query().map_or("", |t| t.as_str());
+    if let Some((code, message)) = super::parse_errors::raw_byte_problem(target.as_bytes()) {
+        return Some(ApiError::new(StatusCode::BAD_REQUEST, code, message));
+    }
     if std::str::from_utf8(&percent_decode(request.uri().path().as_bytes())).is_err() {
         return Some(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -262,7 +326,10 @@ fn head_problem(request: &Request) -> Option<ApiError> {
             "the path is not valid UTF-8 once percent-decoded",
         ));
     }
-    None
+    let query = request.uri().query().unwrap_or("");
+    super::params::check_query_encoding(query)
+        .err()
+        .map(ApiError::from)
 }
 
 fn body_read_error(error: &axum::Error) -> ApiError {
@@ -284,33 +351,11 @@ fn body_read_error(error: &axum::Error) -> ApiError {
     }
 }
 
-/// `%XX` sequences decoded to bytes; anything else kept as is.
-fn percent_decode(input: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        if input[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                input.get(i + 1).copied().and_then(hex),
-                input.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(input[i]);
-        i += 1;
-    }
-    out
-}
-
-/// Token buckets per key.
+/// Token buckets per [`RateKey`], at most [`MAX_RATE_KEYS`] of them.
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<HashMap<RateKey, (f64, Instant)>>,
 }
 
 impl RateLimiter {
@@ -322,12 +367,14 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one token from `key`'s bucket; false when it is empty.
-    pub fn allow(&self, key: &str, now: Instant) -> bool {
+    /// Takes one token from `key`'s bucket; false when it is empty. When the map is
+    /// full, buckets that have refilled are forgotten; when none has, a new key is
+    /// refused (the map never grows past [`MAX_RATE_KEYS`]).
+    pub fn allow(&self, key: RateKey, now: Instant) -> bool {
         let Ok(mut buckets) = self.buckets.lock() else {
             return true;
         };
-        if buckets.len() >= MAX_RATE_KEYS && !buckets.contains_key(key) {
+        if buckets.len() >= MAX_RATE_KEYS && !buckets.contains_key(&key) {
             let (rate, burst) = (self.per_second, self.burst);
             buckets.retain(|_, (tokens, at)| {
                 *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
@@ -336,7 +383,7 @@ impl RateLimiter {
                 return false;
             }
         }
-        let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.burst, now));
+        let (tokens, at) = buckets.entry(key).or_insert((self.burst, now));
         *tokens =
             (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
         *at = now;
@@ -347,21 +394,91 @@ impl RateLimiter {
             false
         }
     }
+
+    /// Buckets remembered now.
+    pub fn len(&self) -> usize {
+        self.buckets.lock().map_or(0, |b| b.len())
+    }
+
+    /// Whether no bucket is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn addr(ip: &str) -> RateKey {
+        RateKey::Addr(ip.parse().unwrap())
+    }
+
     #[test]
     fn buckets_allow_the_burst_then_the_rate() {
         let limiter = RateLimiter::new(10.0, 3);
         let start = Instant::now();
-        assert!((0..3).all(|_| limiter.allow("a", start)));
-        assert!(!limiter.allow("a", start));
-        assert!(limiter.allow("b", start), "keys are separate");
-        assert!(limiter.allow("a", start + Duration::from_millis(110)));
-        assert!(!limiter.allow("a", start + Duration::from_millis(120)));
+        let (a, b) = (addr("10.0.0.1"), addr("10.0.0.2"));
+        assert!((0..3).all(|_| limiter.allow(a, start)));
+        assert!(!limiter.allow(a, start));
+        assert!(limiter.allow(b, start), "keys are separate");
+        assert!(limiter.allow(a, start + Duration::from_millis(110)));
+        assert!(!limiter.allow(a, start + Duration::from_millis(120)));
+    }
+
+    #[test]
+    fn only_the_admin_key_picks_its_own_bucket() {
+        let headers = |bearer: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                axum::http::header::AUTHORIZATION,
+                format!("Bearer {bearer}").parse().unwrap(),
+            );
+            h
+        };
+        let peer = Some("192.0.2.7".parse().unwrap());
+        let of = |bearer: &str| RateKey::of(Some("admin-1"), &headers(bearer), peer);
+        assert_eq!(of("random-1"), addr("192.0.2.7"));
+        assert_eq!(of("search-key"), addr("192.0.2.7"));
+        assert_eq!(
+            RateKey::of(Some("admin-1"), &HeaderMap::new(), peer),
+            addr("192.0.2.7")
+        );
+        assert!(matches!(of("admin-1"), RateKey::Admin(_)));
+        assert_eq!(
+            RateKey::of(None, &headers("admin-1"), peer),
+            addr("192.0.2.7"),
+            "no admin key configured: no key is special"
+        );
+        let v6 = |ip: &str| RateKey::of(None, &HeaderMap::new(), Some(ip.parse().unwrap()));
+        assert_eq!(
+            v6("2001:db8::1"),
+            v6("2001:db8::ffff:1"),
+            "one /64, one bucket"
+        );
+        assert_ne!(v6("2001:db8::1"), v6("2001:db8:0:1::1"));
+        assert_eq!(v6("::ffff:192.0.2.7"), addr("192.0.2.7"));
+    }
+
+    #[test]
+    fn the_bucket_map_stays_bounded() {
+        let limiter = RateLimiter::new(1.0, 2);
+        let now = Instant::now();
+        let key = |i: u32| RateKey::Addr(IpAddr::V4(std::net::Ipv4Addr::from(i)));
+        for i in 0..MAX_RATE_KEYS as u32 {
+            assert!(limiter.allow(key(i), now));
+        }
+        assert!(
+            !limiter.allow(key(u32::MAX), now),
+            "full of unrefilled buckets"
+        );
+        assert_eq!(limiter.len(), MAX_RATE_KEYS);
+        let later = now + Duration::from_secs(5);
+        assert!(
+            limiter.allow(key(u32::MAX), later),
+            "refilled ones are forgotten"
+        );
+        assert_eq!(limiter.len(), 1);
     }
 
     #[test]

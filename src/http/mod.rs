@@ -9,12 +9,14 @@ pub mod access;
 mod admin;
 mod analytics;
 mod autocomplete;
+pub mod conn;
 pub mod error;
 mod heavy_pool;
 pub mod limits;
 mod observe;
 pub mod openapi;
 pub mod params;
+pub mod parse_errors;
 mod products;
 mod recommendations;
 mod search;
@@ -111,6 +113,9 @@ impl AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let admit = || middleware::from_fn_with_state(state.clone(), limits::admit);
+    // Outermost of each group (a route layer added later runs earlier): every
+    // request takes a token before its key is checked, so refused ones count too.
+    let rate_limit = || middleware::from_fn_with_state(state.clone(), limits::rate_limit);
     let admin = Router::new()
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/admin/analytics", get(analytics::analytics))
@@ -125,7 +130,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,
-        ));
+        ))
+        .route_layer(rate_limit());
     let browser = Router::new()
         .route(
             "/v1/events",
@@ -146,7 +152,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             access::require_search,
-        ));
+        ))
+        .route_layer(rate_limit());
     Router::new()
         .merge(admin)
         .merge(browser)

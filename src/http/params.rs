@@ -1,7 +1,9 @@
 //! Search parameters from a query string or a JSON body, into a [`SearchRequest`].
 //!
 //! GET and POST accept the same names (SPEC): both are flattened into name/value
-//! pairs and validated by one function, so they cannot drift apart.
+//! pairs and validated by one function, so they cannot drift apart. Query strings are
+//! decoded strictly ([`pairs_from_query`]): a name or value whose percent-decoded bytes
+//! are not UTF-8 is a `400` naming the parameter, never text with replacement characters.
 
 use serde_json::Value;
 
@@ -23,11 +25,92 @@ const KNOWN: &[&str] = &[
     "personalization",
 ];
 
-/// Pairs from a URL query string (`filter` may repeat).
-pub fn pairs_from_query(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+/// Pairs from a URL query string (`filter` may repeat), decoded as
+/// `application/x-www-form-urlencoded` (`+` is a space, `%XX` a byte); a name or value
+/// that is not UTF-8 once decoded is an error naming the parameter.
+pub fn pairs_from_query(query: &str) -> Result<Vec<(String, String)>> {
+    query
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(query_pair)
         .collect()
+}
+
+/// Whether every name and value of a query string is UTF-8 once decoded (the check
+/// [`pairs_from_query`] makes, for the middleware that runs before every endpoint;
+/// pieces without a `%` are ASCII already and skipped).
+pub fn check_query_encoding(query: &str) -> Result<()> {
+    query
+        .split('&')
+        .filter(|piece| piece.contains('%'))
+        .try_for_each(|piece| query_pair(piece).map(drop))
+}
+
+/// One `name=value` piece of a query string, decoded.
+fn query_pair(piece: &str) -> Result<(String, String)> {
+    let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+    let name = form_decode(raw_name).map_err(|_| {
+        bad(
+            "bad_encoding",
+            format!(
+                "the query parameter name \"{}\" is not valid UTF-8 once percent-decoded; percent-encode UTF-8 text",
+                clip(raw_name)
+            ),
+        )
+    })?;
+    let value = form_decode(raw_value).map_err(|_| {
+        bad(
+            "bad_encoding",
+            format!(
+                "`{name}` is not valid UTF-8 once percent-decoded (\"{}\"); percent-encode the UTF-8 bytes of the text",
+                clip(raw_value)
+            ),
+        )
+    })?;
+    Ok((name, value))
+}
+
+/// Longest raw text an encoding error quotes.
+const QUOTED_BYTES: usize = 40;
+
+/// The start of raw (ASCII, since it came from a URI) text, for a message.
+fn clip(raw: &str) -> String {
+    match raw.char_indices().nth(QUOTED_BYTES) {
+        Some((end, _)) => format!("{}...", &raw[..end]),
+        None => raw.to_string(),
+    }
+}
+
+/// Form decoding: `+` to a space, `%XX` to its byte; the result must be UTF-8.
+fn form_decode(raw: &str) -> std::result::Result<String, std::string::FromUtf8Error> {
+    let spaced: Vec<u8> = raw
+        .bytes()
+        .map(|b| if b == b'+' { b' ' } else { b })
+        .collect();
+    String::from_utf8(percent_decode(&spaced))
+}
+
+/// `%XX` sequences decoded to bytes; anything else (a `%` without two hex digits
+/// too) kept as is.
+pub fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                input.get(i + 1).copied().and_then(hex),
+                input.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    out
 }
 
 /// The JSON type each body key takes (as `/openapi.json` documents it).
@@ -198,7 +281,7 @@ mod tests {
     fn query_string_and_json_give_the_same_request() {
         let from_query = search_request(pairs_from_query(
             "q=linen+sofa&filter=brand:Nordby&filter=price:100..500&facets=brand,price&sort=price_asc&page=2&per_page=5&explain=true",
-        ))
+        ).unwrap())
         .unwrap();
         let from_json = search_request(
             pairs_from_json(
@@ -214,8 +297,33 @@ mod tests {
     }
 
     #[test]
+    fn query_strings_decode_strictly() {
+        let pairs = pairs_from_query("q=caf%C3%A9+table&&filter=a%2Bb&flag").unwrap();
+        let expect = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            pairs,
+            [
+                expect("q", "café table"),
+                expect("filter", "a+b"),
+                expect("flag", "")
+            ]
+        );
+        let err = pairs_from_query("per_page=5&q=%ff%fe")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`q` is not valid UTF-8"), "{err}");
+        let err = pairs_from_query("%c3=1").unwrap_err().to_string();
+        assert!(err.contains("parameter name"), "{err}");
+        assert_eq!(pairs_from_query("q=100%").unwrap(), [expect("q", "100%")]);
+    }
+
+    #[test]
     fn bad_parameters_say_what_to_fix() {
-        let err = |q: &str| search_request(pairs_from_query(q)).unwrap_err().to_string();
+        let err = |q: &str| {
+            search_request(pairs_from_query(q).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
         assert!(err("per_page=500").contains("between 1 and 100"));
         assert!(err("page=0").contains("page starts at 1"));
         assert!(err("page=two").contains("whole number"));
@@ -227,7 +335,10 @@ mod tests {
         assert!(err("sort=%20price_asc").contains("price_asc"));
         assert!(err("page=+2").contains("whole number"));
         assert!(err("per_page=%202").contains("whole number"));
-        assert!(search_request(pairs_from_query("rules=off&personalization=no&explain=1")).is_ok());
+        assert!(
+            search_request(pairs_from_query("rules=off&personalization=no&explain=1").unwrap())
+                .is_ok()
+        );
         assert!(
             pairs_from_json(b"[1]")
                 .unwrap_err()

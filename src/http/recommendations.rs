@@ -47,7 +47,7 @@ fn parse(query: &str) -> Result<RecommendationRequest> {
         limit: DEFAULT_LIMIT,
         filters: Vec::new(),
     };
-    for (key, value) in pairs_from_query(query) {
+    for (key, value) in pairs_from_query(query)? {
         let slot = match key.as_str() {
             "product" => &mut request.product,
             "shopper" => &mut request.shopper,

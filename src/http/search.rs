@@ -34,7 +34,7 @@ pub async fn search_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    let mut request = search_request(pairs_from_query(query.as_deref().unwrap_or("")))?;
+    let mut request = search_request(pairs_from_query(query.as_deref().unwrap_or(""))?)?;
     check_preview(&state, &headers, &request)?;
     request.shopper = verified_shopper(&state, &headers, request.shopper)?;
     run(state, lane.map(|Extension(lane)| lane), request).await

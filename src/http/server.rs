@@ -1,13 +1,17 @@
 //! The listening loop: connections accepted with bounds that axum's `serve` lacks.
 //!
 //! A bounded number of connections are open at once (more wait in the kernel's
-//! backlog); each is served by hyper's HTTP/1 with a header-read timeout, which also
-//! closes a keep-alive connection left idle that long, so slow-loris clients and idle
-//! sockets cannot pile up. Each request carries the client address (`ConnectInfo`),
-//! for the rate limiter. On shutdown, the listener closes and open connections finish
-//! their requests for at most [`DRAIN_TIMEOUT`].
+//! backlog); each is served by hyper's HTTP/1 over a [`GuardedIo`] socket, which closes
+//! a keep-alive connection idle for `idle_timeout_ms`, cuts a request whose head takes
+//! longer than `header_read_timeout_ms` from its first byte (so slow-loris clients and
+//! idle sockets cannot pile up), and answers the requests hyper refuses before the API
+//! with the API's JSON errors. Each request carries the client address
+//! (`ConnectInfo`), for the rate limiter. On shutdown, the listener closes and open
+//! connections finish their requests for at most [`DRAIN_TIMEOUT`].
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::conn::{GuardedIo, Timeouts, TrackedBody, Tracker};
 use crate::settings::Limits;
 
 /// How long open connections may finish their requests after shutdown begins.
@@ -34,10 +39,16 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    let timeouts = Timeouts {
+        idle: Duration::from_millis(limits.idle_timeout_ms),
+        header_read: Duration::from_millis(limits.header_read_timeout_ms),
+    };
     let mut builder = hyper::server::conn::http1::Builder::new();
+    // hyper's header-read timeout runs from the end of the previous response, so it
+    // would also close idle keep-alive connections: GuardedIo keeps both clocks.
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
+        .header_read_timeout(None)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
@@ -60,13 +71,10 @@ pub async fn run(
             },
             _ = &mut shutdown => break,
         };
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            let mut request = request.map(axum::body::Body::new);
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request)
-        });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let tracker = Arc::new(Tracker::default());
+        let service = service(app.clone(), peer, tracker.clone());
+        let io = GuardedIo::new(stream, tracker, timeouts);
+        let connection = builder.serve_connection(TokioIo::new(io), service);
         let watched = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = watched.await;
@@ -81,4 +89,29 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// The API for one connection's requests: each marked in flight (for [`GuardedIo`]'s
+/// timeouts) until its response body is done, and given the client address.
+fn service(
+    app: Router,
+    peer: SocketAddr,
+    tracker: Arc<Tracker>,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = hyper::Response<TrackedBody<axum::body::Body>>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<hyper::Response<TrackedBody<axum::body::Body>>, Infallible>>
+             + Send,
+> + Clone {
+    hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let in_flight = tracker.begin();
+        let mut request = request.map(axum::body::Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let answer = app.clone().oneshot(request);
+        async move {
+            let response = answer.await?;
+            Ok(response.map(|body| TrackedBody::new(body, in_flight)))
+        }
+    })
 }
