@@ -57,6 +57,19 @@ def shapes():
     yield "digits and units", {"q": " ".join(f"{rng.randint(1, 9999)}gb" for _ in range(120))[:999]}
     yield "unicode soup", {"q": ("💻ノートパソコン Ωmega ß straße " * 30)[:990]}
     yield "10 real words, typos", {"q": " ".join(typo(rng.choice(REAL)) for _ in range(10))}
+    # Long words cost typo lookups whatever their number: ten at the typo limit, ten
+    # shorter, four (few enough words to look light), accented and hyphenated ones.
+    common = "aeiorstnl"
+    long_words = lambda n, length, alphabet=common: " ".join(
+        "".join(rng.choice(alphabet) for _ in range(length)) for _ in range(n))
+    yield "10 random 31-letter words", {"q": long_words(10, 31)}
+    yield "10 random 20-letter words", {"q": long_words(10, 20)}
+    yield "10 random 9-letter words", {"q": long_words(10, 9)}
+    yield "4 random 31-letter words", {"q": long_words(4, 31)}
+    yield "10 accented 15-letter words", {"q": long_words(10, 15, "àéîõüçñ")}
+    yield "10 hyphenated words", {"q": " ".join("-".join(long_words(1, 5, "aeiorst") for _ in range(5)) for _ in range(10))}
+    yield "10 long real words, 2 typos each", {"q": " ".join(typo(typo(w)) for w in rng.sample([w for w in REAL if len(w) >= 8] * 2, 10))}
+    yield "10 random 31-letter words, every facet, sorted", {"q": long_words(10, 31), "facets": facets_all, "sort": "price_asc"}
     yield "browse, every facet", {"q": "", "facets": facets_all}
     yield "browse, every facet, deep page", {"q": "", "facets": facets_all, "page": "100", "per_page": "100"}
     yield "query, every facet, deep page, sort", {"q": "cable", "facets": facets_all, "page": "100", "per_page": "100", "sort": "price_asc"}

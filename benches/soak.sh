@@ -17,8 +17,9 @@
 # in the interval, from /metrics), then RSS at the 5-minute mark vs the end (flat
 # means within ±10 %) and the store's largest size. The server runs with the
 # product's own malloc settings; export CLERK_MALLOC_ARENAS=0 to compare with glibc's
-# default. Needs wrk (apt-get install -y wrk) and a release build. On a shared
-# machine run it under `nice -n 10`.
+# default. CLERK_SOAK_SHOPPERS sets how many distinct shoppers send events (default
+# 20000; searches use the first 20000 of them). Needs wrk (apt-get install -y wrk) and
+# a release build. On a shared machine run it under `nice -n 10`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:?data dir with an index}
@@ -28,6 +29,7 @@ event_conns=${4:-2}
 search_conns=${5:-2}
 event_pause=${6:-0}
 search_pause=${7:-0}
+shoppers=${CLERK_SOAK_SHOPPERS:-20000}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 [ -x target/release/clerk ] || cargo build --release --quiet
 rm -f "$data/shoppers.redb"
@@ -61,9 +63,9 @@ request = function()
   for i = 1, 10 do
     local id = ids[((n * 7 + i * 13) % #ids) + 1]
     if kinds[i] == "search" then
-      parts[i] = string.format('{"type":"search","shopper":"soak-%d","query":"q%d"}', n % 20000, n % 300)
+      parts[i] = string.format('{"type":"search","shopper":"soak-%d","query":"q%d"}', n % $shoppers, n % 300)
     else
-      parts[i] = string.format('{"type":"%s","shopper":"soak-%d","product":"%s"}', kinds[i], n % 20000, id)
+      parts[i] = string.format('{"type":"%s","shopper":"soak-%d","product":"%s"}', kinds[i], (n * 10 + i) % $shoppers, id)
     end
   end
   return wrk.format(nil, "/v1/events", nil, "[" .. table.concat(parts, ",") .. "]")

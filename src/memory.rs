@@ -67,6 +67,21 @@ pub fn cap_malloc_arenas() -> ArenaCap {
     }
 }
 
+/// Hands the allocator's free pages back to the operating system (glibc's
+/// `malloc_trim`, which also releases whole free pages inside the heap, not only at its
+/// top). Long-lived models that forget half their entries at once (co-occurrence past
+/// its pair budget) and the retention sweep call it, so that RSS follows what is live
+/// rather than the highest it ever was. Costs a walk of the free lists, a few
+/// milliseconds at most; elsewhere a no-op.
+pub fn release_free_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused memory to the kernel; it is thread-safe
+    // and has no memory-safety preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn apply(n: u32) -> bool {
     let Ok(n) = libc::c_int::try_from(n) else {

@@ -23,7 +23,12 @@ pub async fn run(engine: Arc<Engine>, retention: Retention) {
         tick.tick().await;
         let engine = engine.clone();
         let cutoff = chrono::Utc::now().timestamp() - window.as_secs() as i64;
-        match tokio::task::spawn_blocking(move || engine.expire_events(cutoff)).await {
+        let swept = tokio::task::spawn_blocking(move || {
+            let dropped = engine.expire_events(cutoff);
+            crate::memory::release_free_pages();
+            dropped
+        });
+        match swept.await {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!("retention: dropped {n} events older than {window:?}"),
             Ok(Err(e)) => tracing::warn!("retention sweep failed: {e}"),

@@ -28,7 +28,7 @@ pub const MAX_NEIGHBOURS: usize = 50;
 /// Shoppers remembered per pair (the count saturates there).
 pub const MAX_PAIR_SHOPPERS: usize = 256;
 /// Pairs (one direction each) the model holds at most.
-pub const MAX_PAIRS: usize = 1_000_000;
+pub const MAX_PAIRS: usize = 400_000;
 
 /// Which co-occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -262,6 +262,7 @@ impl CoOccurrence {
         }
         self.pairs.retain(|_, n| !n.is_empty());
         self.pair_count = self.pairs.values().map(HashMap::len).sum();
+        crate::memory::release_free_pages();
     }
 
     /// The product's neighbours of `kind`, strongest at `now` first.
