@@ -65,7 +65,7 @@ request = function()
     if kinds[i] == "search" then
       parts[i] = string.format('{"type":"search","shopper":"soak-%d","query":"q%d"}', n % $shoppers, n % 300)
     else
-      parts[i] = string.format('{"type":"%s","shopper":"soak-%d","product":"%s"}', kinds[i], (n * 10 + i) % $shoppers, id)
+      parts[i] = string.format('{"type":"%s","shopper":"soak-%d","product":"%s"}', kinds[i], n % $shoppers, id)
     end
   end
   return wrk.format(nil, "/v1/events", nil, "[" .. table.concat(parts, ",") .. "]")
