@@ -57,6 +57,9 @@ pub struct Limits {
     pub idle_timeout_ms: u64,
     /// Open connections at most; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Open connections one client address (an IPv6 /64) may hold; more are answered
+    /// `503` and closed. 0 means no cap (behind a proxy, every client has its address).
+    pub max_connections_per_client: usize,
     /// Requests doing engine work at once; 0 means twice the CPU cores.
     pub max_concurrent: usize,
     /// Of those, heavy searches (many words, filters or facets, deep pages) at once;
@@ -114,6 +117,7 @@ impl Default for Limits {
             header_read_timeout_ms: 5_000,
             idle_timeout_ms: 30_000,
             max_connections: 1_024,
+            max_connections_per_client: 64,
             max_concurrent: 0,
             heavy_concurrent: 0,
             queue_wait_ms: 250,
@@ -154,6 +158,7 @@ const KEYS: &[(&str, &str)] = &[
     ("limits", "header_read_timeout_ms"),
     ("limits", "idle_timeout_ms"),
     ("limits", "max_connections"),
+    ("limits", "max_connections_per_client"),
     ("limits", "max_concurrent"),
     ("limits", "heavy_concurrent"),
     ("limits", "queue_wait_ms"),

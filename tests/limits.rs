@@ -1,6 +1,6 @@
 //! Every request bounded, through the real binary: engine slots (503 + Retry-After),
 //! rate limits per client address (429, counting refused keys), slow-loris headers and cut-off bodies, idle keep-alive connections closed after
-//! `idle_timeout_ms`, settings from
+//! `idle_timeout_ms`, connections capped per client address, settings from
 //! `clerk.toml` and the environment, event retention with profiles kept, interrupted
 //! builds cleaned at start; and the search deadline stopping retrieval.
 
@@ -179,6 +179,70 @@ fn health_on(stream: &mut TcpStream) -> std::io::Result<String> {
         answer.extend_from_slice(&chunk[..n]);
     }
     Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Sends a health request on a new connection and reads until the answer's body or
+/// the connection's end: the connection (kept open) when it was served, else the
+/// answer it got before being closed.
+fn open_health(server: &Server) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect(host(server)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if String::from_utf8_lossy(&answer).contains("\"documents\"") {
+            return Ok(stream);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return Err(String::from_utf8_lossy(&answer).into_owned()),
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[test]
+fn one_client_address_cannot_hold_every_connection() {
+    const CAP: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        &[("CLERK_LIMITS_MAX_CONNECTIONS_PER_CLIENT", &CAP.to_string())],
+    );
+    // Open connections from 127.0.0.1 until one is refused (the test harness may hold
+    // one of its own, so at most CAP are served).
+    let mut held = Vec::new();
+    let refused = loop {
+        match open_health(&server) {
+            Ok(stream) => held.push(stream),
+            Err(answer) => break answer,
+        }
+        assert!(held.len() <= CAP, "more than {CAP} connections served");
+    };
+    assert!(held.len() >= CAP - 1, "refused after {}", held.len());
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("application/json"), "{refused}");
+    assert!(refused.contains("\"too_many_connections\""), "{refused}");
+    assert!(refused.contains("max_connections_per_client"), "{refused}");
+    // Another address is served meanwhile.
+    let other = Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let status = other.get(server.url("/health")).send().unwrap().status();
+    assert_eq!(status, StatusCode::OK);
+    // Closing connections frees their places.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while open_health(&server).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "closed connections were not uncounted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

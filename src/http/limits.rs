@@ -120,6 +120,19 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     .into_response()
 }
 
+/// The client an address stands for: itself, or for IPv6 its /64 network (one host
+/// usually holds a whole /64); IPv4-mapped IPv6 addresses count as IPv4.
+pub fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(network))
+        }
+        IpAddr::V6(v6) => v6.to_canonical(),
+        v4 => v4,
+    }
+}
+
 /// Whose bucket a request takes a token from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateKey {
@@ -142,12 +155,7 @@ impl RateKey {
             return RateKey::Admin(Sha256::digest(admin.as_bytes()).into());
         }
         match peer {
-            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-                let network = u128::from(v6) & !((1u128 << 64) - 1);
-                RateKey::Addr(IpAddr::V6(Ipv6Addr::from(network)))
-            }
-            Some(IpAddr::V6(v6)) => RateKey::Addr(v6.to_canonical()),
-            Some(v4) => RateKey::Addr(v4),
+            Some(ip) => RateKey::Addr(client_of(ip)),
             None => RateKey::Unknown,
         }
     }
