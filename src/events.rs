@@ -99,6 +99,28 @@ pub struct Event {
     pub variant: Variant,
 }
 
+#[cfg(test)]
+impl Event {
+    /// An anonymous event for unit tests.
+    pub fn test(
+        kind: EventKind,
+        shopper: &str,
+        product: Option<&str>,
+        query: Option<&str>,
+        ts: i64,
+    ) -> Event {
+        Event {
+            kind,
+            shopper: shopper.into(),
+            product: product.map(String::from),
+            query: query.map(String::from),
+            position: None,
+            ts,
+            variant: Variant::Anonymous,
+        }
+    }
+}
+
 /// Keys an event may have.
 const KEYS: &[&str] = &[
     "type", "shopper", "product", "query", "position", "ts", "variant",

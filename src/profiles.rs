@@ -91,6 +91,10 @@ pub struct Profile {
     pub last_event: i64,
     pub counts: EventCounts,
     pub opted_out: bool,
+    /// Time of the latest event of any kind (profiles idle for longer than the
+    /// configured retention are dropped; see [`Profile::idle_since`]).
+    #[serde(default)]
+    pub seen: i64,
 }
 
 /// Index of an event type in [`FeatureWeight::by_kind`].
@@ -114,6 +118,7 @@ impl Profile {
     /// `features` is empty for searches and for products in sensitive categories.
     pub fn apply(&mut self, event: &Event, features: &[String], settings: &AffinitySettings) {
         self.counts.add(event.kind);
+        self.seen = self.seen.max(event.ts);
         if self.opted_out {
             return;
         }
@@ -166,6 +171,18 @@ impl Profile {
         for (key, _) in ranked.into_iter().skip(MAX_FEATURES) {
             self.long_term.remove(&key);
         }
+    }
+
+    /// The time of the shopper's latest event (profiles stored before `seen` existed
+    /// fall back to the times their weights carry).
+    pub fn idle_since(&self) -> i64 {
+        self.seen.max(self.updated).max(self.last_event)
+    }
+
+    /// Whether retention drops this profile: idle since before `idle_before`, and not
+    /// an opt-out (that choice is kept however long the shopper stays away).
+    pub fn expires(&self, idle_before: i64) -> bool {
+        !self.opted_out && self.idle_since() < idle_before
     }
 
     /// Forgets every affinity (opt-out keeps nothing to personalize with).

@@ -88,6 +88,10 @@ pub struct Retention {
     /// Events older than this (by their `ts`) are dropped; profiles keep their decayed
     /// weights. 0 keeps events forever.
     pub events_days: f64,
+    /// Profiles of shoppers with no event for this long are dropped (opt-outs are
+    /// kept). At least `events_days`; 0 keeps profiles forever, and so do events
+    /// kept forever (`events_days = 0`).
+    pub profiles_days: f64,
     /// How often the retention sweep runs.
     pub sweep_interval_seconds: u64,
 }
@@ -138,6 +142,7 @@ impl Default for Retention {
     fn default() -> Self {
         Retention {
             events_days: 90.0,
+            profiles_days: 365.0,
             sweep_interval_seconds: 60,
         }
     }
@@ -165,6 +170,7 @@ const KEYS: &[(&str, &str)] = &[
     ("rate_limit", "per_second"),
     ("rate_limit", "burst"),
     ("retention", "events_days"),
+    ("retention", "profiles_days"),
     ("retention", "sweep_interval_seconds"),
     ("store", "cache_mb"),
 ];
@@ -262,6 +268,18 @@ impl Settings {
                 "{origin}: retention.events_days must be 0 (keep forever) or a positive number of days"
             ));
         }
+        let r = &self.retention;
+        if !(r.profiles_days >= 0.0 && r.profiles_days.is_finite()) {
+            problems.push(format!(
+                "{origin}: retention.profiles_days must be 0 (keep forever) or a positive number of days"
+            ));
+        } else if r.profiles_days > 0.0 && r.events_days > 0.0 && r.profiles_days < r.events_days {
+            problems.push(format!(
+                "{origin}: retention.profiles_days ({}) must be 0 or at least retention.events_days ({}): \
+                 a profile cannot go while its shopper's events are kept",
+                r.profiles_days, r.events_days
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -342,8 +360,18 @@ impl Limits {
 impl Retention {
     /// The window, when events expire at all.
     pub fn window(&self) -> Option<Duration> {
-        (self.events_days > 0.0).then(|| Duration::from_secs_f64(self.events_days * 86_400.0))
+        days(self.events_days)
     }
+
+    /// How long a shopper may stay away before their profile goes, when it does
+    /// (never while events are kept forever).
+    pub fn profiles_window(&self) -> Option<Duration> {
+        self.window().and(days(self.profiles_days))
+    }
+}
+
+fn days(days: f64) -> Option<Duration> {
+    (days > 0.0).then(|| Duration::from_secs_f64(days * 86_400.0))
 }
 
 #[cfg(test)]
@@ -431,5 +459,26 @@ mod tests {
             &[],
         ));
         assert!(p.contains("limits.idle_timeout_ms must be above 0"), "{p}");
+        let p = problems(Settings::from_sources(
+            Some("[retention]\nevents_days = 30\nprofiles_days = 7\n"),
+            "clerk.toml",
+            &[],
+        ));
+        assert!(
+            p.contains("retention.profiles_days (7) must be 0 or at least"),
+            "{p}"
+        );
+        let kept = Settings::from_sources(
+            Some("[retention]\nevents_days = 0\n"),
+            "clerk.toml",
+            &env(&[("CLERK_RETENTION_PROFILES_DAYS", "2")]),
+        )
+        .unwrap();
+        assert_eq!(kept.retention.profiles_days, 2.0);
+        assert_eq!(
+            kept.retention.profiles_window(),
+            None,
+            "events kept forever"
+        );
     }
 }

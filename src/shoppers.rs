@@ -82,6 +82,20 @@ pub trait ShopperStore: Send + Sync {
         let _ = cutoff;
         Ok(0)
     }
+    /// Drops the profiles of shoppers idle since before `idle_before` (Unix seconds),
+    /// opt-outs excepted ([`Profile::expires`]), looking at up to `limit` profiles
+    /// after `cursor` (where the previous call stopped; `None` starts from the
+    /// beginning). Returns how many were dropped and where to go on (`None`: the end
+    /// was reached). Stores without retention keep every profile.
+    fn expire_profiles(
+        &self,
+        idle_before: i64,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<(usize, Option<String>)> {
+        let _ = (idle_before, cursor, limit);
+        Ok((0, None))
+    }
 }
 
 /// Whether `shopper` is in the holdout group: a stable hash of the id, compared with
@@ -361,6 +375,49 @@ impl ShopperStore for RedbStore {
         }
     }
 
+    fn expire_profiles(
+        &self,
+        idle_before: i64,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<(usize, Option<String>)> {
+        use std::ops::Bound;
+        let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
+        let outcome = {
+            let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+            let from = match cursor.as_deref() {
+                Some(after) => Bound::Excluded(after),
+                None => Bound::Unbounded,
+            };
+            let mut expired: Vec<String> = Vec::new();
+            let mut looked = 0;
+            let mut last: Option<String> = None;
+            for entry in profiles
+                .range::<&str>((from, Bound::Unbounded))
+                .map_err(storage("profiles"))?
+            {
+                let (shopper, bytes) = entry.map_err(storage("profiles"))?;
+                // An undecodable profile is left for `clerk` to report, not dropped.
+                if decode_profile(bytes.value()).is_ok_and(|p| p.expires(idle_before)) {
+                    expired.push(shopper.value().to_string());
+                }
+                last = Some(shopper.value().to_string());
+                looked += 1;
+                if looked >= limit {
+                    break;
+                }
+            }
+            for shopper in &expired {
+                profiles
+                    .remove(shopper.as_str())
+                    .map_err(storage("expire profile"))?;
+            }
+            (expired.len(), if looked >= limit { last } else { None })
+        };
+        txn.commit().map_err(storage("commit"))?;
+        Ok(outcome)
+    }
+
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()> {
         let txn = self.read()?;
         let table = txn.open_table(EVENTS).map_err(storage("events"))?;
@@ -454,6 +511,52 @@ mod tests {
             .collect();
         assert_eq!(after_forget, [2]);
         assert!(!store.forget("nobody").unwrap());
+    }
+
+    #[test]
+    fn idle_profiles_expire_in_steps_and_opt_outs_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join(STORE_FILE)).unwrap();
+        let settings = AffinitySettings::default();
+        let features = || vec!["brand=X".to_string()];
+        let batch: Vec<Recorded> = [("a", 100), ("b", 900), ("c", 150), ("d", 120), ("e", 50)]
+            .into_iter()
+            .map(|(s, ts)| (event(s, EventKind::View, ts), features()))
+            .collect();
+        store.record(&batch, &settings).unwrap();
+        // A search-only shopper is idle from their search too.
+        let search = Event {
+            kind: EventKind::Search,
+            product: None,
+            query: Some("lamp".into()),
+            ..event("c", EventKind::Search, 1_000)
+        };
+        store.record(&[(search, Vec::new())], &settings).unwrap();
+        store.set_opted_out("e", true).unwrap();
+
+        // Two profiles per step: the cursor carries the walk to the end.
+        let (mut dropped, mut cursor, mut steps) = (0, None, 0);
+        loop {
+            let (n, next) = store.expire_profiles(500, cursor, 2).unwrap();
+            dropped += n;
+            steps += 1;
+            cursor = next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(dropped, 2, "a and d were idle");
+        assert_eq!(steps, 3);
+        for (shopper, kept) in [
+            ("a", false),
+            ("b", true),
+            ("c", true),
+            ("d", false),
+            ("e", true),
+        ] {
+            assert_eq!(store.profile(shopper).unwrap().is_some(), kept, "{shopper}");
+        }
+        assert!(store.profile("e").unwrap().unwrap().opted_out);
     }
 
     #[test]

@@ -395,6 +395,94 @@ fn retention_drops_old_events_and_keeps_profiles() {
     );
 }
 
+#[test]
+fn retention_forgets_what_expired_events_taught_and_idle_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    // Events live about 2.6 s, profiles of idle shoppers about 5.2 s; swept every second.
+    let server = start(
+        dir.path(),
+        &[
+            ("CLERK_RETENTION_EVENTS_DAYS", "0.00003"),
+            ("CLERK_RETENTION_PROFILES_DAYS", "0.00006"),
+            ("CLERK_RETENTION_SWEEP_INTERVAL_SECONDS", "1"),
+        ],
+    );
+    let client = Client::new();
+    let hits: Value = client
+        .get(server.url("/v1/search?q=&per_page=2"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let (a, b) = (
+        hits["hits"][0]["id"].as_str().unwrap().to_string(),
+        hits["hits"][1]["id"].as_str().unwrap().to_string(),
+    );
+    let opted = client
+        .post(server.url("/v1/shoppers/t-keeper/opt-out"))
+        .send()
+        .unwrap();
+    assert!(opted.status().is_success(), "{}", opted.status());
+    let events: Vec<Value> = (0..4)
+        .flat_map(|i| {
+            let shopper = format!("t-{i}");
+            [
+                json!({"type":"view","shopper":shopper,"product":a}),
+                json!({"type":"view","shopper":shopper,"product":b}),
+            ]
+        })
+        .collect();
+    let posted = client
+        .post(server.url("/v1/events"))
+        .json(&events)
+        .send()
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::ACCEPTED);
+    let recommended = || -> Vec<String> {
+        let body: Value = client
+            .get(server.url(&format!("/v1/recommendations?product={a}&kind=also_viewed")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        body["recommendations"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let profile_status = |shopper: &str| {
+        client
+            .get(server.url(&format!("/v1/shoppers/{shopper}")))
+            .send()
+            .unwrap()
+            .status()
+    };
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    until("the crowd pairs a with b", &|| recommended().contains(&b));
+    assert_eq!(profile_status("t-0"), StatusCode::OK);
+    until("the pair is forgotten with its events", &|| {
+        recommended().is_empty()
+    });
+    until("idle profiles are dropped", &|| {
+        profile_status("t-0") == StatusCode::NOT_FOUND
+    });
+    let keeper: Value = client
+        .get(server.url("/v1/shoppers/t-keeper"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(keeper["opted_out"], true, "an opt-out is kept: {keeper}");
+}
+
 /// The sum of every number under `key`, anywhere in `value`.
 fn sum_of(value: &Value, key: &str) -> u64 {
     match value {

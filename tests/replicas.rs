@@ -288,6 +288,51 @@ fn retention_drops_old_events_and_keeps_profiles(redis: &Redis) {
         })
         .expect("redis");
     assert_eq!(lists, 0, "the shopper's id list emptied with the stream");
+
+    // Idle profiles go too, walked with SCAN a few keys at a time; opt-outs stay.
+    store.set_opted_out("keeper", true).expect("opt out");
+    let expire_all = |idle_before: i64| {
+        let (mut dropped, mut cursor, mut steps) = (0, None, 0);
+        loop {
+            let (n, next) = store
+                .expire_profiles(idle_before, cursor, 2)
+                .expect("expire profiles");
+            dropped += n;
+            steps += 1;
+            cursor = next;
+            if cursor.is_none() || steps > 10_000 {
+                return dropped;
+            }
+        }
+    };
+    assert_eq!(expire_all(oldest - 1), 0, "nobody idle that long");
+    assert!(expire_all(now + 60) > 0);
+    assert!(store.profile(&shopper).expect("profile").is_none());
+    assert!(
+        store
+            .profile("keeper")
+            .expect("profile")
+            .is_some_and(|p| p.opted_out)
+    );
+    let left: Vec<String> = redis::Client::open(redis.url().as_str())
+        .and_then(|c| c.get_connection())
+        .and_then(|mut c| redis::cmd("KEYS").arg("clerk:profile:*").query(&mut c))
+        .expect("redis");
+    assert!(
+        left.iter().all(|k| store_is_opted_out(&store, k)),
+        "{left:?}"
+    );
+}
+
+/// Whether the profile under Redis key `key` is an opt-out.
+fn store_is_opted_out(store: &clerk::shoppers::RedisStore, key: &str) -> bool {
+    use clerk::shoppers::ShopperStore;
+    let shopper = key.trim_start_matches("clerk:profile:");
+    store
+        .profile(shopper)
+        .ok()
+        .flatten()
+        .is_some_and(|p| p.opted_out)
 }
 
 /// Positions of `brand`'s products in a search's hits.

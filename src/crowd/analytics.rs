@@ -97,6 +97,13 @@ impl Analytics {
         }
     }
 
+    /// Forgets the days that ended before `cutoff` (retention): a restarted server,
+    /// rebuilding from the retained events, would not have them either.
+    pub fn forget_before(&mut self, cutoff: i64) {
+        let first_kept = cutoff.div_euclid(DAY);
+        self.days = self.days.split_off(&first_kept);
+    }
+
     fn day(&mut self, ts: i64) -> &mut Day {
         self.days.entry(ts.div_euclid(DAY)).or_default()
     }

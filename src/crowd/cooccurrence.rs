@@ -265,6 +265,20 @@ impl CoOccurrence {
         crate::memory::release_free_pages();
     }
 
+    /// Forgets what only events stamped before `cutoff` made (retention): pairs last
+    /// made before it, purchases of shoppers who bought nothing since, and sessions
+    /// idle since. Pairs made again inside the window keep their whole (decayed)
+    /// weight and shopper count.
+    pub fn forget_before(&mut self, cutoff: i64) {
+        for neighbours in self.pairs.values_mut() {
+            neighbours.retain(|_, p| p.at >= cutoff);
+        }
+        self.pairs.retain(|_, n| !n.is_empty());
+        self.pair_count = self.pairs.values().map(HashMap::len).sum();
+        self.bought.retain(|_, p| p.last_ts >= cutoff);
+        self.baskets.retain(|_, b| b.last_ts >= cutoff);
+    }
+
     /// The product's neighbours of `kind`, strongest at `now` first.
     pub fn neighbours(&self, product: &str, kind: RecommendationKind, now: i64) -> Vec<Neighbour> {
         let half_life = self.settings.half_life_seconds;

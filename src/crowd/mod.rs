@@ -101,6 +101,16 @@ impl Models {
         self.analytics.observe(event, &attribution);
         self.events += 1;
     }
+
+    /// Forgets, in every model, what only events stamped before `cutoff` made (the
+    /// retention sweep calls it once the store dropped them), so memory follows the
+    /// window and a long-running server agrees with a restarted one.
+    pub fn forget_before(&mut self, cutoff: i64) {
+        self.sessions.forget_before(cutoff);
+        self.cooccurrence.forget_before(cutoff);
+        self.searches.forget_before(cutoff);
+        self.analytics.forget_before(cutoff);
+    }
 }
 
 /// The crowd's models behind one lock.
@@ -226,4 +236,80 @@ pub fn shopper_hash(shopper: &str) -> u64 {
 /// A query as the crowd counts it: words folded, spacing collapsed.
 pub fn normalize_query(query: &str) -> String {
     crate::autocomplete::normalize(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventKind;
+
+    /// Shoppers `who` each search "desk lamp", click `a`, view `b` and buy both.
+    fn feed_shoppers(models: &mut Models, who: std::ops::Range<usize>, ts: i64) {
+        for i in who {
+            let s = format!("s{i}");
+            models.feed(&Event::test(
+                EventKind::Search,
+                &s,
+                None,
+                Some("desk lamp"),
+                ts,
+            ));
+            models.feed(&Event::test(EventKind::Click, &s, Some("a"), None, ts + 1));
+            models.feed(&Event::test(EventKind::View, &s, Some("b"), None, ts + 2));
+            models.feed(&Event::test(
+                EventKind::Purchase,
+                &s,
+                Some("a"),
+                None,
+                ts + 3,
+            ));
+            models.feed(&Event::test(
+                EventKind::Purchase,
+                &s,
+                Some("b"),
+                None,
+                ts + 4,
+            ));
+        }
+    }
+
+    #[test]
+    fn forgetting_before_a_cutoff_keeps_only_what_later_events_made() {
+        let day = 86_400;
+        let mut models = Models::new(CrowdSettings::default());
+        feed_shoppers(&mut models, 0..5, 10 * day);
+        feed_shoppers(&mut models, 5..8, 20 * day);
+        let now = 20 * day + 10;
+        let also = |m: &Models| {
+            m.cooccurrence
+                .neighbours("a", RecommendationKind::AlsoViewed, now)
+        };
+        assert_eq!(also(&models)[0].shoppers, 8);
+        assert_eq!(models.searches.matching("desk")[0].shoppers, 8);
+        let searches = |m: &Models| -> Vec<u64> {
+            let report = m.analytics.window(30, now).report(10, &mut |_| true);
+            report.top_queries.iter().map(|q| q.searches).collect()
+        };
+        assert_eq!(searches(&models), vec![8]);
+
+        // Pairs made again inside the window keep their shoppers; purchases, sessions
+        // and conversions of the shoppers who left are gone, and so are old days.
+        models.forget_before(15 * day);
+        assert_eq!(also(&models)[0].shoppers, 8);
+        assert_eq!(models.searches.matching("desk")[0].shoppers, 3);
+        assert!(models.cooccurrence.bought_by(shopper_hash("s0")).is_empty());
+        assert_eq!(
+            models.cooccurrence.bought_by(shopper_hash("s7")),
+            vec!["a", "b"]
+        );
+        assert_eq!(searches(&models), vec![3]);
+
+        // Past every event: nothing is left.
+        models.forget_before(21 * day);
+        assert!(also(&models).is_empty());
+        assert_eq!(models.cooccurrence.pairs(), 0);
+        assert!(models.searches.matching("desk").is_empty());
+        assert!(models.cooccurrence.bought_by(shopper_hash("s7")).is_empty());
+        assert!(searches(&models).is_empty());
+    }
 }

@@ -8,9 +8,10 @@
 //! by the caller against the live index.
 //!
 //! Bounded: at most [`MAX_QUERIES`] queries are tracked and each remembers at most
-//! [`MAX_QUERY_SHOPPERS`] shoppers.
+//! [`MAX_QUERY_SHOPPERS`] shoppers, with when each last converted, so retention
+//! forgets conversions older than its window ([`PopularSearches::forget_before`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Attribution, normalize_query};
 use crate::events::Event;
@@ -32,15 +33,15 @@ pub struct PopularQuery {
     pub shoppers: usize,
 }
 
-/// Converted searches by normalized query.
+/// Converted searches by normalized query: per shopper, the time of their latest.
 #[derive(Default)]
 pub struct PopularSearches {
-    queries: BTreeMap<String, HashSet<u64>>,
+    queries: BTreeMap<String, HashMap<u64, i64>>,
 }
 
 impl PopularSearches {
     pub fn observe(&mut self, _event: &Event, attribution: &Attribution) {
-        for (query, _) in &attribution.converted {
+        for (query, ts) in &attribution.converted {
             if query.is_empty() {
                 continue;
             }
@@ -48,10 +49,21 @@ impl PopularSearches {
                 continue;
             }
             let shoppers = self.queries.entry(query.clone()).or_default();
-            if shoppers.len() < MAX_QUERY_SHOPPERS {
-                shoppers.insert(attribution.shopper);
+            if let Some(last) = shoppers.get_mut(&attribution.shopper) {
+                *last = (*last).max(*ts);
+            } else if shoppers.len() < MAX_QUERY_SHOPPERS {
+                shoppers.insert(attribution.shopper, *ts);
             }
         }
+    }
+
+    /// Forgets conversions of searches stamped before `cutoff` (retention), and the
+    /// queries left with none.
+    pub fn forget_before(&mut self, cutoff: i64) {
+        self.queries.retain(|_, shoppers| {
+            shoppers.retain(|_, ts| *ts >= cutoff);
+            !shoppers.is_empty()
+        });
     }
 
     /// Queries starting with `typed` that enough shoppers converted with, most

@@ -110,6 +110,11 @@ impl Sessions {
         attribution
     }
 
+    /// Forgets shoppers whose latest event is stamped before `cutoff` (retention).
+    pub fn forget_before(&mut self, cutoff: i64) {
+        self.shoppers.retain(|_, s| s.last_ts >= cutoff);
+    }
+
     /// Forgets shoppers idle for longer than both the session gap and the window.
     fn prune(&mut self) {
         let idle = self

@@ -113,14 +113,42 @@ impl Engine {
         if forgotten && let Some(crowd) = &self.crowd {
             crowd.request_rebuild();
         }
+        if forgotten && let Some(learning) = &self.learning {
+            learning.forget_shopper(shopper)?;
+        }
         Ok(forgotten)
     }
 
-    /// Drops events whose time is before `cutoff` (retention); 0 without a store.
+    /// Drops events whose time is before `cutoff` (retention), then forgets what only
+    /// they had taught the learned signals and the crowd's models, so that memory
+    /// follows the window and a long-running server keeps what a restart would
+    /// rebuild from the events left. Returns how many events went; 0 without a store.
     pub fn expire_events(&self, cutoff: i64) -> Result<usize> {
+        let Some(store) = self.shoppers.as_deref() else {
+            return Ok(0);
+        };
+        let dropped = store.expire_events(cutoff)?;
+        if let Some(learning) = &self.learning {
+            learning.forget_before(cutoff)?;
+        }
+        if let Some(crowd) = &self.crowd {
+            crowd.models()?.forget_before(cutoff);
+        }
+        Ok(dropped)
+    }
+
+    /// Drops the profiles of shoppers idle since before `idle_before`, opt-outs
+    /// excepted, looking at up to `limit` profiles after `cursor`; see
+    /// [`crate::shoppers::ShopperStore::expire_profiles`].
+    pub fn expire_profiles(
+        &self,
+        idle_before: i64,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<(usize, Option<String>)> {
         match self.shoppers.as_deref() {
-            Some(store) => store.expire_events(cutoff),
-            None => Ok(0),
+            Some(store) => store.expire_profiles(idle_before, cursor, limit),
+            None => Ok((0, None)),
         }
     }
 

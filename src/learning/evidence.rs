@@ -50,6 +50,11 @@ pub struct Evidence {
     behaviour: HashMap<String, HashMap<u64, (f32, i64)>>,
     /// Unlearned rankings already looked up.
     rankings: HashMap<String, Vec<String>>,
+    /// Per shopper: the time of their latest event, so that retention can forget
+    /// shoppers with nothing left in the window ([`Evidence::forget_before`]).
+    active: HashMap<u64, i64>,
+    /// Whether something was forgotten since signals were last made.
+    forgot: bool,
 }
 
 /// A query as learned: words folded, spaces collapsed.
@@ -95,10 +100,77 @@ impl Evidence {
         !self.queries.is_empty() || !self.behaviour.is_empty()
     }
 
+    /// Whether evidence was forgotten since the signals were last made (they then
+    /// need making again even without new events).
+    pub fn forgot_since_signals(&self) -> bool {
+        self.forgot
+    }
+
+    /// Forgets what came from events stamped before `cutoff` (the retention window's
+    /// start), so a long-running server keeps what a restarted one would rebuild from
+    /// the retained events, and memory follows the window rather than every shopper
+    /// ever seen: shoppers with no event since the cutoff are dropped from every
+    /// query, behaviour older than the cutoff goes, and queries, sessions and cached
+    /// rankings with nothing left go with them. Returns how many shoppers went.
+    pub fn forget_before(&mut self, cutoff: i64) -> usize {
+        let mut gone: HashSet<u64> = HashSet::new();
+        self.active.retain(|shopper, last| {
+            let keep = *last >= cutoff;
+            if !keep {
+                gone.insert(*shopper);
+            }
+            keep
+        });
+        let mut aged = false;
+        self.behaviour.retain(|_, by| {
+            let before = by.len();
+            by.retain(|_, (_, ts)| *ts >= cutoff);
+            aged |= by.len() < before;
+            !by.is_empty()
+        });
+        self.forgot |= aged;
+        self.sessions.retain(|_, s| s.last >= cutoff);
+        self.forget_shoppers(&gone);
+        gone.len()
+    }
+
+    /// Forgets everything `shopper` taught (they asked to be forgotten).
+    pub fn forget_shopper(&mut self, shopper: &str) {
+        let hash = shopper_hash(shopper);
+        self.active.remove(&hash);
+        self.sessions.remove(&hash);
+        self.behaviour.retain(|_, by| {
+            by.remove(&hash);
+            !by.is_empty()
+        });
+        self.forget_shoppers(&HashSet::from([hash]));
+    }
+
+    /// Drops `gone` from every query's evidence, and what is left empty.
+    fn forget_shoppers(&mut self, gone: &HashSet<u64>) {
+        if gone.is_empty() {
+            return;
+        }
+        for evidence in self.queries.values_mut() {
+            evidence.searchers.retain(|s| !gone.contains(s));
+            evidence.engaged.retain(|_, by| {
+                by.retain(|s, _| !gone.contains(s));
+                !by.is_empty()
+            });
+        }
+        self.queries
+            .retain(|_, e| !e.searchers.is_empty() || !e.engaged.is_empty());
+        let queries = &self.queries;
+        self.rankings.retain(|q, _| queries.contains_key(q));
+        self.forgot = true;
+    }
+
     /// Folds one event in.
     pub fn add(&mut self, seq: u64, event: &Event, session_gap: i64) {
         self.cursor = Some(seq);
         let shopper = shopper_hash(&event.shopper);
+        let last = self.active.entry(shopper).or_insert(event.ts);
+        *last = (*last).max(event.ts);
         let session = self.sessions.entry(shopper).or_insert(Session {
             query: None,
             last: event.ts,
@@ -187,6 +259,7 @@ impl Evidence {
         now: i64,
         half_life: f64,
     ) -> Result<Signals> {
+        self.forgot = false;
         let mut signals = Signals::default();
         let mut head_types: HashMap<String, HashMap<String, f32>> = HashMap::new();
         let learnable: Vec<&String> = self
@@ -337,25 +410,6 @@ fn behaviour_popularity(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Variant;
-
-    fn event(
-        kind: EventKind,
-        shopper: &str,
-        product: Option<&str>,
-        query: Option<&str>,
-        ts: i64,
-    ) -> Event {
-        Event {
-            kind,
-            shopper: shopper.into(),
-            product: product.map(String::from),
-            query: query.map(String::from),
-            position: None,
-            ts,
-            variant: Variant::Anonymous,
-        }
-    }
 
     fn learn(events: &[Event], ranking: &[&str]) -> Signals {
         let mut evidence = Evidence::default();
@@ -374,8 +428,8 @@ mod tests {
             .flat_map(|i| {
                 let s = format!("s{start}-{i}");
                 [
-                    event(EventKind::Search, &s, None, Some(q), start + i as i64),
-                    event(
+                    Event::test(EventKind::Search, &s, None, Some(q), start + i as i64),
+                    Event::test(
                         EventKind::Click,
                         &s,
                         Some(product),
@@ -422,7 +476,7 @@ mod tests {
         let ranking = ["a", "b", "c", "d", "e", "f", "g", "h"];
         let mut events = sessions(2, "lamp", "h", 0);
         for i in 0..1000 {
-            events.push(event(
+            events.push(Event::test(
                 EventKind::Click,
                 "bot",
                 Some("g"),
@@ -445,8 +499,8 @@ mod tests {
             .flat_map(|i| {
                 let s = format!("buyer-{i}");
                 [
-                    event(EventKind::Search, &s, None, Some("Oak  Table"), i * 10),
-                    event(EventKind::Purchase, &s, Some("h"), None, i * 10 + 5),
+                    Event::test(EventKind::Search, &s, None, Some("Oak  Table"), i * 10),
+                    Event::test(EventKind::Purchase, &s, Some("h"), None, i * 10 + 5),
                 ]
             })
             .collect();
@@ -454,8 +508,8 @@ mod tests {
         assert!(signals.queries["oak table"]["h"] > 0.5);
         // A purchase long after the session tells nothing about the search.
         let late = vec![
-            event(EventKind::Search, "x", None, Some("rug"), 0),
-            event(EventKind::Purchase, "x", Some("h"), None, 100_000),
+            Event::test(EventKind::Search, "x", None, Some("rug"), 0),
+            Event::test(EventKind::Purchase, "x", Some("h"), None, 100_000),
         ];
         assert!(learn(&late, &ranking).queries.is_empty());
     }
@@ -466,5 +520,49 @@ mod tests {
         let signals = learn(&sessions(8, "wool rug", "h", 0), &ranking);
         assert!(signals.heads["rug"]["h"] > 0.0);
         assert_eq!(head_word("rugs for 2 "), Some("rugs"));
+    }
+
+    #[test]
+    fn forgetting_before_a_cutoff_drops_what_only_older_events_taught() {
+        let ranking = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let ranked: Vec<String> = ranking.iter().map(|s| s.to_string()).collect();
+        let mut evidence = Evidence::default();
+        let old = sessions(6, "oak table", "h", 0);
+        let recent = sessions(4, "wool rug", "g", 100_000);
+        for (i, e) in old.iter().chain(&recent).enumerate() {
+            evidence.add(i as u64, e, 1_800);
+        }
+        let make = |evidence: &mut Evidence| {
+            evidence
+                .signals(&|_| Ok(ranked.clone()), &|_| Vec::new(), 100_100, 86_400.0)
+                .unwrap()
+        };
+        let before = make(&mut evidence);
+        assert!(before.queries.contains_key("oak table"));
+        assert!(before.popularity.contains_key("h"));
+        assert!(!evidence.forgot_since_signals());
+
+        assert_eq!(evidence.forget_before(50_000), 6);
+        assert!(
+            evidence.forgot_since_signals(),
+            "signals must be made again"
+        );
+        let after = make(&mut evidence);
+        assert!(
+            !after.queries.contains_key("oak table"),
+            "{:?}",
+            after.queries
+        );
+        assert!(!after.popularity.contains_key("h"));
+        assert!(after.queries["wool rug"]["g"] > 0.0);
+        assert_eq!(evidence.queries.len(), 1);
+        assert_eq!(evidence.rankings.len(), 1);
+
+        // A forgotten shopper goes at once, and with them what they alone taught.
+        for i in 0..4 {
+            evidence.forget_shopper(&format!("s100000-{i}"));
+        }
+        assert!(!evidence.has_any());
+        assert!(make(&mut evidence).queries.is_empty());
     }
 }

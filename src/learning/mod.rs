@@ -115,11 +115,34 @@ impl Learning {
                 break;
             }
         }
-        if read > 0 || self.signals.load().is_empty() && evidence.has_any() {
+        let stale = evidence.forgot_since_signals();
+        if read > 0 || stale || self.signals.load().is_empty() && evidence.has_any() {
             let now = chrono::Utc::now().timestamp();
             let signals = evidence.signals(rank, types, now, settings.half_life_seconds)?;
             self.signals.store(Arc::new(signals));
         }
         Ok(read)
+    }
+
+    /// Forgets evidence from events stamped before `cutoff` (retention; see
+    /// [`Evidence::forget_before`]); the next refresh publishes signals without it.
+    /// Returns how many shoppers were forgotten.
+    pub fn forget_before(&self, cutoff: i64) -> Result<usize> {
+        let mut evidence = self
+            .evidence
+            .lock()
+            .map_err(|_| Error::Internal("learning state poisoned".into()))?;
+        Ok(evidence.forget_before(cutoff))
+    }
+
+    /// Forgets everything `shopper` taught (a forget request); the next refresh
+    /// publishes signals without it.
+    pub fn forget_shopper(&self, shopper: &str) -> Result<()> {
+        let mut evidence = self
+            .evidence
+            .lock()
+            .map_err(|_| Error::Internal("learning state poisoned".into()))?;
+        evidence.forget_shopper(shopper);
+        Ok(())
     }
 }

@@ -62,6 +62,29 @@ end
 return (#ARGV - 1) / 2
 "#;
 
+/// Drops idle profiles. KEYS: profiles; ARGV[1]: the time before which a profile's
+/// latest event makes it idle. Opt-outs and undecodable profiles stay (the same rule
+/// as `Profile::expires`). Returns how many went.
+const EXPIRE_PROFILES_SCRIPT: &str = r#"
+local dropped = 0
+local idle_before = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  local raw = redis.call('GET', key)
+  if raw then
+    local ok, p = pcall(cjson.decode, raw)
+    if ok and type(p) == 'table' and p.opted_out ~= true then
+      local seen = math.max(tonumber(p.seen) or 0, tonumber(p.updated) or 0,
+                            tonumber(p.last_event) or 0)
+      if seen < idle_before then
+        redis.call('DEL', key)
+        dropped = dropped + 1
+      end
+    end
+  end
+end
+return dropped
+"#;
+
 /// Forgets a shopper. KEYS: profile, the shopper's id list, stream. Returns how many
 /// things were removed (0: nothing was stored).
 const FORGET_SCRIPT: &str = r#"
@@ -352,6 +375,38 @@ impl ShopperStore for RedisStore {
                 return Ok(dropped);
             }
         }
+    }
+
+    /// Walks the profile keys with `SCAN` (the cursor is Redis's) and drops the idle
+    /// ones in one script per step, so an event arriving meanwhile either lands
+    /// before the check (and keeps the profile) or after the drop (and starts anew).
+    fn expire_profiles(
+        &self,
+        idle_before: i64,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<(usize, Option<String>)> {
+        let (next, keys): (String, Vec<String>) = self.link.run("scanning profiles", |c| {
+            redis::cmd("SCAN")
+                .arg(cursor.as_deref().unwrap_or("0"))
+                .arg("MATCH")
+                .arg(format!("{PREFIX}profile:*"))
+                .arg("COUNT")
+                .arg(limit.max(1))
+                .query(c)
+        })?;
+        let dropped: i64 = if keys.is_empty() {
+            0
+        } else {
+            self.link.run("expiring profiles", |c| {
+                Script::new(EXPIRE_PROFILES_SCRIPT)
+                    .key(&keys)
+                    .arg(idle_before)
+                    .invoke(c)
+            })?
+        };
+        let next = (next != "0").then_some(next);
+        Ok((usize::try_from(dropped).unwrap_or(0), next))
     }
 
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()> {
