@@ -18,7 +18,9 @@
 # means within ±10 %) and the store's largest size. The server runs with the
 # product's own malloc settings; export CLERK_MALLOC_ARENAS=0 to compare with glibc's
 # default. CLERK_SOAK_SHOPPERS sets how many distinct shoppers send events (default
-# 20000; searches use the first 20000 of them). Needs wrk (apt-get install -y wrk) and
+# 20000; searches use the first 20000 of them). Profiles of shoppers idle for twice the
+# event window are dropped (CLERK_SOAK_PROFILES_DAYS overrides), so with many distinct
+# shoppers the store stays bounded by those active recently. Needs wrk (apt-get install -y wrk) and
 # a release build. On a shared machine run it under `nice -n 10`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,12 +32,14 @@ search_conns=${5:-2}
 event_pause=${6:-0}
 search_pause=${7:-0}
 shoppers=${CLERK_SOAK_SHOPPERS:-20000}
+profiles=${CLERK_SOAK_PROFILES_DAYS:-$(python3 -c "print($retention * 2)")}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 [ -x target/release/clerk ] || cargo build --release --quiet
 rm -f "$data/shoppers.redb"
 
 log=$(mktemp); events_lua=$(mktemp --suffix=.lua); search_lua=$(mktemp --suffix=.lua)
-CLERK_RETENTION_EVENTS_DAYS=$retention CLERK_RETENTION_SWEEP_INTERVAL_SECONDS=10 \
+CLERK_RETENTION_EVENTS_DAYS=$retention CLERK_RETENTION_PROFILES_DAYS=$profiles \
+  CLERK_RETENTION_SWEEP_INTERVAL_SECONDS=10 \
   ./target/release/clerk serve --addr 127.0.0.1:0 --data-dir "$data" 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -f "$log" "$events_lua" "$search_lua"' EXIT
@@ -107,7 +111,7 @@ wrk -t1 -c"$search_conns" -d"${seconds}s" -s "$search_lua" "$addr" >"$log.search
 search_wrk=$!
 upserts &
 upserter=$!
-echo "== soak: ${minutes} min, events on $event_conns connections (pause ${event_pause} ms), searches on $search_conns (pause ${search_pause} ms), retention $retention days"
+echo "== soak: ${minutes} min, events on $event_conns connections (pause ${event_pause} ms), searches on $search_conns (pause ${search_pause} ms), retention $retention days (idle profiles $profiles days), $shoppers shopper ids"
 printf "%6s %10s %12s %10s %10s %8s\n" "min" "RSS MB" "store MB" "search/s" "batches/s" "non-2xx"
 rss_at_5=""; store_max=0; rss_max=0
 read -r s0 e0 x0 < <(counts)
