@@ -80,6 +80,9 @@ pub struct Neighbour {
 struct Pair {
     weight: f64,
     at: i64,
+    /// The latest time any shopper made the pair, counted or not (retention keeps the
+    /// pair while this is inside the window: a restart would rebuild it from there).
+    last: i64,
     shoppers: Vec<u32>,
 }
 
@@ -89,6 +92,7 @@ impl Pair {
     }
 
     fn add(&mut self, shopper: u64, ts: i64, half_life: f64) {
+        self.last = self.last.max(ts);
         let short = shopper as u32;
         if self.shoppers.len() >= MAX_PAIR_SHOPPERS || self.shoppers.contains(&short) {
             return;
@@ -271,7 +275,7 @@ impl CoOccurrence {
     /// weight and shopper count.
     pub fn forget_before(&mut self, cutoff: i64) {
         for neighbours in self.pairs.values_mut() {
-            neighbours.retain(|_, p| p.at >= cutoff);
+            neighbours.retain(|_, p| p.last >= cutoff);
         }
         self.pairs.retain(|_, n| !n.is_empty());
         self.pair_count = self.pairs.values().map(HashMap::len).sum();

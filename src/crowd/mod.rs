@@ -312,4 +312,24 @@ mod tests {
         assert!(models.cooccurrence.bought_by(shopper_hash("s7")).is_empty());
         assert!(searches(&models).is_empty());
     }
+
+    #[test]
+    fn a_pair_made_again_by_the_same_shopper_inside_the_window_is_kept() {
+        let day = 86_400;
+        let mut models = Models::new(CrowdSettings::default());
+        for ts in [day, 5 * day] {
+            models.feed(&Event::test(EventKind::View, "s", Some("a"), None, ts));
+            models.feed(&Event::test(EventKind::View, "s", Some("b"), None, ts + 1));
+        }
+        models.forget_before(3 * day);
+        let also = models
+            .cooccurrence
+            .neighbours("a", RecommendationKind::AlsoViewed, 5 * day);
+        assert_eq!(
+            also.len(),
+            1,
+            "a restart would rebuild it from the later session"
+        );
+        assert_eq!(also[0].shoppers, 1);
+    }
 }
