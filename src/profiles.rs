@@ -185,6 +185,26 @@ impl Profile {
         !self.opted_out && self.idle_since() < idle_before
     }
 
+    /// Whether the stored profile `json` expires ([`Profile::expires`]), read without
+    /// building its maps: retention looks at many profiles per sweep. `None` when the
+    /// bytes are not a profile.
+    pub fn stored_expires(json: &[u8], idle_before: i64) -> Option<bool> {
+        #[derive(Deserialize)]
+        struct Activity {
+            #[serde(default)]
+            seen: i64,
+            #[serde(default)]
+            updated: i64,
+            #[serde(default)]
+            last_event: i64,
+            #[serde(default)]
+            opted_out: bool,
+        }
+        let a: Activity = serde_json::from_slice(json).ok()?;
+        let idle_since = a.seen.max(a.updated).max(a.last_event);
+        Some(!a.opted_out && idle_since < idle_before)
+    }
+
     /// Forgets every affinity (opt-out keeps nothing to personalize with).
     pub fn clear_affinities(&mut self) {
         self.long_term.clear();

@@ -25,9 +25,9 @@ use crate::engine::Engine;
 use crate::settings::Retention;
 
 /// Profiles one sweep looks at, at most.
-pub const PROFILES_PER_SWEEP: usize = 50_000;
+pub const PROFILES_PER_SWEEP: usize = 20_000;
 /// Profiles looked at in one store transaction.
-const PROFILES_PER_STEP: usize = 5_000;
+const PROFILES_PER_STEP: usize = 2_000;
 
 /// Sweeps forever (until the task is dropped); does nothing without a window.
 pub async fn run(engine: Arc<Engine>, retention: Retention) {

@@ -375,6 +375,9 @@ impl ShopperStore for RedbStore {
         }
     }
 
+    /// Finds the idle profiles in a read transaction, then drops them in a write
+    /// transaction that checks each again (an event may have arrived in between), so
+    /// the writer holds no more pages than the profiles it removes.
     fn expire_profiles(
         &self,
         idle_before: i64,
@@ -382,14 +385,15 @@ impl ShopperStore for RedbStore {
         limit: usize,
     ) -> Result<(usize, Option<String>)> {
         use std::ops::Bound;
-        let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
-        let outcome = {
-            let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+        let expires = |bytes: &[u8]| Profile::stored_expires(bytes, idle_before) == Some(true);
+        let (idle, next) = {
+            let txn = self.read()?;
+            let profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
             let from = match cursor.as_deref() {
                 Some(after) => Bound::Excluded(after),
                 None => Bound::Unbounded,
             };
-            let mut expired: Vec<String> = Vec::new();
+            let mut idle: Vec<String> = Vec::new();
             let mut looked = 0;
             let mut last: Option<String> = None;
             for entry in profiles
@@ -397,25 +401,39 @@ impl ShopperStore for RedbStore {
                 .map_err(storage("profiles"))?
             {
                 let (shopper, bytes) = entry.map_err(storage("profiles"))?;
-                // An undecodable profile is left for `clerk` to report, not dropped.
-                if decode_profile(bytes.value()).is_ok_and(|p| p.expires(idle_before)) {
-                    expired.push(shopper.value().to_string());
+                if expires(bytes.value()) {
+                    idle.push(shopper.value().to_string());
                 }
-                last = Some(shopper.value().to_string());
                 looked += 1;
                 if looked >= limit {
+                    last = Some(shopper.value().to_string());
                     break;
                 }
             }
-            for shopper in &expired {
-                profiles
-                    .remove(shopper.as_str())
-                    .map_err(storage("expire profile"))?;
-            }
-            (expired.len(), if looked >= limit { last } else { None })
+            (idle, last)
         };
+        if idle.is_empty() {
+            return Ok((0, next));
+        }
+        let txn = self.writable()?.begin_write().map_err(storage("begin"))?;
+        let mut dropped = 0;
+        {
+            let mut profiles = txn.open_table(PROFILES).map_err(storage("profiles"))?;
+            for shopper in &idle {
+                let still_idle = profiles
+                    .get(shopper.as_str())
+                    .map_err(storage("read profile"))?
+                    .is_some_and(|bytes| expires(bytes.value()));
+                if still_idle {
+                    profiles
+                        .remove(shopper.as_str())
+                        .map_err(storage("expire profile"))?;
+                    dropped += 1;
+                }
+            }
+        }
         txn.commit().map_err(storage("commit"))?;
-        Ok(outcome)
+        Ok((dropped, next))
     }
 
     fn for_each_event(&self, visit: &mut dyn FnMut(&Event)) -> Result<()> {
