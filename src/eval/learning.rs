@@ -11,6 +11,11 @@
 //! before and after on the queries with and without traffic. A second store gets only
 //! random clicks (uniform over the first page) on every query. Latency is the mean
 //! time of the judged queries with learned signals on and off.
+//!
+//! The report also gives the queries with traffic a ceiling: their NDCG@10 if the
+//! unlearned top [`CEILING_DEPTH`] were re-sorted perfectly by grade. Shoppers only
+//! click what the first page shows, so no reranking learned from them does better;
+//! the lift is read against that headroom.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +44,8 @@ const BUY: [f64; 3] = [0.0, 0.1, 0.3];
 /// Chance of stopping after a click.
 const STOP_AFTER_CLICK: f64 = 0.5;
 const SEED: u64 = 31_337;
+/// Unlearned results a perfect re-sort may draw from for the ceiling.
+pub const CEILING_DEPTH: usize = 20;
 
 /// Results of the learning suite.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -48,6 +55,10 @@ pub struct LearningReport {
     pub events: usize,
     pub traffic_before: f64,
     pub traffic_after: f64,
+    /// The queries with traffic with their unlearned top [`CEILING_DEPTH`] re-sorted
+    /// perfectly by grade: the most a reranking of what shoppers could reach gives.
+    #[serde(default)]
+    pub traffic_ceiling: f64,
     pub without_before: f64,
     pub without_after: f64,
     /// Every query, before and after random clicks only.
@@ -80,6 +91,28 @@ fn ranked(engine: &Engine, query: &str, learn: bool) -> Result<Vec<String>> {
         .into_iter()
         .map(|h| h.id)
         .collect())
+}
+
+/// Mean NDCG@10 of the picked queries with their top [`CEILING_DEPTH`] results (as
+/// ranked now) re-sorted by grade.
+fn mean_ceiling(engine: &Engine, set: &JudgedSet, pick: &dyn Fn(usize) -> bool) -> Result<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (_, query) in set.queries.iter().enumerate().filter(|(i, _)| pick(*i)) {
+        let request = SearchRequest {
+            per_page: CEILING_DEPTH,
+            ..SearchRequest::query(&query.text)
+        };
+        let mut top: Vec<String> = engine
+            .search(&request)?
+            .hits
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        top.sort_by_key(|id| std::cmp::Reverse(query.grade(id)));
+        sum += metrics::ndcg(&top, query, K);
+        n += 1;
+    }
+    Ok(if n == 0 { 0.0 } else { sum / n as f64 })
 }
 
 fn mean_ndcg(engine: &Engine, set: &JudgedSet, pick: &dyn Fn(usize) -> bool) -> Result<f64> {
@@ -166,6 +199,7 @@ pub fn evaluate(
 
     let crowd = engine(data, config_dir, &scratch.join("learning-cascade"))?;
     let traffic_before = mean_ndcg(&crowd, set, &traffic)?;
+    let traffic_ceiling = mean_ceiling(&crowd, set, &traffic)?;
     let without_before = mean_ndcg(&crowd, set, &without)?;
     let events = simulate(&crowd, set, &traffic, false, &mut rng)?;
     crowd.learn()?;
@@ -195,6 +229,7 @@ pub fn evaluate(
         events,
         traffic_before,
         traffic_after,
+        traffic_ceiling,
         without_before,
         without_after,
         random_before,
@@ -234,13 +269,16 @@ fn median(values: &mut [f64]) -> f64 {
 /// The report as lines for a terminal.
 pub fn render(r: &LearningReport) -> String {
     format!(
-        "learning ({} sessions per query with traffic, {} events)\n  queries with traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  queries without traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  random clicks on every query: NDCG@10 {:.4} → {:.4} ({:+.4})\n  latency per query: {:.3} ms learned, {:.3} ms unlearned\n",
+        "learning ({} sessions per query with traffic, {} events)\n  queries with traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4}); ceiling (perfect re-sort of the top {}) {:.4} ({:+.4})\n  queries without traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  random clicks on every query: NDCG@10 {:.4} → {:.4} ({:+.4})\n  latency per query: {:.3} ms learned, {:.3} ms unlearned\n",
         SESSIONS,
         r.events,
         r.queries_with_traffic,
         r.traffic_before,
         r.traffic_after,
         r.traffic_after - r.traffic_before,
+        CEILING_DEPTH,
+        r.traffic_ceiling,
+        r.traffic_ceiling - r.traffic_before,
         r.queries_without,
         r.without_before,
         r.without_after,
