@@ -11,13 +11,17 @@
 //! [`MIN_SEARCHES_FOR_CTR`] searches), and
 //! click-through and conversion per variant.
 //!
-//! Bounded: [`MAX_DAYS`] buckets are kept, each with at most [`MAX_QUERIES_PER_DAY`]
-//! queries (later new queries count only in the variant totals).
+//! Bounded: [`MAX_DAYS`] buckets are kept (fewer with retention: days that ended
+//! before the event window go), each with at most [`MAX_QUERIES_PER_DAY`] queries
+//! (later new queries count only in the variant totals); distinct shoppers are counted
+//! exactly up to a few hundred per tally and estimated beyond, in at most 2 KiB
+//! ([`super::distinct`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::distinct::DistinctShoppers;
 use super::{Attribution, normalize_query};
 use crate::events::{Event, EventKind};
 use crate::report::VariantReport;
@@ -40,14 +44,14 @@ const DAY: i64 = 86_400;
 struct QueryTally {
     searches: u64,
     converted: u64,
-    shoppers: HashSet<u64>,
+    shoppers: DistinctShoppers,
 }
 
 impl QueryTally {
     fn merge(&mut self, other: &QueryTally) {
         self.searches += other.searches;
         self.converted += other.converted;
-        self.shoppers.extend(other.shoppers.iter().copied());
+        self.shoppers.merge(&other.shoppers);
     }
 }
 
@@ -55,8 +59,8 @@ impl QueryTally {
 #[derive(Debug, Clone, Default)]
 struct VariantTally {
     counts: [u64; 5],
-    shoppers: HashSet<u64>,
-    buyers: HashSet<u64>,
+    shoppers: DistinctShoppers,
+    buyers: DistinctShoppers,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -131,8 +135,8 @@ impl Analytics {
                 for (total, n) in merged.counts.iter_mut().zip(tally.counts) {
                     *total += n;
                 }
-                merged.shoppers.extend(tally.shoppers.iter().copied());
-                merged.buyers.extend(tally.buyers.iter().copied());
+                merged.shoppers.merge(&tally.shoppers);
+                merged.buyers.merge(&tally.buyers);
             }
         }
         window

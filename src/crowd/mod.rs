@@ -10,7 +10,7 @@
 //! * [`searches`] — which searches led to a click, cart or purchase, by how many
 //!   distinct shoppers (popular searches for autocomplete);
 //! * [`analytics`] — daily query and variant tallies for `GET /v1/admin/analytics`
-//!   and `clerk report`.
+//!   and `clerk report`, counting distinct shoppers in bounded memory ([`distinct`]).
 //!
 //! Nothing is persisted here: the stored events are the source of truth, so after a
 //! restart the tailer starts from the beginning and rebuilds the same state, and
@@ -22,6 +22,7 @@
 
 pub mod analytics;
 pub mod cooccurrence;
+pub mod distinct;
 pub mod recommend;
 pub mod searches;
 mod sessions;
