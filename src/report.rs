@@ -24,6 +24,8 @@ use crate::shoppers::ShopperStore;
 /// Behaviour of one variant's shoppers.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct VariantReport {
+    /// Distinct shoppers. `clerk report` counts them exactly; analytics
+    /// (`GET /v1/admin/analytics`) exactly up to 256 a day, estimated beyond.
     pub shoppers: usize,
     pub searches: u64,
     pub views: u64,

@@ -232,11 +232,22 @@ impl Settings {
                         e.message()
                     ))
                 })?;
-        settings.validate(origin)?;
+        // A problem names where its value came from: the variable when one was set.
+        let from = |key: &str| -> String {
+            let (section, key) = key.split_once('.').unwrap_or(("", key));
+            let name = env_name(section, key);
+            if env.iter().any(|(k, _)| *k == name) {
+                name
+            } else {
+                origin.to_string()
+            }
+        };
+        settings.validate(&from)?;
         Ok(settings)
     }
 
-    fn validate(&self, origin: &str) -> Result<()> {
+    /// Checks values that parse but cannot work; `from` names a key's source.
+    fn validate(&self, from: &dyn Fn(&str) -> String) -> Result<()> {
         let mut problems = Vec::new();
         let l = &self.limits;
         for (key, value) in [
@@ -252,32 +263,40 @@ impl Settings {
             ),
         ] {
             if value == 0 {
-                problems.push(format!("{origin}: {key} must be above 0"));
+                problems.push(format!("{}: {key} must be above 0", from(key)));
             }
         }
         if !(self.rate_limit.per_second >= 0.0 && self.rate_limit.per_second.is_finite()) {
             problems.push(format!(
-                "{origin}: rate_limit.per_second must be 0 (off) or a positive number"
+                "{}: rate_limit.per_second must be 0 (off) or a positive number",
+                from("rate_limit.per_second")
             ));
         }
         if self.rate_limit.per_second > 0.0 && self.rate_limit.burst == 0 {
-            problems.push(format!("{origin}: rate_limit.burst must be at least 1"));
+            problems.push(format!(
+                "{}: rate_limit.burst must be at least 1",
+                from("rate_limit.burst")
+            ));
         }
         if !(self.retention.events_days >= 0.0 && self.retention.events_days.is_finite()) {
             problems.push(format!(
-                "{origin}: retention.events_days must be 0 (keep forever) or a positive number of days"
+                "{}: retention.events_days must be 0 (keep forever) or a positive number of days",
+                from("retention.events_days")
             ));
         }
         let r = &self.retention;
         if !(r.profiles_days >= 0.0 && r.profiles_days.is_finite()) {
             problems.push(format!(
-                "{origin}: retention.profiles_days must be 0 (keep forever) or a positive number of days"
+                "{}: retention.profiles_days must be 0 (keep forever) or a positive number of days",
+                from("retention.profiles_days")
             ));
         } else if r.profiles_days > 0.0 && r.events_days > 0.0 && r.profiles_days < r.events_days {
             problems.push(format!(
-                "{origin}: retention.profiles_days ({}) must be 0 or at least retention.events_days ({}): \
+                "{}: retention.profiles_days ({}) must be 0 or at least retention.events_days ({}): \
                  a profile cannot go while its shopper's events are kept",
-                r.profiles_days, r.events_days
+                from("retention.profiles_days"),
+                r.profiles_days,
+                r.events_days
             ));
         }
         if problems.is_empty() {
@@ -467,6 +486,16 @@ mod tests {
         assert!(
             p.contains("retention.profiles_days (7) must be 0 or at least"),
             "{p}"
+        );
+        assert!(p.starts_with("clerk.toml: "), "{p}");
+        let p = problems(Settings::from_sources(
+            Some("[retention]\nevents_days = 30\n"),
+            "clerk.toml",
+            &env(&[("CLERK_RETENTION_PROFILES_DAYS", "7")]),
+        ));
+        assert!(
+            p.contains("CLERK_RETENTION_PROFILES_DAYS: retention.profiles_days (7)"),
+            "a value from the environment names its variable: {p}"
         );
         let kept = Settings::from_sources(
             Some("[retention]\nevents_days = 0\n"),

@@ -182,7 +182,8 @@ pub struct Window {
 pub struct QueryRow {
     pub query: String,
     pub searches: u64,
-    /// Distinct shoppers who ran it.
+    /// Distinct shoppers who ran it: exact up to 256, estimated beyond (about 2.3 %
+    /// standard error; `crate::crowd::distinct`).
     pub shoppers: usize,
     /// Searches followed by a click, cart or purchase within the window.
     pub converted: u64,
