@@ -29,7 +29,7 @@ use crate::index::Snapshot;
 use crate::learning::LearnedBoosts;
 use crate::plan::{self, PlanContext, Planned, QueryPlan, Roles};
 use crate::profiles::Profile;
-use crate::ranking::{CriterionScore, DocMatch, Ranker, TextQuery};
+use crate::ranking::{CriterionScore, Ranker, TextQuery};
 use crate::retrieve::{
     Candidate, Retrieval, Retrieved, Sort, SortKey, TextMatches, place_pins, retrieve,
 };
@@ -530,21 +530,24 @@ fn retrieve_relaxing(
     if strict.total >= FEW_RESULTS || plan.required_count() <= 1 {
         return Ok((strict, None));
     }
-    let Some(any) = text.any_matches(retrieval.snapshot)? else {
-        return Ok((strict, None));
-    };
-    let segments = any.as_slice();
-    let matches = |accept: u32| TextMatches { segments, accept };
+    let counts = text.clause_counts(retrieval.snapshot)?;
     let mut accept = required;
     let mut dropped = Vec::new();
-    for index in relaxation_order(plan, &text.roles, segments) {
+    for index in relaxation_order(plan, &text.roles, &counts) {
         if accept.count_ones() <= 1 || dropped.len() >= plan::MAX_RELAXATION_STEPS {
             break;
         }
         crate::deadline::check()?;
         accept &= !(1u32 << index);
         dropped.push(plan.clauses[index].surface.clone());
-        let relaxed = retrieve(retrieval, Some(&matches(accept)))?;
+        let Some(segments) = text.matches_all_of(retrieval.snapshot, accept)? else {
+            return Ok((strict, None));
+        };
+        let matches = TextMatches {
+            segments: &segments,
+            accept,
+        };
+        let relaxed = retrieve(retrieval, Some(&matches))?;
         if relaxed.total <= strict.total {
             continue;
         }
@@ -574,17 +577,14 @@ fn retrieve_relaxing(
 
 /// The order in which required words become optional: words no product has, then
 /// the other words from the commonest, the product-type word last.
-fn relaxation_order(plan: &QueryPlan, roles: &Roles, segments: &[Vec<DocMatch>]) -> Vec<usize> {
+///
+/// `counts`: how many documents match each clause ([`TextQuery::clause_counts`]).
+fn relaxation_order(plan: &QueryPlan, roles: &Roles, counts: &[u64]) -> Vec<usize> {
     let mut order: Vec<(bool, bool, std::cmp::Reverse<u64>, usize)> =
         (0..plan.clauses.len().min(32))
             .filter(|&i| plan.clauses[i].required)
             .map(|i| {
-                let bit = 1u32 << i;
-                let matched = segments
-                    .iter()
-                    .flatten()
-                    .filter(|m| m.facts.matched & bit != 0)
-                    .count() as u64;
+                let matched = counts.get(i).copied().unwrap_or(0);
                 let is_type = roles.type_clause == Some(i);
                 (matched > 0, is_type, std::cmp::Reverse(matched), i)
             })

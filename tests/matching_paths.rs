@@ -85,6 +85,53 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// What relaxation reads: the documents matching any subset of the clauses, and
+    /// how many documents match each clause, against the plain any-of path.
+    #[test]
+    fn relaxed_matches_and_clause_counts_equal_any_of_then_filtered(
+        picks in proptest::collection::vec(0..WORDS.len(), 2..5),
+        accept_bits in any::<u32>(),
+    ) {
+        let (_, engine) = shop();
+        let snapshot = engine.snapshot();
+        let config = engine.config();
+        let q = picks.iter().map(|&i| WORDS[i]).collect::<Vec<_>>().join(" ") + " ";
+        let request = SearchRequest::query(&q);
+        let words = snapshot.analyzer.query_words(&q);
+        let planned = plan_query(&snapshot, &config, &words, &request);
+        let text = TextQuery::prepare(&snapshot, &planned.plan).unwrap();
+        let Some(any) = text.any_matches(&snapshot).unwrap() else {
+            prop_assert!(planned.plan.is_empty());
+            return Ok(());
+        };
+        let accept = text.required & accept_bits;
+        let relaxed = text.matches_all_of(&snapshot, accept).unwrap().unwrap();
+        for (relaxed, any) in relaxed.iter().zip(&any) {
+            let filtered: Vec<DocMatch> = any
+                .iter()
+                .filter(|m| m.facts.matched & accept == accept)
+                .copied()
+                .collect();
+            if let Err(e) = same(relaxed, &filtered) {
+                prop_assert!(false, "{q:?} accepting {accept:b}: {e}");
+            }
+        }
+        let counts = text.clause_counts(&snapshot).unwrap();
+        prop_assert_eq!(counts.len(), planned.plan.clauses.len());
+        for (i, &count) in counts.iter().enumerate() {
+            let expected = any
+                .iter()
+                .flatten()
+                .filter(|m| m.facts.matched & (1 << i) != 0)
+                .count() as u64;
+            prop_assert_eq!(count, expected, "{:?} clause {}", q, i);
+        }
+    }
+}
+
 #[test]
 fn parallel_segments_answer_exactly_as_sequential_ones() {
     let (_, engine) = shop();

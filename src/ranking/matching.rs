@@ -256,6 +256,19 @@ impl Matcher {
         self.finish(segment, fields, matches.unwrap_or_default())
     }
 
+    /// Per clause, how many documents of `segment` match it (deleted ones included):
+    /// each clause's documents gathered as a bitset from its postings' ids, nothing
+    /// scored and no list built.
+    pub fn clause_counts(&self, segment: &SegmentReader) -> Result<Vec<u64>> {
+        self.clauses
+            .iter()
+            .map(|clause| {
+                let bits = node_docs(clause, segment)?;
+                Ok(bits.iter().map(|w| u64::from(w.count_ones())).sum())
+            })
+            .collect()
+    }
+
     /// Adds proximity scores and the `untyped` fact to a segment's matches.
     fn finish(
         &self,
@@ -505,6 +518,58 @@ fn evaluate(
                 hits = intersection(&hits, &evaluate(child, segment, fields, Some(&docs))?);
             }
             Ok(hits)
+        }
+    }
+}
+
+/// The documents of `segment` a compiled node matches, as a bitset (bit `d` of word
+/// `d / 64` for document `d`): any-of ORs, all-of ANDs, a term is the union of its
+/// fields' postings. Read from the postings' document ids only.
+fn node_docs(node: &Compiled, segment: &SegmentReader) -> Result<Vec<u64>> {
+    let words = (segment.max_doc() as usize).div_ceil(64);
+    match node {
+        Compiled::Term { fields, .. } => {
+            let mut bits = vec![0u64; words];
+            for ft in fields {
+                let Some(info) = ft.found.in_segment(segment) else {
+                    continue;
+                };
+                let mut block = segment
+                    .inverted_index(ft.term.field())?
+                    .read_block_postings_from_terminfo(info, IndexRecordOption::Basic)
+                    .map_err(|e| Error::io("reading postings", e))?;
+                while !block.docs().is_empty() {
+                    for &doc in block.docs() {
+                        if let Some(word) = bits.get_mut(doc as usize / 64) {
+                            *word |= 1u64 << (doc % 64);
+                        }
+                    }
+                    block.advance();
+                }
+            }
+            Ok(bits)
+        }
+        Compiled::Any(children) => {
+            let mut bits = vec![0u64; words];
+            for child in children {
+                for (word, other) in bits.iter_mut().zip(node_docs(child, segment)?) {
+                    *word |= other;
+                }
+            }
+            Ok(bits)
+        }
+        Compiled::All(children) => {
+            let mut children = children.iter();
+            let Some(first) = children.next() else {
+                return Ok(vec![0u64; words]);
+            };
+            let mut bits = node_docs(first, segment)?;
+            for child in children {
+                for (word, other) in bits.iter_mut().zip(node_docs(child, segment)?) {
+                    *word &= other;
+                }
+            }
+            Ok(bits)
         }
     }
 }

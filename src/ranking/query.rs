@@ -59,8 +59,48 @@ impl TextQuery {
         })
     }
 
-    /// Per segment, every document matching at least one clause: what relaxation
-    /// chooses from when too few match them all. `None` when browsing.
+    /// Per segment, the documents matching every clause of `accept` (bit `i` for
+    /// clause `i`), with their facts over every clause: what relaxation retrieves once
+    /// a word is made optional. Driven by the rarest accepted clause, as the strict
+    /// matches are. `None` when browsing.
+    pub fn matches_all_of(
+        &self,
+        snapshot: &Snapshot,
+        accept: u32,
+    ) -> Result<Option<Vec<Vec<DocMatch>>>> {
+        match &self.matcher {
+            None => Ok(None),
+            Some(matcher) => Ok(Some(per_segment(snapshot, |segment| {
+                matcher.segment_all_of(segment, &snapshot.fields, accept)
+            })?)),
+        }
+    }
+
+    /// How many documents (deleted ones included) match each clause, over every
+    /// segment: which word relaxation makes optional first. Counted from the postings'
+    /// document ids alone, nothing scored. Empty when browsing.
+    pub fn clause_counts(&self, snapshot: &Snapshot) -> Result<Vec<u64>> {
+        let Some(matcher) = &self.matcher else {
+            return Ok(Vec::new());
+        };
+        let segments = snapshot.searcher.segment_readers();
+        let per_segment: Vec<Result<Vec<u64>>> =
+            crate::parallel::per_segment(segments.len(), snapshot.searcher.num_docs(), |ord| {
+                matcher.clause_counts(&segments[ord])
+            });
+        let mut totals = Vec::new();
+        for counts in per_segment {
+            let counts = counts?;
+            totals.resize(totals.len().max(counts.len()), 0);
+            for (total, count) in totals.iter_mut().zip(counts) {
+                *total += count;
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Per segment, every document matching at least one clause (the plain path the
+    /// driven ones are checked against). `None` when browsing.
     pub fn any_matches(&self, snapshot: &Snapshot) -> Result<Option<Vec<Vec<DocMatch>>>> {
         match &self.matcher {
             None => Ok(None),
