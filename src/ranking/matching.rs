@@ -23,6 +23,11 @@ use tantivy::query::{Bm25StatisticsProvider, EnableScoring, PhraseQuery, Query, 
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, Searcher, SegmentReader, TERMINATED, Term};
 
+mod dense;
+
+use dense::DenseHits;
+pub use dense::set_gathering;
+
 use super::bm25::{LengthNorms, TermWeight};
 use crate::error::{Error, Result};
 use crate::plan::{MatchKind, Node, PROXIMITY_BOOST, PlanTerm, QueryPlan, Roles};
@@ -479,6 +484,16 @@ fn evaluate(
     fields: &IndexFields,
     within: Option<&[DocId]>,
 ) -> Result<Vec<Hit>> {
+    if within.is_none() && !matches!(node, Compiled::All(_)) && dense::enabled() {
+        let (postings, lists) = dense::segment_postings(node, segment);
+        if lists >= 2
+            && postings.saturating_mul(dense::CROWDED_SHARE) >= u64::from(segment.max_doc())
+        {
+            let mut gathered = DenseHits::new(0, segment.max_doc() as usize);
+            gathered.add_node(node, segment, fields)?;
+            return Ok(gathered.into_hits());
+        }
+    }
     match node {
         Compiled::Term {
             fields: terms,
@@ -531,20 +546,9 @@ fn node_docs(node: &Compiled, segment: &SegmentReader) -> Result<Vec<u64>> {
         Compiled::Term { fields, .. } => {
             let mut bits = vec![0u64; words];
             for ft in fields {
-                let Some(info) = ft.found.in_segment(segment) else {
-                    continue;
-                };
-                let mut block = segment
-                    .inverted_index(ft.term.field())?
-                    .read_block_postings_from_terminfo(info, IndexRecordOption::Basic)
-                    .map_err(|e| Error::io("reading postings", e))?;
-                while !block.docs().is_empty() {
-                    for &doc in block.docs() {
-                        if let Some(word) = bits.get_mut(doc as usize / 64) {
-                            *word |= 1u64 << (doc % 64);
-                        }
-                    }
-                    block.advance();
+                if let Some(info) = ft.found.in_segment(segment) {
+                    let inverted = segment.inverted_index(ft.term.field())?;
+                    dense::set_docs(&mut bits, &inverted, info)?;
                 }
             }
             Ok(bits)
@@ -701,35 +705,11 @@ fn union_all(mut lists: Vec<Vec<Hit>>) -> Vec<Hit> {
 /// The union of `lists`, whose documents lie in `first..first + span`: scores add
 /// up, the fewest typos and any strong or typed match are kept, as [`union`] does.
 fn union_dense(lists: &[Vec<Hit>], first: DocId, span: usize) -> Vec<Hit> {
-    const PRESENT: u8 = 1;
-    const STRONG: u8 = 2;
-    const TYPED: u8 = 4;
-    let mut score = vec![0.0f32; span];
-    // `u8::MAX - typos`, so that zeroed memory means "none yet" and the best is the max.
-    let mut spared = vec![0u8; span];
-    let mut flags = vec![0u8; span];
-    for hit in lists.iter().flatten() {
-        let i = (hit.doc - first) as usize;
-        if let (Some(s), Some(t), Some(f)) = (score.get_mut(i), spared.get_mut(i), flags.get_mut(i))
-        {
-            *s += hit.score;
-            *t = (*t).max(u8::MAX - hit.typos);
-            *f |= PRESENT | if hit.strong { STRONG } else { 0 } | if hit.typed { TYPED } else { 0 };
-        }
+    let mut gathered = DenseHits::new(first, span);
+    for list in lists {
+        gathered.add_hits(list);
     }
-    let mut out = Vec::with_capacity(lists.iter().map(Vec::len).max().unwrap_or(0));
-    for (i, &f) in flags.iter().enumerate() {
-        if f != 0 {
-            out.push(Hit {
-                doc: first + i as DocId,
-                score: score[i],
-                typos: u8::MAX - spared[i],
-                strong: f & STRONG != 0,
-                typed: f & TYPED != 0,
-            });
-        }
-    }
-    out
+    gathered.into_hits()
 }
 
 /// Hits of either side; a document in both adds its scores and keeps the better facts.

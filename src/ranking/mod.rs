@@ -26,6 +26,6 @@ pub mod query;
 pub mod score;
 
 pub use criteria::{Criteria, CriterionScore};
-pub use matching::{DocMatch, MatchFacts, Matcher};
+pub use matching::{DocMatch, MatchFacts, Matcher, set_gathering};
 pub use query::TextQuery;
 pub use score::{Ranker, ScoreBreakdown};

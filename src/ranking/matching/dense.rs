@@ -1,0 +1,232 @@
+//! Unions gathered into an array indexed by document, straight from the postings.
+//!
+//! A clause whose terms crowd a segment (a common word in several fields, its
+//! synonyms, the many completions of a short prefix) matches a large share of it.
+//! Merging one sorted list per term and field copies every hit once per merge level,
+//! and building those lists costs as much again. Here every posting is added once, in
+//! place, into one slot per document of the span; the span is then read once, in
+//! document order, into the clause's hits. Input: postings (a term in one field, with
+//! its BM25 weight and typo cost) or finished hit lists (an all-of's); output: the same
+//! hits the pairwise [`super::union`] gives (scores added, the fewest typos, any strong
+//! or typed match kept).
+
+use tantivy::InvertedIndexReader;
+use tantivy::postings::TermInfo;
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, SegmentReader, Term};
+
+use super::{Compiled, FieldTerm, Hit, evaluate};
+use crate::error::{Error, Result};
+use crate::schema::IndexFields;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether crowded clauses are gathered (on unless a test compares both paths).
+static GATHERING: AtomicBool = AtomicBool::new(true);
+
+/// Turns gathering crowded clauses on or off, process-wide: for tests that check the
+/// gathered hits against the merged ones.
+pub fn set_gathering(on: bool) {
+    GATHERING.store(on, Ordering::Relaxed);
+}
+
+pub(super) fn enabled() -> bool {
+    GATHERING.load(Ordering::Relaxed)
+}
+
+const PRESENT: u8 = 1;
+const STRONG: u8 = 2;
+const TYPED: u8 = 4;
+
+/// A span's documents take this share of the postings' total or more: gathering
+/// pays (the array is zeroed and read once per span; merging copies every hit once
+/// per level).
+pub(super) const CROWDED_SHARE: u64 = 16;
+
+/// One document's accumulated match.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    score: f32,
+    /// `u8::MAX - typos`, so that a zeroed slot means "none yet" and the best is the max.
+    spared: u8,
+    flags: u8,
+}
+
+/// Hits of documents `first..first + span`, gathered in place.
+pub(super) struct DenseHits {
+    first: DocId,
+    slots: Vec<Slot>,
+    /// How many slots are present.
+    present: usize,
+}
+
+impl DenseHits {
+    pub fn new(first: DocId, span: usize) -> DenseHits {
+        DenseHits {
+            first,
+            slots: vec![Slot::default(); span],
+            present: 0,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, doc: DocId, score: f32, spared: u8, flags: u8) {
+        let Some(slot) = doc
+            .checked_sub(self.first)
+            .and_then(|i| self.slots.get_mut(i as usize))
+        else {
+            return;
+        };
+        self.present += usize::from(slot.flags == 0);
+        slot.score += score;
+        slot.spared = slot.spared.max(spared);
+        slot.flags |= flags;
+    }
+
+    /// Adds finished hits.
+    pub fn add_hits(&mut self, hits: &[Hit]) {
+        for hit in hits {
+            let flags =
+                PRESENT | if hit.strong { STRONG } else { 0 } | if hit.typed { TYPED } else { 0 };
+            self.add(hit.doc, hit.score, u8::MAX - hit.typos, flags);
+        }
+    }
+
+    /// Adds every hit of a compiled node in `segment`: terms straight from their
+    /// postings, any-ofs child by child, all-ofs as their evaluated intersection.
+    pub fn add_node(
+        &mut self,
+        node: &Compiled,
+        segment: &SegmentReader,
+        fields: &IndexFields,
+    ) -> Result<()> {
+        match node {
+            Compiled::Term {
+                fields: terms,
+                typos,
+                type_term,
+            } => {
+                let typed = match type_term {
+                    Some(term) => Some(type_docs(segment, term, fields)?),
+                    None => None,
+                };
+                for ft in terms {
+                    self.add_postings(segment, ft, *typos, typed.as_deref())?;
+                }
+            }
+            Compiled::Any(children) => {
+                for child in children {
+                    self.add_node(child, segment, fields)?;
+                }
+            }
+            Compiled::All(_) => self.add_hits(&evaluate(node, segment, fields, None)?),
+        }
+        Ok(())
+    }
+
+    /// Adds one term's postings in one field, a block of documents at a time.
+    fn add_postings(
+        &mut self,
+        segment: &SegmentReader,
+        ft: &FieldTerm,
+        typos: u8,
+        typed: Option<&[u64]>,
+    ) -> Result<()> {
+        let field = ft.term.field();
+        let Some(info) = ft.found.in_segment(segment) else {
+            return Ok(());
+        };
+        let mut block = segment
+            .inverted_index(field)?
+            .read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)
+            .map_err(|e| Error::io("reading postings", e))?;
+        let norms = segment.get_fieldnorms_reader(field)?;
+        let flags = PRESENT | if ft.strong { STRONG } else { 0 };
+        let spared = u8::MAX - typos;
+        while !block.docs().is_empty() {
+            let (docs, freqs) = (block.docs(), block.freqs());
+            for (i, &doc) in docs.iter().enumerate() {
+                let freq = freqs.get(i).copied().unwrap_or(1);
+                let score = ft.weight.score(norms.fieldnorm_id(doc), freq);
+                let typed = typed.is_some_and(|bits| has(bits, doc));
+                self.add(doc, score, spared, flags | if typed { TYPED } else { 0 });
+            }
+            block.advance();
+        }
+        Ok(())
+    }
+
+    /// The gathered hits, by document.
+    pub fn into_hits(self) -> Vec<Hit> {
+        let mut out = Vec::with_capacity(self.present);
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.flags != 0 {
+                out.push(Hit {
+                    doc: self.first + i as DocId,
+                    score: slot.score,
+                    typos: u8::MAX - slot.spared,
+                    strong: slot.flags & STRONG != 0,
+                    typed: slot.flags & TYPED != 0,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Whether bit `doc` is set.
+#[inline]
+fn has(bits: &[u64], doc: DocId) -> bool {
+    bits.get(doc as usize / 64)
+        .is_some_and(|word| word >> (doc % 64) & 1 == 1)
+}
+
+/// The documents of `segment` whose product is of the type `term` names, as a bitset.
+fn type_docs(segment: &SegmentReader, term: &Term, fields: &IndexFields) -> Result<Vec<u64>> {
+    let mut bits = vec![0u64; (segment.max_doc() as usize).div_ceil(64)];
+    let inverted = segment.inverted_index(fields.product_type)?;
+    let Some(info) = inverted
+        .get_term_info(term)
+        .map_err(|e| Error::io("reading the term dictionary", e))?
+    else {
+        return Ok(bits);
+    };
+    set_docs(&mut bits, &inverted, &info)?;
+    Ok(bits)
+}
+
+/// Sets the bit of every document in a term's postings (`info`, read from `inverted`).
+pub(super) fn set_docs(
+    bits: &mut [u64],
+    inverted: &InvertedIndexReader,
+    info: &TermInfo,
+) -> Result<()> {
+    let mut block = inverted
+        .read_block_postings_from_terminfo(info, IndexRecordOption::Basic)
+        .map_err(|e| Error::io("reading postings", e))?;
+    while !block.docs().is_empty() {
+        for &doc in block.docs() {
+            if let Some(word) = bits.get_mut(doc as usize / 64) {
+                *word |= 1u64 << (doc % 64);
+            }
+        }
+        block.advance();
+    }
+    Ok(())
+}
+
+/// About how many postings a node reads in `segment`, and from how many lists.
+pub(super) fn segment_postings(node: &Compiled, segment: &SegmentReader) -> (u64, usize) {
+    match node {
+        Compiled::Term { fields, .. } => fields
+            .iter()
+            .filter_map(|ft| ft.found.in_segment(segment))
+            .fold((0, 0), |(n, lists), info| {
+                (n + u64::from(info.doc_freq), lists + 1)
+            }),
+        Compiled::Any(children) | Compiled::All(children) => children
+            .iter()
+            .map(|c| segment_postings(c, segment))
+            .fold((0, 0), |(n, l), (cn, cl)| (n + cn, l + cl)),
+    }
+}
