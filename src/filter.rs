@@ -367,20 +367,33 @@ impl Clause {
         let Some(postings) = column.and_then(|c| columns.postings(c)) else {
             return Some(Vec::new());
         };
-        let mut docs: Vec<u32> = Vec::new();
-        let mut lists = 0;
-        for (v, _) in accept.iter().enumerate().filter(|(_, ok)| **ok) {
-            let list = postings.docs(v as ValueId);
-            if !list.is_empty() {
-                docs.extend_from_slice(list);
-                lists += 1;
+        let lists: Vec<&[u32]> = accept
+            .iter()
+            .enumerate()
+            .filter(|(_, ok)| **ok)
+            .map(|(v, _)| postings.docs(v as ValueId))
+            .filter(|list| !list.is_empty())
+            .collect();
+        Some(match lists.as_slice() {
+            [] => Vec::new(),
+            [one] => one.to_vec(),
+            // Several values' documents, each list ascending: marked in a bitset and
+            // read back in order, rather than concatenated and sorted.
+            _ => {
+                let end = lists
+                    .iter()
+                    .filter_map(|l| l.last())
+                    .max()
+                    .map_or(0, |&d| d + 1);
+                let mut bits = vec![0u64; (end as usize).div_ceil(64)];
+                for &doc in lists.iter().copied().flatten() {
+                    if let Some(word) = bits.get_mut(doc as usize / 64) {
+                        *word |= 1u64 << (doc % 64);
+                    }
+                }
+                bit_docs(&bits).collect()
             }
-        }
-        if lists > 1 {
-            docs.sort_unstable();
-            docs.dedup();
-        }
-        Some(docs)
+        })
     }
 }
 
@@ -484,6 +497,14 @@ impl FilterSet {
 #[inline]
 fn retain_bits(bits: &mut [u64], passes: impl Fn(usize) -> bool) {
     for (w, word) in bits.iter_mut().enumerate() {
+        if *word == !0 {
+            // Every document still in: all 64 tested without a branch per document.
+            let first = w * 64;
+            *word = (0..64).fold(0u64, |kept, bit| {
+                kept | (u64::from(passes(first + bit)) << bit)
+            });
+            continue;
+        }
         let mut rest = *word;
         let mut kept = 0u64;
         while rest != 0 {

@@ -282,6 +282,67 @@ fn hidden_products_never_show_anywhere() {
     }
 }
 
+/// A facet whose own filter drives a browse counts over what the other filters keep;
+/// when they keep most of the catalog, it is the whole catalog's counts minus those of
+/// the products left out. A hidden product is left out too.
+#[test]
+fn hidden_products_leave_facets_counted_from_the_whole_catalog() {
+    let probe = demo_fixture(2000, 31);
+    let engine = Engine::open(DataDir::new(probe.data_dir())).unwrap();
+    let brand_facet = |r: &SearchResponse| r.facets["brand"].as_array().unwrap().clone();
+    let all = search(
+        &engine,
+        SearchRequest {
+            facets: vec!["brand".into()],
+            ..SearchRequest::query("")
+        },
+    );
+    let brand = brand_facet(&all)[0]["value"].as_str().unwrap().to_string();
+    let of_brand = search(
+        &engine,
+        SearchRequest {
+            filters: vec![format!("brand:{brand}")],
+            ..SearchRequest::query("")
+        },
+    );
+    let hidden = of_brand.hits[0].id.clone();
+    drop(engine);
+    drop(probe);
+    let s = setup(&format!("[[rule]]\nhide = [\"{hidden}\"]\n"));
+    let request = SearchRequest {
+        facets: vec!["brand".into()],
+        filters: vec![format!("brand:{brand}"), "price:0..".into()],
+        ..SearchRequest::query("")
+    };
+    let with = search(&s.engine, request.clone());
+    let without = search(
+        &s.engine,
+        SearchRequest {
+            apply_rules: false,
+            ..request
+        },
+    );
+    let count = |r: &SearchResponse| {
+        brand_facet(r)
+            .iter()
+            .find(|v| v["value"] == brand.as_str())
+            .and_then(|v| v["count"].as_u64())
+    };
+    assert_eq!(with.total + 1, without.total);
+    assert_eq!(count(&with).map(|c| c + 1), count(&without));
+    assert_eq!(count(&without), Some(without.total));
+    // The other brands are counted over every product with a price: all of them.
+    let others: u64 = brand_facet(&without)
+        .iter()
+        .map(|v| v["count"].as_u64().unwrap())
+        .sum();
+    let whole: u64 = brand_facet(&all)
+        .iter()
+        .map(|v| v["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(others, whole);
+}
+
 #[test]
 fn boosts_demotes_and_buries_reorder() {
     let s = setup(

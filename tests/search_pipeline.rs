@@ -226,6 +226,9 @@ fn filtered_facets_are_disjunctive_and_totals_match() {
             "in_stock:true",
         ],
         &["color:Grey|Navy", "-category:Furniture", "price:50.."],
+        // The others keep most of the catalog: the listing filter's facet is the
+        // whole catalog's counts minus those of the products they leave out.
+        &["brand:Nordby|Brookline", "price:1.."],
         // Nothing lists its documents: every document is tested.
         &["-brand:Nordby", "in_stock:false", "price:..300"],
     ];

@@ -110,66 +110,157 @@ impl BrowsePlan {
                 remove_hidden(r, i, spec, counts);
                 continue;
             }
-            counts.clear(i);
-            let driver = most_selective(r, others);
-            let segments = r.snapshot.searcher.segment_readers();
-            let per_segment = crate::parallel::per_segment(
-                segments.len(),
-                r.snapshot.searcher.num_docs(),
-                |ord| count_passing_others(r, spec, driver, others, ord),
-            );
-            let mut merged = FacetCounts::new(std::slice::from_ref(spec), &r.snapshot.vocabulary);
-            for part in &per_segment {
-                merged.merge(part);
-            }
-            counts.set(i, merged.get(0));
+            let counted = match most_selective(r, others) {
+                Some(driver) => count_listed(r, spec, driver, others),
+                None => count_by_bits(r, spec, others),
+            };
+            counts.set(i, &counted);
         }
     }
 }
 
-/// One facet's counts over the documents of segment `ord` that pass every filter in
-/// `others` (a clause mask), visiting only `driver`'s documents when there is one.
-fn count_passing_others(
+/// One facet's counts over the products passing every filter in `others` (a clause
+/// mask), visiting only the documents `driver`'s clause lists.
+fn count_listed(r: &Retrieval, spec: &FacetSpec, driver: usize, others: u64) -> Vec<u32> {
+    let segments = r.snapshot.searcher.segment_readers();
+    let per_segment =
+        crate::parallel::per_segment(segments.len(), r.snapshot.searcher.num_docs(), |ord| {
+            let Some(columns) = r.snapshot.columns.get(ord) else {
+                return counter(r, spec);
+            };
+            let listed = r.filters.clauses[driver]
+                .candidates(columns)
+                .unwrap_or_else(|| (0..segments[ord].max_doc()).collect());
+            let passing = listed
+                .into_iter()
+                .filter(|&doc| !r.filters.fails_any(columns, doc, others));
+            count_kept(r, spec, ord, passing)
+        });
+    merged(r, spec, &per_segment)
+}
+
+/// One facet's counts over the products passing every filter in `others`, from the
+/// passing set built one filter column at a time as a bitset. When the filters keep
+/// most of the catalog (`in_stock:true`), the products they leave out are counted
+/// instead and taken from the cached whole-catalog counts: the work follows the
+/// smaller side.
+fn count_by_bits(r: &Retrieval, spec: &FacetSpec, others: u64) -> Vec<u32> {
+    let searcher = &r.snapshot.searcher;
+    let segments = searcher.segment_readers();
+    let bits = crate::parallel::per_segment(segments.len(), searcher.num_docs(), |ord| {
+        r.snapshot.columns.get(ord).map(|columns| {
+            r.filters
+                .passing_bits(columns, others, segments[ord].max_doc())
+        })
+    });
+    let ones = |b: &Option<Vec<u64>>| -> u64 {
+        b.iter().flatten().map(|w| u64::from(w.count_ones())).sum()
+    };
+    let passing: u64 = bits.iter().map(ones).sum();
+    let max_docs: u64 = segments.iter().map(|s| u64::from(s.max_doc())).sum();
+    let complement = passing.saturating_mul(2) > max_docs;
+    let per_segment = crate::parallel::per_segment(segments.len(), searcher.num_docs(), |ord| {
+        let Some(bits) = &bits[ord] else {
+            return counter(r, spec);
+        };
+        match complement {
+            false => count_kept(r, spec, ord, crate::filter::bit_docs(bits)),
+            true => count_left_out(r, spec, ord, bits),
+        }
+    });
+    let counted = merged(r, spec, &per_segment);
+    if !complement {
+        return counted;
+    }
+    let totals = catalog_counts(r.snapshot, spec);
+    totals
+        .iter()
+        .zip(counted.iter().chain(std::iter::repeat(&0)))
+        .map(|(total, out)| total.saturating_sub(*out))
+        .collect()
+}
+
+/// An empty count of one facet.
+fn counter(r: &Retrieval, spec: &FacetSpec) -> FacetCounts {
+    FacetCounts::new(std::slice::from_ref(spec), &r.snapshot.vocabulary)
+}
+
+/// Per-segment counts of one facet added up.
+fn merged(r: &Retrieval, spec: &FacetSpec, per_segment: &[FacetCounts]) -> Vec<u32> {
+    let mut merged = counter(r, spec);
+    for part in per_segment {
+        merged.merge(part);
+    }
+    merged.get(0).to_vec()
+}
+
+/// One facet's counts over `docs` of segment `ord` that are live and not hidden.
+fn count_kept(
     r: &Retrieval,
     spec: &FacetSpec,
-    driver: Option<usize>,
-    others: u64,
     ord: usize,
+    docs: impl Iterator<Item = DocId>,
 ) -> FacetCounts {
-    let mut counts = FacetCounts::new(std::slice::from_ref(spec), &r.snapshot.vocabulary);
+    let segment = r.snapshot.searcher.segment_reader(ord as u32);
+    let alive = segment.alive_bitset();
+    count_blocks(
+        r,
+        spec,
+        ord,
+        docs.filter(|&doc| {
+            alive.is_none_or(|a| a.is_alive(doc))
+                && !r.rules.is_hidden(DocAddress::new(ord as u32, doc))
+        }),
+    )
+}
+
+/// One facet's counts over the live documents of segment `ord` that the whole-catalog
+/// counts hold and a filtered count must not: those outside `passing` (a bitset), and
+/// hidden ones inside it.
+fn count_left_out(r: &Retrieval, spec: &FacetSpec, ord: usize, passing: &[u64]) -> FacetCounts {
+    let segment = r.snapshot.searcher.segment_reader(ord as u32);
+    let max_doc = segment.max_doc();
+    let alive = segment.alive_bitset();
+    let mut failing: Vec<u64> = passing.iter().map(|w| !w).collect();
+    if !max_doc.is_multiple_of(64)
+        && let Some(last) = failing.last_mut()
+    {
+        *last &= (1u64 << (max_doc % 64)) - 1;
+    }
+    for address in r.rules.hidden() {
+        let doc = address.doc_id as usize;
+        if address.segment_ord as usize == ord
+            && let Some(word) = failing.get_mut(doc / 64)
+        {
+            *word |= 1u64 << (doc % 64);
+        }
+    }
+    let live =
+        crate::filter::bit_docs(&failing).filter(|&doc| alive.is_none_or(|a| a.is_alive(doc)));
+    count_blocks(r, spec, ord, live)
+}
+
+/// One facet's counts over `docs` of segment `ord`, counted a block at a time: a scan
+/// of the whole segment never holds a list of every document.
+fn count_blocks(
+    r: &Retrieval,
+    spec: &FacetSpec,
+    ord: usize,
+    docs: impl Iterator<Item = DocId>,
+) -> FacetCounts {
+    let mut counts = counter(r, spec);
     let Some(columns) = r.snapshot.columns.get(ord) else {
         return counts;
     };
-    let segment = r.snapshot.searcher.segment_reader(ord as u32);
-    let alive = segment.alive_bitset();
-    let kept = |doc: DocId| {
-        alive.is_none_or(|a| a.is_alive(doc))
-            && !r.rules.is_hidden(DocAddress::new(ord as u32, doc))
-    };
-    // Counted a block at a time: a scan of the whole segment never holds a list of
-    // every document.
     let mut block: Vec<DocId> = Vec::with_capacity(COUNT_BLOCK);
-    let mut count = |docs: &mut dyn Iterator<Item = DocId>, tested: bool| {
-        for doc in docs {
-            if kept(doc) && (tested || !r.filters.fails_any(columns, doc, others)) {
-                block.push(doc);
-                if block.len() == COUNT_BLOCK {
-                    counts.add_all(0, spec, columns, &block);
-                    block.clear();
-                }
-            }
-        }
-        counts.add_all(0, spec, columns, &block);
-    };
-    match driver.and_then(|d| r.filters.clauses[d].candidates(columns)) {
-        Some(listed) => count(&mut listed.into_iter(), false),
-        None => {
-            // No clause lists its documents: the passing set, one filter column at a
-            // time, instead of every filter tested on every document.
-            let bits = r.filters.passing_bits(columns, others, segment.max_doc());
-            count(&mut crate::filter::bit_docs(&bits), true)
+    for doc in docs {
+        block.push(doc);
+        if block.len() == COUNT_BLOCK {
+            counts.add_all(0, spec, columns, &block);
+            block.clear();
         }
     }
+    counts.add_all(0, spec, columns, &block);
     counts
 }
 
