@@ -66,9 +66,11 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Spans up to this many documents keep their scratch for the thread's next gathering
-/// (8 MiB of slots); larger ones are allocated each time.
-const KEPT_SLOTS: usize = 1 << 20;
+/// Spans up to this many documents (a segment of a million-product catalog) keep their
+/// scratch for the thread's next gathering: at most 4 MiB of slots per thread that
+/// searches (async workers, heavy-search and rayon threads). Larger spans are allocated
+/// each time.
+const KEPT_SLOTS: usize = 1 << 19;
 
 /// Hits of documents `first..first + span`, gathered in place.
 pub(super) struct DenseHits {
