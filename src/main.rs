@@ -3,14 +3,21 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// glibc for the server, mimalloc once a batch command asks for it (`clerk::memory`).
+#[global_allocator]
+static ALLOCATOR: clerk::memory::Hybrid = clerk::memory::Hybrid;
+
 fn main() {
     let cli = clerk::cli::Cli::parse();
     // Before any thread exists: glibc reads the arena cap when threads first allocate.
-    // Only the long-running server is capped; a batch command such as `clerk index`
-    // keeps glibc's arenas (capped, a 200k build took 19 s instead of 11 s).
+    // Only the long-running server is capped and stays on glibc; batch commands such
+    // as `clerk index` allocate from mimalloc (a 1M build: 50–60 s on glibc, 40–42 s).
     let arenas = match cli.command {
         clerk::cli::Command::Serve(_) => clerk::memory::cap_malloc_arenas(),
-        _ => clerk::memory::ArenaCap::Untouched("not a server"),
+        _ => {
+            clerk::memory::use_batch_allocator();
+            clerk::memory::ArenaCap::Untouched("a batch command allocates from mimalloc")
+        }
     };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
