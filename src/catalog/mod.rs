@@ -8,6 +8,7 @@
 //! reports it with its line number; nothing else is lost.
 
 pub mod reader;
+mod stored;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};

@@ -23,15 +23,14 @@ pub fn to_document(
         doc.add_text(fields.product_type, &noun);
         doc.add_text(fields.keywords, keyword_term(TYPE_COLUMN, &noun));
     }
-    let source = serde_json::to_vec(&product.to_json(store)).unwrap_or_default();
-    doc.add_bytes(fields.source, &source);
+    doc.add_bytes(fields.source, &product.stored_json(store));
     for (def_index, (def, value)) in store.fields.iter().zip(&product.values).enumerate() {
         for term in keyword_terms(&def.name, &def.kind, value) {
             doc.add_text(fields.keywords, &term);
         }
         if let Some(text_field) = fields.text.iter().find(|t| t.def == def_index) {
             for text in searchable_text(value) {
-                doc.add_text(text_field.field, &text);
+                doc.add_text(text_field.field, text);
             }
         }
         if let (Some(numeric), Some(number)) = (fields.numeric_for(def_index), numeric_value(value))
@@ -76,18 +75,21 @@ fn keyword_terms(name: &str, kind: &FieldKind, value: &FieldValue) -> Vec<String
 }
 
 /// The text BM25 sees for a field value.
-fn searchable_text(value: &FieldValue) -> Vec<String> {
+fn searchable_text(value: &FieldValue) -> Vec<&str> {
     match value {
-        FieldValue::Text(values) | FieldValue::Keyword(values) => values.clone(),
+        FieldValue::Text(values) | FieldValue::Keyword(values) => {
+            values.iter().map(String::as_str).collect()
+        }
         FieldValue::Category(paths) => {
-            let mut levels: Vec<String> = paths.iter().flatten().cloned().collect();
-            levels.sort();
+            let mut levels: Vec<&str> = paths.iter().flatten().map(String::as_str).collect();
+            levels.sort_unstable();
             levels.dedup();
             levels
         }
-        FieldValue::Attributes(attrs) => {
-            attrs.iter().flat_map(|(_, v)| v.iter().cloned()).collect()
-        }
+        FieldValue::Attributes(attrs) => attrs
+            .iter()
+            .flat_map(|(_, v)| v.iter().map(String::as_str))
+            .collect(),
         _ => Vec::new(),
     }
 }
