@@ -99,6 +99,11 @@ impl Analyzer {
         Analyzer { stemmer }
     }
 
+    /// The stemmer this analyzer applies.
+    pub fn stemmer(&self) -> Stemmer {
+        self.stemmer
+    }
+
     /// Index-time analysis: every token of `text` with its position.
     pub fn tokens(&self, text: &str) -> Vec<Token> {
         let mut out = Vec::new();

@@ -20,14 +20,15 @@
 //! saved beside the index ([`TYPES_FILE`]) so upserts type new products the same way.
 //! Query words are matched against `_type` at search time (`crate::ranking`).
 
+use std::cell::RefCell;
 use std::path::Path;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::Analyzer;
 use crate::catalog::{FieldValue, Product};
 use crate::error::{Error, Result};
-use crate::schema::{StoreSchema, TypeSource, normalize_attribute_key};
+use crate::schema::{Stemmer, StoreSchema, TypeSource, normalize_attribute_key};
 
 /// File beside an index holding its type nouns, one analyzed term a line.
 pub const TYPES_FILE: &str = "types.txt";
@@ -159,17 +160,23 @@ impl TypeNouns {
                 run.clear();
                 continue;
             }
-            let terms = self.analyzer.terms(word);
-            let noun = terms
-                .iter()
-                .rev()
-                .find(|t| t.chars().all(char::is_alphabetic) && self.contains(t));
+            // The last known type noun among the word's terms, else its last term.
+            let (noun, last) = with_word_terms(&self.analyzer, word, |terms| {
+                let noun = terms
+                    .iter()
+                    .rev()
+                    .find(|t| t.chars().all(char::is_alphabetic) && self.contains(t));
+                match noun {
+                    Some(noun) => (Some(noun.clone()), None),
+                    None => (None, terms.last().cloned()),
+                }
+            });
             match noun {
                 Some(noun) => {
-                    run.push(noun.clone());
+                    run.push(noun);
                     head = Some(run.len() - 1);
                 }
-                None => run.extend(terms.last().cloned()),
+                None => run.extend(last),
             }
         }
         let Some(at) = head else {
@@ -277,9 +284,11 @@ fn phrase_heads(phrase: &str, analyzer: &Analyzer) -> Vec<String> {
         .flat_map(|part| {
             let words: Vec<String> = part
                 .split_whitespace()
-                .filter_map(|word| match analyzer.terms(word).as_slice() {
-                    [term] if term.chars().all(char::is_alphabetic) => Some(term.clone()),
-                    _ => None,
+                .filter_map(|word| {
+                    with_word_terms(analyzer, word, |terms| match terms {
+                        [term] if term.chars().all(char::is_alphabetic) => Some(term.clone()),
+                        _ => None,
+                    })
                 })
                 .collect();
             let mut heads: Vec<String> = words.last().cloned().into_iter().collect();
@@ -293,6 +302,37 @@ fn phrase_heads(phrase: &str, analyzer: &Analyzer) -> Vec<String> {
             heads
         })
         .collect()
+}
+
+/// Most words a thread remembers the terms of (about 3 MB); past it the memo starts over.
+const MEMO_WORDS: usize = 1 << 15;
+
+/// Terms of single words already analyzed, and the stemmer that analyzed them.
+type WordTermsMemo = (Option<Stemmer>, FxHashMap<String, Vec<String>>);
+
+thread_local! {
+    static WORD_TERMS: RefCell<WordTermsMemo> = RefCell::new((None, FxHashMap::default()));
+}
+
+/// Calls `f` with `analyzer.terms(word)`, remembered per thread: typing analyzes the
+/// words of every category leaf and title lead one at a time, and a catalog repeats
+/// the same few thousand words across millions of products.
+fn with_word_terms<R>(analyzer: &Analyzer, word: &str, f: impl FnOnce(&[String]) -> R) -> R {
+    WORD_TERMS.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        let (stemmer, words) = &mut *memo;
+        if *stemmer != Some(analyzer.stemmer()) || words.len() >= MEMO_WORDS {
+            *stemmer = Some(analyzer.stemmer());
+            words.clear();
+        }
+        if let Some(terms) = words.get(word) {
+            return f(terms);
+        }
+        let terms = analyzer.terms(word);
+        let out = f(&terms);
+        words.insert(word.to_string(), terms);
+        out
+    })
 }
 
 /// The product's title: the field named `title`, else the heaviest text field.
