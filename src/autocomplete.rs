@@ -71,11 +71,45 @@ fn title_words(title: &str) -> Vec<String> {
 /// Collects suggestion phrases while a catalog is indexed.
 #[derive(Default, Clone)]
 pub struct SuggestionBuilder {
-    /// Fx hashing: a catalog build inserts every title's phrases here.
-    scores: FxHashMap<String, f64>,
+    scores: PhraseScores,
     title_fields: Vec<usize>,
     name_fields: Vec<usize>,
     popularity: Option<usize>,
+}
+
+/// Every phrase's summed weight, each product counted once per phrase.
+#[derive(Default, Clone)]
+struct PhraseScores {
+    /// Fx hashing: a catalog build looks up every title's phrases here.
+    by_phrase: FxHashMap<String, PhraseScore>,
+    /// Products added so far: the stamp of the one being added.
+    products: u64,
+}
+
+#[derive(Clone, Copy)]
+struct PhraseScore {
+    weight: f64,
+    /// The last product whose weight is in `weight`.
+    product: u64,
+}
+
+impl PhraseScores {
+    /// Adds `weight` to `phrase` unless the current product already did; allocates
+    /// only for a phrase seen for the first time.
+    fn credit(&mut self, phrase: &str, weight: f64) {
+        let product = self.products;
+        match self.by_phrase.get_mut(phrase) {
+            Some(score) if score.product == product => {}
+            Some(score) => {
+                score.weight += weight;
+                score.product = product;
+            }
+            None => {
+                self.by_phrase
+                    .insert(phrase.to_string(), PhraseScore { weight, product });
+            }
+        }
+    }
 }
 
 impl SuggestionBuilder {
@@ -107,7 +141,7 @@ impl SuggestionBuilder {
             .map(|(i, _)| i)
             .collect();
         SuggestionBuilder {
-            scores: FxHashMap::default(),
+            scores: PhraseScores::default(),
             title_fields,
             name_fields,
             popularity: schema.roles.popularity,
@@ -116,48 +150,46 @@ impl SuggestionBuilder {
 
     /// Adds a product's phrases, weighted by its popularity.
     pub fn add(&mut self, product: &Product) {
-        let (phrases, weight) = self.phrases(product);
-        for phrase in phrases {
-            *self.scores.entry(phrase).or_insert(0.0) += weight;
-        }
+        let weight = self.weight(product);
+        let scores = &mut self.scores;
+        scores.products += 1;
+        visit_phrases(
+            &self.title_fields,
+            &self.name_fields,
+            product,
+            &mut |phrase| scores.credit(phrase, weight),
+        );
     }
 
     /// A product's distinct suggestion phrases and the weight each one gets from it
     /// (`1 + ln(1 + popularity)`); scores in the fst are sums of these weights.
     pub fn phrases(&self, product: &Product) -> (Vec<String>, f64) {
+        let mut phrases: Vec<String> = Vec::new();
+        visit_phrases(
+            &self.title_fields,
+            &self.name_fields,
+            product,
+            &mut |phrase| phrases.push(phrase.to_string()),
+        );
+        phrases.sort();
+        phrases.dedup();
+        (phrases, self.weight(product))
+    }
+
+    /// What each of `product`'s phrases weighs: `1 + ln(1 + popularity)`.
+    fn weight(&self, product: &Product) -> f64 {
         let popularity = match self.popularity.and_then(|i| product.values.get(i)) {
             Some(FieldValue::Number(p)) if *p > 0.0 => *p,
             _ => 0.0,
         };
-        let weight = 1.0 + (1.0 + popularity).ln();
-        let mut phrases: Vec<String> = Vec::new();
-        for &i in &self.title_fields {
-            if let Some(FieldValue::Text(texts)) = product.values.get(i) {
-                for text in texts {
-                    phrases.extend(title_phrases(&title_words(text)));
-                }
-            }
-        }
-        for &i in &self.name_fields {
-            match product.values.get(i) {
-                Some(FieldValue::Keyword(values)) => {
-                    phrases.extend(values.iter().map(|v| normalize(v)))
-                }
-                Some(FieldValue::Category(paths)) => {
-                    phrases.extend(paths.iter().flatten().map(|l| normalize(l)))
-                }
-                _ => {}
-            }
-        }
-        phrases.retain(|p| !p.is_empty() && p.len() < 200);
-        phrases.sort();
-        phrases.dedup();
-        (phrases, weight)
+        1.0 + (1.0 + popularity).ln()
     }
 
     /// Writes the best phrases as an fst to `dir`.
     pub fn write(self, dir: &Path) -> Result<usize> {
-        let mut entries: Vec<(String, f64)> = self.scores.into_iter().collect();
+        let mut entries: Vec<(String, f64)> = (self.scores.by_phrase.into_iter())
+            .map(|(phrase, score)| (phrase, score.weight))
+            .collect();
         if entries.len() > MAX_STORED {
             entries.sort_by(|a, b| b.1.total_cmp(&a.1));
             entries.truncate(MAX_STORED);
@@ -183,23 +215,69 @@ impl SuggestionBuilder {
 /// Words that join others in titles ("sofa in grey") but never start or end a suggestion.
 const CONNECTORS: &[&str] = &["in", "on", "by", "x", "w", "incl", "inc"];
 
+/// Calls `visit` with every suggestion phrase of `product` (repeats included): the
+/// phrases of its titles, and its names normalized. Empty phrases and phrases of 200
+/// bytes or more are left out.
+fn visit_phrases(
+    title_fields: &[usize],
+    name_fields: &[usize],
+    product: &Product,
+    visit: &mut dyn FnMut(&str),
+) {
+    let mut keep = |phrase: &str| {
+        if !phrase.is_empty() && phrase.len() < 200 {
+            visit(phrase);
+        }
+    };
+    let mut phrase = String::new();
+    for &i in title_fields {
+        if let Some(FieldValue::Text(texts)) = product.values.get(i) {
+            for text in texts {
+                visit_title_phrases(&title_words(text), &mut phrase, &mut keep);
+            }
+        }
+    }
+    for &i in name_fields {
+        match product.values.get(i) {
+            Some(FieldValue::Keyword(values)) => values.iter().for_each(|v| keep(&normalize(v))),
+            Some(FieldValue::Category(paths)) => {
+                paths.iter().flatten().for_each(|l| keep(&normalize(l)))
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Phrases of one to three words starting and ending on a content word.
+#[cfg(test)]
 fn title_phrases(words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    visit_title_phrases(words, &mut String::new(), &mut |p| out.push(p.to_string()));
+    out
+}
+
+/// Calls `visit` with each phrase of one to three words of `words` that starts and
+/// ends on a content word, built in `phrase` (a buffer reused between calls).
+fn visit_title_phrases(words: &[String], phrase: &mut String, visit: &mut impl FnMut(&str)) {
     let content = |w: &String| {
         !is_stop_word(w) && !CONNECTORS.contains(&w.as_str()) && w.chars().any(char::is_alphabetic)
     };
-    let mut out = Vec::new();
     for start in 0..words.len() {
         if !content(&words[start]) {
             continue;
         }
+        phrase.clear();
         for len in 1..=MAX_PHRASE_WORDS.min(words.len() - start) {
-            if content(&words[start + len - 1]) {
-                out.push(words[start..start + len].join(" "));
+            let word = &words[start + len - 1];
+            if len > 1 {
+                phrase.push(' ');
+            }
+            phrase.push_str(word);
+            if content(word) {
+                visit(phrase);
             }
         }
     }
-    out
 }
 
 /// Answers autocomplete requests from the suggestions of an index.
