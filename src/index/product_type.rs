@@ -20,6 +20,7 @@
 //! saved beside the index ([`TYPES_FILE`]) so upserts type new products the same way.
 //! Query words are matched against `_type` at search time (`crate::ranking`).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::path::Path;
 
@@ -152,7 +153,8 @@ impl TypeNouns {
     pub fn title_head(&self, title: &str) -> Vec<String> {
         let mut run: Vec<String> = Vec::new();
         let mut head: Option<usize> = None;
-        for word in &title_lead(title) {
+        let lead = title_lead(title);
+        for word in lead_words(&lead) {
             if word.chars().any(|c| c.is_ascii_digit()) {
                 if head.is_some() {
                     break;
@@ -193,39 +195,51 @@ impl TypeNouns {
     }
 }
 
-/// The words of a title before the first word or mark that ends its lead.
-/// Parenthesized notes ("(3 m)", "(17\")") are skipped, not an end.
-fn title_lead(title: &str) -> Vec<String> {
+/// A title up to its first ending mark, with parenthesized notes ("(3 m)", "(17\")")
+/// blanked out: they are skipped, not an end. [`lead_words`] then ends the lead at
+/// a word.
+fn title_lead(title: &str) -> Cow<'_, str> {
     let end = title
         .find([',', ';', ':', '|', '–', '—'])
         .unwrap_or(title.len());
+    without_notes(&title[..end])
+}
+
+/// `text` with bracketed notes blanked out (borrowed when it has none).
+fn without_notes(text: &str) -> Cow<'_, str> {
+    if !text.contains(['(', '[', ')', ']']) {
+        return Cow::Borrowed(text);
+    }
     let mut depth = 0usize;
-    let plain: String = title[..end]
-        .chars()
-        .map(|c| match c {
-            '(' | '[' => {
-                depth += 1;
-                ' '
-            }
-            ')' | ']' => {
-                depth = depth.saturating_sub(1);
-                ' '
-            }
-            c if depth > 0 => {
-                let _ = c;
-                ' '
-            }
-            c => c,
-        })
-        .collect();
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '(' | '[' => {
+                    depth += 1;
+                    ' '
+                }
+                ')' | ']' => {
+                    depth = depth.saturating_sub(1);
+                    ' '
+                }
+                _ if depth > 0 => ' ',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
+/// The words of a [`title_lead`] before the first word that ends the lead.
+fn lead_words(plain: &str) -> Vec<&str> {
     plain
         .split_whitespace()
         .take_while(|w| *w != "-" && *w != "/" && *w != "+" && *w != "&")
         .take_while(|w| {
-            let lower = w.trim_end_matches(['.', '/']).to_lowercase();
-            !LEAD_ENDS.contains(&lower.as_str())
+            let word = w.trim_end_matches(['.', '/']);
+            // The ends are ASCII without a `k`, so ASCII case folding decides as
+            // Unicode lowercasing would (only the Kelvin sign lowercases to ASCII).
+            !LEAD_ENDS.iter().any(|end| end.eq_ignore_ascii_case(word))
         })
-        .map(String::from)
         .collect()
 }
 
@@ -372,6 +386,66 @@ mod tests {
             nouns: words.iter().map(|w| w.to_string()).collect(),
             analyzer: Analyzer::new(Stemmer::Light),
         }
+    }
+
+    /// The lead's words as first written: every character mapped into a new string,
+    /// every word lowercased to compare it with the ends.
+    fn lead_words_oracle(title: &str) -> Vec<String> {
+        let end = title
+            .find([',', ';', ':', '|', '–', '—'])
+            .unwrap_or(title.len());
+        let mut depth = 0usize;
+        let plain: String = title[..end]
+            .chars()
+            .map(|c| match c {
+                '(' | '[' => {
+                    depth += 1;
+                    ' '
+                }
+                ')' | ']' => {
+                    depth = depth.saturating_sub(1);
+                    ' '
+                }
+                _ if depth > 0 => ' ',
+                c => c,
+            })
+            .collect();
+        plain
+            .split_whitespace()
+            .take_while(|w| *w != "-" && *w != "/" && *w != "+" && *w != "&")
+            .take_while(|w| {
+                let lower = w.trim_end_matches(['.', '/']).to_lowercase();
+                !LEAD_ENDS.contains(&lower.as_str())
+            })
+            .map(String::from)
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lead_words_are_the_oracles(
+            title in "(Sofa|FOR|w/|Incl\\.|fits|\\u{212a}it|\\(3 m\\)|\\[|\\]|-|&|,|é| ){0,10}"
+        ) {
+            let lead = title_lead(&title);
+            proptest::prop_assert_eq!(lead_words(&lead), lead_words_oracle(&title));
+        }
+    }
+
+    #[test]
+    fn lead_ends_are_compared_as_unicode_lowercasing_would() {
+        // `lead_words` folds ASCII case only: exact while no end holds a `k` (the
+        // Kelvin sign lowercases to one) or anything not ASCII.
+        assert!(
+            LEAD_ENDS
+                .iter()
+                .all(|end| end.is_ascii() && !end.contains('k'))
+        );
+        assert_eq!(lead_words("Sofa FOR living"), ["Sofa"]);
+        assert_eq!(lead_words("Cable W/ plug"), ["Cable"]);
+        assert_eq!(
+            lead_words(&title_lead("Lamp (incl. bulb) brass, 60 W")),
+            ["Lamp", "brass"]
+        );
     }
 
     #[test]
