@@ -53,10 +53,24 @@ pub struct Suggestion {
 
 /// Phrase normalization shared by building and querying.
 pub fn normalize(text: &str) -> String {
-    text.split_whitespace()
-        .map(fold_word)
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::new();
+    normalize_into(text, &mut out);
+    out
+}
+
+/// [`normalize`] into `out` (cleared first), a buffer reused between calls.
+fn normalize_into(text: &str, out: &mut String) {
+    out.clear();
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if word.is_ascii() {
+            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            out.push_str(&fold_word(word));
+        }
+    }
 }
 
 /// Words of a title as suggestion material: folded, alphanumeric runs.
@@ -237,12 +251,14 @@ fn visit_phrases(
             }
         }
     }
+    let mut name = |text: &str| {
+        normalize_into(text, &mut phrase);
+        keep(&phrase);
+    };
     for &i in name_fields {
         match product.values.get(i) {
-            Some(FieldValue::Keyword(values)) => values.iter().for_each(|v| keep(&normalize(v))),
-            Some(FieldValue::Category(paths)) => {
-                paths.iter().flatten().for_each(|l| keep(&normalize(l)))
-            }
+            Some(FieldValue::Keyword(values)) => values.iter().for_each(|v| name(v)),
+            Some(FieldValue::Category(paths)) => paths.iter().flatten().for_each(|l| name(l)),
             _ => {}
         }
     }
@@ -452,6 +468,16 @@ fn precompute(map: &Map<Vec<u8>>) -> HashMap<String, Vec<(String, u64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn normalize_folds_every_word_and_joins_them_with_one_space(
+            text in "[a-zA-Z0-9 \t\u{e9}\u{c9}\u{df}\u{301}\u{212a}]{0,12}"
+        ) {
+            let words: Vec<String> = text.split_whitespace().map(fold_word).collect();
+            proptest::prop_assert_eq!(normalize(&text), words.join(" "));
+        }
+    }
 
     fn suggester(phrases: &[(&str, u64)]) -> (tempfile::TempDir, Suggester) {
         let dir = tempfile::tempdir().unwrap();
