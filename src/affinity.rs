@@ -76,37 +76,73 @@ fn band_label(edges: &[f64], band: usize) -> String {
 /// The share of products having each value of each affinity feature: what a shopper
 /// with no taste at all would show. Indexed by feature group name, then value id (or
 /// price band).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BaseRates {
     shares: HashMap<String, Vec<f32>>,
 }
 
 impl BaseRates {
-    /// Counts every live product's feature values.
+    /// Counts every live product's feature values: each segment's counts over all its
+    /// documents come from [`SegmentFeatureCounts`] (computed once per segment), less
+    /// the documents deleted since.
     pub fn compute(snapshot: &Snapshot) -> BaseRates {
         let settings = &snapshot.schema.affinity;
-        let vocab = &snapshot.vocabulary;
-        let mut shares = HashMap::new();
-        let mut live = 0u64;
-        let mut counts: Vec<(String, Option<usize>, Vec<f32>)> = taste_features(settings)
-            .iter()
-            .filter_map(|f| match f {
-                AffinityFeature::Column(name) => {
-                    let column = vocab.column_id(name)?;
-                    Some((
-                        name.clone(),
-                        Some(column),
-                        vec![0.0; vocab.column(column).len()],
-                    ))
+        let features = counted_features(snapshot);
+        let price = price_numeric(snapshot);
+        let mut totals: Vec<Vec<i64>> = features.iter().map(|f| vec![0; f.slots]).collect();
+        let mut live = 0i64;
+        for (ord, segment) in snapshot.searcher.segment_readers().iter().enumerate() {
+            let Some(columns) = snapshot.columns.get(ord) else {
+                continue;
+            };
+            let count = || count_segment(&features, columns, price, settings, segment.max_doc());
+            let local;
+            let all = match snapshot.feature_counts.get(ord) {
+                Some(cached) => cached.0.get_or_init(count),
+                None => {
+                    local = count();
+                    &local
                 }
-                AffinityFeature::PriceBand => Some((
-                    PRICE_BAND.to_string(),
-                    None,
-                    vec![0.0; settings.price_bands.len()],
-                )),
+            };
+            for (total, counted) in totals.iter_mut().zip(all) {
+                for (t, &c) in total.iter_mut().zip(counted) {
+                    *t += i64::from(c);
+                }
+            }
+            live += i64::from(segment.max_doc());
+            let Some(alive) = segment.alive_bitset() else {
+                continue;
+            };
+            for doc in (0..segment.max_doc()).filter(|&d| !alive.is_alive(d)) {
+                live -= 1;
+                for_each_feature_value(&features, columns, price, settings, doc, |f, slot| {
+                    if let Some(t) = totals[f].get_mut(slot) {
+                        *t -= 1;
+                    }
+                });
+            }
+        }
+        let live = live.max(1) as f32;
+        let shares = features
+            .into_iter()
+            .zip(totals)
+            .map(|(feature, total)| {
+                let shares = total.iter().map(|&c| c.max(0) as f32 / live).collect();
+                (feature.name, shares)
             })
             .collect();
+        BaseRates { shares }
+    }
+
+    /// The oracle for [`BaseRates::compute`]: every live document counted one by one,
+    /// nothing cached (tests hold the incremental count to it).
+    #[doc(hidden)]
+    pub fn count_live_documents(snapshot: &Snapshot) -> BaseRates {
+        let settings = &snapshot.schema.affinity;
+        let features = counted_features(snapshot);
         let price = price_numeric(snapshot);
+        let mut totals: Vec<Vec<u32>> = features.iter().map(|f| vec![0; f.slots]).collect();
+        let mut live = 0u32;
         for (ord, segment) in snapshot.searcher.segment_readers().iter().enumerate() {
             let Some(columns) = snapshot.columns.get(ord) else {
                 continue;
@@ -116,38 +152,17 @@ impl BaseRates {
                     continue;
                 }
                 live += 1;
-                for (_, column, slots) in &mut counts {
-                    match column {
-                        Some(c) => {
-                            for &v in columns
-                                .keyword(*c)
-                                .map(|col| col.values(doc))
-                                .unwrap_or(&[])
-                            {
-                                if let Some(slot) = slots.get_mut(v as usize) {
-                                    *slot += 1.0;
-                                }
-                            }
-                        }
-                        None => {
-                            let value =
-                                price.and_then(|p| columns.numeric(p).get(doc as usize).copied());
-                            if let Some(band) =
-                                value.and_then(|v| price_band(&settings.price_bands, v))
-                            {
-                                slots[band] += 1.0;
-                            }
-                        }
+                for_each_feature_value(&features, columns, price, settings, doc, |f, slot| {
+                    if let Some(t) = totals[f].get_mut(slot) {
+                        *t += 1;
                     }
-                }
+                });
             }
         }
-        for (name, _, mut slots) in counts {
-            for slot in &mut slots {
-                *slot /= live.max(1) as f32;
-            }
-            shares.insert(name, slots);
-        }
+        let live = live.max(1) as f32;
+        let shares = (features.into_iter().zip(totals))
+            .map(|(f, total)| (f.name, total.iter().map(|&c| c as f32 / live).collect()))
+            .collect();
         BaseRates { shares }
     }
 
@@ -157,6 +172,101 @@ impl BaseRates {
             .and_then(|s| s.get(value))
             .copied()
             .unwrap_or(0.0)
+    }
+}
+
+/// How many of one segment's documents, deleted ones included, hold each value of
+/// each counted feature ([`counted_features`]'s order). Kept with the segment's
+/// columns, so the snapshot after a catalog change counts only its new segment and the
+/// documents deleted since, not the whole catalog (80 ms at 1M products, paid by the
+/// first personalized search after every change).
+#[derive(Debug, Default)]
+pub struct SegmentFeatureCounts(std::sync::OnceLock<Vec<Vec<u32>>>);
+
+impl SegmentFeatureCounts {
+    /// Whether the segment's values have been counted.
+    pub fn is_counted(&self) -> bool {
+        self.0.get().is_some()
+    }
+}
+
+/// A feature whose values are counted for base rates.
+struct CountedFeature {
+    name: String,
+    /// The keyword column, or `None` for the price band.
+    column: Option<usize>,
+    /// Value ids (or price bands) known when counting.
+    slots: usize,
+}
+
+/// The taste features that exist in this snapshot's columns, with their value counts.
+fn counted_features(snapshot: &Snapshot) -> Vec<CountedFeature> {
+    let settings = &snapshot.schema.affinity;
+    let vocab = &snapshot.vocabulary;
+    taste_features(settings)
+        .iter()
+        .filter_map(|f| match f {
+            AffinityFeature::Column(name) => {
+                let column = vocab.column_id(name)?;
+                Some(CountedFeature {
+                    name: name.clone(),
+                    column: Some(column),
+                    slots: vocab.column(column).len(),
+                })
+            }
+            AffinityFeature::PriceBand => Some(CountedFeature {
+                name: PRICE_BAND.to_string(),
+                column: None,
+                slots: settings.price_bands.len(),
+            }),
+        })
+        .collect()
+}
+
+/// Counts the feature values of documents `0..max_doc` of one segment.
+fn count_segment(
+    features: &[CountedFeature],
+    columns: &SegmentColumns,
+    price: Option<usize>,
+    settings: &AffinitySettings,
+    max_doc: u32,
+) -> Vec<Vec<u32>> {
+    let mut counts: Vec<Vec<u32>> = features.iter().map(|f| vec![0; f.slots]).collect();
+    for doc in 0..max_doc {
+        for_each_feature_value(features, columns, price, settings, doc, |f, slot| {
+            if let Some(c) = counts[f].get_mut(slot) {
+                *c += 1;
+            }
+        });
+    }
+    counts
+}
+
+/// Calls `each(feature, slot)` for every counted value of one document.
+#[inline]
+fn for_each_feature_value(
+    features: &[CountedFeature],
+    columns: &SegmentColumns,
+    price: Option<usize>,
+    settings: &AffinitySettings,
+    doc: u32,
+    mut each: impl FnMut(usize, usize),
+) {
+    for (f, feature) in features.iter().enumerate() {
+        match feature.column {
+            Some(c) => {
+                let values = columns.keyword(c).map(|col| col.values(doc)).unwrap_or(&[]);
+                for &v in values {
+                    each(f, v as usize);
+                }
+            }
+            None => {
+                let value = price.and_then(|p| columns.numeric(p).get(doc as usize).copied());
+                if let Some(band) = value.and_then(|v| price_band(&settings.price_bands, v)) {
+                    each(f, band);
+                }
+            }
+        }
     }
 }
 

@@ -452,3 +452,46 @@ fn a_personalized_ranking_pages_through_every_product_once() {
         assert_eq!(seen.len(), total, "{query:?}: every product once");
     }
 }
+
+/// A catalog change used to make the first personalized search recount the whole
+/// catalog's feature values; now each segment is counted once and a new snapshot
+/// counts only its new segment and the documents deleted since. The result must be
+/// what counting every live document gives.
+#[test]
+fn base_rates_after_catalog_changes_equal_counting_every_live_product() {
+    use clerk::affinity::BaseRates;
+    let fixture = common::demo_fixture(600, 11);
+    let engine = &fixture.engine;
+    let before = engine.snapshot();
+    let first = BaseRates::compute(&before);
+    assert_eq!(first, BaseRates::count_live_documents(&before));
+    assert!(before.feature_counts.iter().all(|c| c.is_counted()));
+
+    let victims: Vec<&str> = (fixture.products.iter().take(40))
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    for id in &victims[..20] {
+        engine.delete_product(id).unwrap();
+    }
+    let upserts: Vec<Value> = victims[20..]
+        .iter()
+        .map(|id| {
+            json!({"id": id, "title": "Quokka lamp", "brand": "Zebrine",
+            "category": ["Lighting", "Lamps"], "price": 75.0, "in_stock": true})
+        })
+        .collect();
+    engine
+        .upsert_products(serde_json::to_vec(&upserts).unwrap().as_slice())
+        .unwrap();
+    let after = engine.snapshot();
+    // The segments both snapshots hold were not counted again.
+    let kept = after
+        .feature_counts
+        .iter()
+        .filter(|c| before.feature_counts.iter().any(|b| Arc::ptr_eq(b, c)))
+        .count();
+    assert!(kept > 0, "no segment's counts were kept across the change");
+    let incremental = BaseRates::compute(&after);
+    assert_eq!(incremental, BaseRates::count_live_documents(&after));
+    assert_ne!(incremental, first, "the change moved no base rate");
+}

@@ -62,6 +62,9 @@ pub struct Snapshot {
     pub lexicon: Arc<Lexicon>,
     /// How common each affinity feature value is, computed on first use.
     pub base_rates: std::sync::OnceLock<crate::affinity::BaseRates>,
+    /// Each segment's feature counts for `base_rates`, aligned with the segments and
+    /// shared with the snapshots before and after that hold the same segment.
+    pub feature_counts: Vec<Arc<crate::affinity::SegmentFeatureCounts>>,
     /// Whole-catalog facet counts by facet key, computed on first use.
     pub facet_totals: Mutex<HashMap<String, Arc<Vec<u32>>>>,
 }
@@ -101,9 +104,17 @@ impl Snapshot {
 /// What was already read from each segment, and the vocabulary it was read against.
 struct ColumnCache {
     vocabulary: Arc<Vocabulary>,
-    segments: HashMap<SegmentId, (Arc<SegmentColumns>, SegmentTerms)>,
+    segments: HashMap<SegmentId, CachedSegment>,
     lexicon: Arc<Lexicon>,
 }
+
+/// What a snapshot keeps of a segment for the next one: its columns, its terms, and
+/// its feature counts once a personalized search asked for them.
+type CachedSegment = (
+    Arc<SegmentColumns>,
+    SegmentTerms,
+    Arc<crate::affinity::SegmentFeatureCounts>,
+);
 
 /// An open index that publishes fresh snapshots after every change.
 pub struct LiveIndex {
@@ -245,6 +256,7 @@ fn build_snapshot(
     let mut vocabulary: Option<Vocabulary> = None;
     let mut columns = Vec::with_capacity(searcher.segment_readers().len());
     let mut terms = Vec::with_capacity(searcher.segment_readers().len());
+    let mut feature_counts = Vec::with_capacity(searcher.segment_readers().len());
     let mut fresh = HashMap::new();
     let mut changed = cache.segments.len() != searcher.segment_readers().len();
     for segment in searcher.segment_readers() {
@@ -259,12 +271,17 @@ fn build_snapshot(
                     .popularity
                     .and_then(|def| fields.numeric.iter().position(|n| n.def == def));
                 let cols = Arc::new(SegmentColumns::build(segment, fields, popularity, vocab)?);
-                (cols, Lexicon::segment_terms(segment, fields)?)
+                (
+                    cols,
+                    Lexicon::segment_terms(segment, fields)?,
+                    Arc::default(),
+                )
             }
         };
         fresh.insert(id, built.clone());
         columns.push(built.0);
         terms.push(built.1);
+        feature_counts.push(built.2);
     }
     if let Some(vocab) = vocabulary {
         cache.vocabulary = Arc::new(vocab);
@@ -283,6 +300,7 @@ fn build_snapshot(
         analyzer: analyzer.clone(),
         lexicon: cache.lexicon.clone(),
         base_rates: std::sync::OnceLock::new(),
+        feature_counts,
         facet_totals: Mutex::new(HashMap::new()),
     })
 }
