@@ -416,6 +416,59 @@ impl Personalization {
         self.confidence * (1.0 - miss)
     }
 
+    /// The affinities of `docs` into `out`, in order: for each the same number as
+    /// [`Personalization::affinity`], bit for bit (the groups multiply in the same
+    /// order), computed one group at a time over all of them: one tight loop per
+    /// column instead of every column per document, and the product type looked up
+    /// once per document rather than once per type-scoped group.
+    pub fn affinities(&self, columns: &SegmentColumns, docs: &[u32], out: &mut Vec<f32>) {
+        out.clear();
+        // `out` holds each document's miss (the chance no feature is to the taste)
+        // until the last step turns it into the affinity.
+        out.resize(docs.len(), 1.0);
+        let engaged: Option<Vec<bool>> =
+            (self.engaged_types.is_some() && self.groups.iter().any(|g| g.scoped)).then(|| {
+                docs.iter()
+                    .map(|&d| self.engaged_with(columns, d))
+                    .collect()
+            });
+        for group in &self.groups {
+            let scope = engaged.as_deref().filter(|_| group.scoped);
+            let applies = |i: usize| scope.is_none_or(|e| e[i]);
+            let single = match &group.source {
+                Source::Column { column, .. } => match columns.keyword(*column) {
+                    Some(col) => col.single(),
+                    None => continue,
+                },
+                Source::PriceBand { .. } => None,
+            };
+            match single {
+                Some(values) => {
+                    for (i, (&doc, miss)) in docs.iter().zip(out.iter_mut()).enumerate() {
+                        let w = values
+                            .get(doc as usize)
+                            .and_then(|&v| group.weights.get(v as usize))
+                            .copied()
+                            .unwrap_or(0.0);
+                        if w > 0.0 && applies(i) {
+                            *miss *= 1.0 - w;
+                        }
+                    }
+                }
+                None => {
+                    for (i, (&doc, miss)) in docs.iter().zip(out.iter_mut()).enumerate() {
+                        if applies(i) {
+                            *miss *= 1.0 - best_in_group(group, columns, doc).0;
+                        }
+                    }
+                }
+            }
+        }
+        for miss in out.iter_mut() {
+            *miss = self.confidence * (1.0 - *miss);
+        }
+    }
+
     /// A group's preference for a document, and the value it comes from. Type-scoped
     /// groups (price band, attributes) count only for products of a type the shopper
     /// engaged with: a notebook's price band says nothing about toner.

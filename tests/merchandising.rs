@@ -644,3 +644,82 @@ async fn a_stock_change_flips_a_bury_rule_at_once() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Retrieval drops a product as soon as its sort key, tier and best possible score
+/// (its own affinity, every boost) cannot beat the worst of the page so far; a short
+/// page drops far more than a long one. Under store-wide boosts, demotes and buries
+/// and a shopper with a clear taste, every page of 7 must be the same 7 products, in
+/// the same order, as the same stretch of one long page.
+#[test]
+fn pruning_under_rules_and_taste_keeps_every_page_exact() {
+    let s = setup(
+        "[[rule]]\nname = \"Nordby week\"\nboost = [{ where = \"brand = 'Nordby'\", factor = 1.8 }]\n\
+         [[rule]]\nname = \"Cheap last\"\ndemote = [{ where = \"price < 100\", factor = 0.5 }]\n\
+         [[rule]]\nname = \"Stock\"\nbury = [{ where = \"in_stock = false\" }]\n",
+    );
+    let shopper = (0..)
+        .map(|i| format!("pager-{i}"))
+        .find(|id| !in_holdout(id, 0.1))
+        .unwrap();
+    let lighting: Vec<Value> = s
+        .fixture
+        .products
+        .iter()
+        .filter(|p| p["category"][0] == "Lighting")
+        .take(8)
+        .map(|p| json!({"type": "purchase", "shopper": shopper, "product": p["id"]}))
+        .collect();
+    s.engine
+        .record_events(&serde_json::to_vec(&lighting).unwrap())
+        .unwrap();
+    let requests = [
+        query("lamp "),
+        query("s"),
+        query("grey "),
+        query(""),
+        SearchRequest {
+            sort: clerk::retrieve::Sort::PriceDesc,
+            ..query("chair ")
+        },
+        SearchRequest {
+            filters: vec!["in_stock:true".into()],
+            ..query("")
+        },
+    ];
+    for request in requests {
+        for who in [None, Some(shopper.clone())] {
+            let long = search(
+                &s.engine,
+                SearchRequest {
+                    shopper: who.clone(),
+                    ..request.clone()
+                },
+            );
+            assert!(
+                long.hits.len() > 21,
+                "{:?}: too few hits to page",
+                request.q
+            );
+            for page in 1..=3 {
+                let short = search(
+                    &s.engine,
+                    SearchRequest {
+                        shopper: who.clone(),
+                        per_page: 7,
+                        page,
+                        ..request.clone()
+                    },
+                );
+                let from = (page - 1) * 7;
+                assert_eq!(
+                    ids(&short),
+                    ids(&long)[from..from + 7],
+                    "{:?} {:?} page {page}",
+                    request.q,
+                    who
+                );
+                assert_eq!(short.total, long.total);
+            }
+        }
+    }
+}

@@ -495,3 +495,66 @@ fn base_rates_after_catalog_changes_equal_counting_every_live_product() {
     assert_eq!(incremental, BaseRates::count_live_documents(&after));
     assert_ne!(incremental, first, "the change moved no base rate");
 }
+
+/// Retrieval computes the affinities of a block of documents together, one feature
+/// group at a time ([`Personalization::affinities`]); the ranking is only exact if
+/// they are the very numbers [`Personalization::affinity`] gives one document at a
+/// time. Random profiles (views to purchases of random products, some scoped to a
+/// product type), random blocks of documents in any order, compared bit for bit.
+mod batch_affinities {
+    use clerk::affinity::{Personalization, product_features};
+    use clerk::events::{Event, EventKind, Variant};
+    use clerk::profiles::Profile;
+    use proptest::prelude::*;
+    use tantivy::DocAddress;
+
+    fn fixture() -> &'static super::common::Fixture {
+        static FIXTURE: std::sync::OnceLock<super::common::Fixture> = std::sync::OnceLock::new();
+        FIXTURE.get_or_init(|| super::common::demo_fixture(1500, 5))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn equal_the_one_at_a_time_affinities(
+            events in prop::collection::vec((0usize..1500, 0usize..4, 0i64..86_400), 1..40),
+            picks in prop::collection::vec(0u32..2000, 0..300),
+        ) {
+            let snapshot = fixture().engine.snapshot();
+            let settings = &snapshot.schema.affinity;
+            let segments = snapshot.searcher.segment_readers();
+            let mut profile = Profile::default();
+            let kinds = [EventKind::View, EventKind::Click, EventKind::AddToCart, EventKind::Purchase];
+            let now = 1_800_000_000;
+            for &(product, kind, age) in &events {
+                let ord = product % segments.len();
+                let max_doc = segments[ord].max_doc();
+                let address = DocAddress::new(ord as u32, product as u32 % max_doc);
+                let (features, _) = product_features(&snapshot, address);
+                let event = Event {
+                    kind: kinds[kind],
+                    shopper: "s".into(),
+                    product: None,
+                    query: None,
+                    position: None,
+                    ts: now - age,
+                    variant: Variant::Personalized,
+                };
+                profile.apply(&event, &features, settings);
+            }
+            let personalization = Personalization::new(&profile, &snapshot, now);
+            let mut batch = Vec::new();
+            for (ord, columns) in snapshot.columns.iter().enumerate() {
+                let max_doc = segments[ord].max_doc();
+                // Documents past the segment's end have no values: affinity 0 both ways.
+                let docs: Vec<u32> = picks.iter().map(|&p| p % (max_doc + 5)).collect();
+                personalization.affinities(columns, &docs, &mut batch);
+                prop_assert_eq!(batch.len(), docs.len());
+                for (&doc, got) in docs.iter().zip(&batch) {
+                    let one = personalization.affinity(columns, doc);
+                    prop_assert_eq!(got.to_bits(), one.to_bits(), "doc {} of segment {}", doc, ord);
+                }
+            }
+        }
+    }
+}

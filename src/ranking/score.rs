@@ -169,14 +169,27 @@ impl Ranker {
         address: DocAddress,
         text: f32,
     ) -> ScoreBreakdown {
-        let doc = address.doc_id;
+        let affinity = match &self.personalization {
+            Some(p) => p.affinity(columns, address.doc_id),
+            None => 0.0,
+        };
+        self.parts_with(columns, address, text, affinity)
+    }
+
+    /// A document's score parts when its affinity is already known
+    /// ([`Ranker::affinities`]).
+    #[inline]
+    pub fn parts_with(
+        &self,
+        columns: &SegmentColumns,
+        address: DocAddress,
+        text: f32,
+        affinity: f32,
+    ) -> ScoreBreakdown {
         ScoreBreakdown {
             text,
             popularity: self.popularity(columns, address),
-            affinity: match &self.personalization {
-                Some(p) => p.affinity(columns, doc),
-                None => 0.0,
-            },
+            affinity,
             learned: match &self.learned {
                 Some(l) if text > 0.0 => l.signal(columns, address),
                 _ => 0.0,
@@ -184,8 +197,21 @@ impl Ranker {
         }
     }
 
-    /// The highest score the document could get with a perfect affinity: cheap (no
-    /// profile lookups), never below the real score.
+    /// The affinities of a segment's `docs` into `out`, in order (all 0 without a
+    /// profile): what [`Ranker::parts`] would find, for many documents at once.
+    pub fn affinities(&self, columns: &SegmentColumns, docs: &[u32], out: &mut Vec<f32>) {
+        match &self.personalization {
+            Some(p) => p.affinities(columns, docs, out),
+            None => {
+                out.clear();
+                out.resize(docs.len(), 0.0);
+            }
+        }
+    }
+
+    /// The highest score the document could get with affinity `affinity` (its own,
+    /// as [`Ranker::affinities`] found it), whatever the crowd learned: cheap (no
+    /// signal lookups), never below the real score.
     #[inline]
     pub fn upper_bound(
         &self,
@@ -193,9 +219,9 @@ impl Ranker {
         address: DocAddress,
         text: f32,
         browsing: bool,
+        affinity: f32,
     ) -> f32 {
         let popularity = self.popularity(columns, address);
-        let affinity = self.max_affinity;
         if browsing {
             popularity + BROWSE_AFFINITY * self.impact * affinity
         } else {

@@ -371,12 +371,22 @@ impl Pass<'_> {
     }
 
     /// The best `window` of `passing` in this segment.
+    ///
+    /// Block by block: first the cheap part of every document's rank (sort key and
+    /// relevance tier) drops those that cannot reach the current top even with a
+    /// clear taste; the affinities of the rest are computed together
+    /// ([`Ranker::affinities`]); then a document whose score with its own affinity and
+    /// every boost cannot beat the worst of the top is dropped before its rules and
+    /// learned signal are read. Every drop is strict, so the top is exactly the one
+    /// scoring every document gives.
     fn best(
         &self,
         passing: &[DocMatch],
         ord: usize,
         columns: &crate::columns::SegmentColumns,
     ) -> Result<Vec<Candidate>> {
+        /// Documents whose affinities are computed together.
+        const BLOCK: usize = 512;
         let r = self.r;
         let browsing = self.text.is_none();
         let boost_ceiling = r.rules.max_factor();
@@ -388,79 +398,123 @@ impl Pass<'_> {
         let taste_bit = r.criteria.taste_bit();
         let may_taste = !browsing && r.ranker.may_taste();
         let mut last_tier: Option<(MatchFacts, u32)> = None;
-        for m in passing {
-            let (doc, text) = (m.doc, m.text);
-            ticker.tick()?;
-            let address = DocAddress::new(ord as u32, doc);
-            let facts = match browsing {
-                true => m.facts,
-                false => MatchFacts {
-                    crowd: r.ranker.crowd(address),
-                    taste: false,
-                    ..m.facts
-                },
-            };
-            let untasted = match last_tier {
-                Some((f, tier)) if f == facts => tier,
-                _ => {
-                    let tier = r.criteria.tier(&facts);
-                    last_tier = Some((facts, tier));
-                    tier
-                }
-            };
-            let key = match sort_values {
-                Some(values) => oriented(
-                    values.get(doc as usize).copied().unwrap_or(f64::NAN),
-                    r.sort.descending,
-                ),
-                None => 0.0,
-            };
-            if heap.len() >= r.window
-                && let Some(worst) = heap.peek()
-                && !worst.0.buried
-            {
+        let mut hopefuls: Vec<Hopeful> = Vec::with_capacity(BLOCK.min(passing.len()));
+        let mut docs: Vec<DocId> = Vec::with_capacity(hopefuls.capacity());
+        let mut affinities: Vec<f32> = Vec::with_capacity(hopefuls.capacity());
+        for block in passing.chunks(BLOCK) {
+            hopefuls.clear();
+            for m in block {
+                ticker.tick()?;
+                let address = DocAddress::new(ord as u32, m.doc);
+                let facts = match browsing {
+                    true => m.facts,
+                    false => MatchFacts {
+                        crowd: r.ranker.crowd(address),
+                        taste: false,
+                        ..m.facts
+                    },
+                };
+                let untasted = match last_tier {
+                    Some((f, tier)) if f == facts => tier,
+                    _ => {
+                        let tier = r.criteria.tier(&facts);
+                        last_tier = Some((facts, tier));
+                        tier
+                    }
+                };
+                let key = match sort_values {
+                    Some(values) => oriented(
+                        values.get(m.doc as usize).copied().unwrap_or(f64::NAN),
+                        r.sort.descending,
+                    ),
+                    None => 0.0,
+                };
                 // The best tier the document could reach before its affinity is
-                // known; and, even fully lifted, can it pass the worst of the top?
+                // known: can it pass the worst of the top?
                 let hopeful = untasted | if may_taste { taste_bit } else { 0 };
-                let beats = key
-                    .total_cmp(&worst.0.key)
-                    .then_with(|| hopeful.cmp(&worst.0.tier))
-                    .then_with(|| {
-                        let best_case =
-                            r.ranker.upper_bound(columns, address, text, browsing) * boost_ceiling;
-                        best_case.total_cmp(&worst.0.score)
-                    });
-                if beats == Ordering::Less {
+                if let Some(worst) = unburied_worst(&heap, r.window)
+                    && key
+                        .total_cmp(&worst.key)
+                        .then_with(|| hopeful.cmp(&worst.tier))
+                        == Ordering::Less
+                {
                     continue;
                 }
+                hopefuls.push(Hopeful {
+                    m: *m,
+                    facts,
+                    untasted,
+                    key,
+                });
             }
-            let breakdown = r.ranker.parts(columns, address, text);
-            let taste = !browsing && r.ranker.strong_taste(breakdown.affinity);
-            let facts = MatchFacts { taste, ..facts };
-            let tier = untasted | if taste { taste_bit } else { 0 };
-            debug_assert_eq!(tier, r.criteria.tier(&facts));
-            let effect = r.rules.effect(columns, doc);
-            let candidate = Candidate {
-                address,
-                tier,
-                facts,
-                score: r.ranker.score(&breakdown, browsing) * effect.factor,
-                breakdown,
-                buried: effect.buried,
-                key,
-                tie: columns.tie(doc),
-            };
-            if heap.len() < r.window {
-                heap.push(Worst(candidate));
-            } else if let Some(worst) = heap.peek()
-                && candidate.cmp_rank(&worst.0) == Ordering::Greater
-            {
-                heap.pop();
-                heap.push(Worst(candidate));
+            docs.clear();
+            docs.extend(hopefuls.iter().map(|h| h.m.doc));
+            r.ranker.affinities(columns, &docs, &mut affinities);
+            for (h, &affinity) in hopefuls.iter().zip(&affinities) {
+                let (doc, text) = (h.m.doc, h.m.text);
+                let address = DocAddress::new(ord as u32, doc);
+                let taste = !browsing && r.ranker.strong_taste(affinity);
+                let tier = h.untasted | if taste { taste_bit } else { 0 };
+                if let Some(worst) = unburied_worst(&heap, r.window) {
+                    // Even with every boost, can it pass the worst of the top?
+                    let beats = h
+                        .key
+                        .total_cmp(&worst.key)
+                        .then_with(|| tier.cmp(&worst.tier))
+                        .then_with(|| {
+                            let best_case = r
+                                .ranker
+                                .upper_bound(columns, address, text, browsing, affinity)
+                                * boost_ceiling;
+                            best_case.total_cmp(&worst.score)
+                        });
+                    if beats == Ordering::Less {
+                        continue;
+                    }
+                }
+                let breakdown = r.ranker.parts_with(columns, address, text, affinity);
+                let facts = MatchFacts { taste, ..h.facts };
+                debug_assert_eq!(tier, r.criteria.tier(&facts));
+                let effect = r.rules.effect(columns, doc);
+                let candidate = Candidate {
+                    address,
+                    tier,
+                    facts,
+                    score: r.ranker.score(&breakdown, browsing) * effect.factor,
+                    breakdown,
+                    buried: effect.buried,
+                    key: h.key,
+                    tie: columns.tie(doc),
+                };
+                if heap.len() < r.window {
+                    heap.push(Worst(candidate));
+                } else if let Some(worst) = heap.peek()
+                    && candidate.cmp_rank(&worst.0) == Ordering::Greater
+                {
+                    heap.pop();
+                    heap.push(Worst(candidate));
+                }
             }
         }
         Ok(heap.into_iter().map(|w| w.0).collect())
     }
+}
+
+/// A match whose sort key and relevance tier could still reach the top.
+struct Hopeful {
+    m: DocMatch,
+    facts: MatchFacts,
+    /// Its tier without taste.
+    untasted: u32,
+    key: f64,
+}
+
+/// The worst of a full top, when it is not buried (a buried worst is beaten by any
+/// document a rule does not bury, which only its rules tell).
+fn unburied_worst(heap: &BinaryHeap<Worst>, window: usize) -> Option<&Candidate> {
+    heap.peek()
+        .map(|w| &w.0)
+        .filter(|w| heap.len() >= window && !w.buried)
 }
 
 /// Places the active pins at their slots.
