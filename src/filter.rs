@@ -270,6 +270,9 @@ pub enum Test {
 /// One filter, ready to test documents.
 #[derive(Debug, Clone)]
 pub struct Clause {
+    /// The filter as written: what its cached passing documents are kept under
+    /// ([`SegmentColumns::filter_bits`]).
+    pub text: String,
     pub key: String,
     pub negate: bool,
     pub test: Test,
@@ -333,6 +336,18 @@ impl Clause {
 }
 
 impl Clause {
+    /// The documents of a segment of `max_doc` documents passing the clause, as a
+    /// bitset: scanned over the clause's column once per segment, then kept with the
+    /// segment's columns (a segment never changes, and a store filters by the same
+    /// few things — `in_stock:true` — over and over).
+    pub fn bits(&self, columns: &SegmentColumns, max_doc: u32) -> std::sync::Arc<Vec<u64>> {
+        columns.filter_bits(&self.text, || {
+            let mut bits = every_document(max_doc);
+            self.retain_passing(columns, &mut bits);
+            bits
+        })
+    }
+
     /// How many documents of the segment the clause lets through, when it can list them
     /// (a positive filter on exact values); `None` when it can only be tested.
     pub fn candidate_count(&self, columns: &SegmentColumns) -> Option<usize> {
@@ -430,6 +445,7 @@ impl FilterSet {
                 ));
             }
             clauses.push(Clause {
+                text: spec.text.trim().to_string(),
                 key: spec.key.clone(),
                 negate: spec.negate,
                 test: compile_test(spec, vocabulary),
@@ -450,33 +466,47 @@ impl FilterSet {
         mask
     }
 
-    /// Whether the document fails one of the clauses in `mask` (the others are not
-    /// evaluated).
-    #[inline]
-    pub fn fails_any(&self, columns: &SegmentColumns, doc: u32, mask: u64) -> bool {
-        self.clauses
-            .iter()
-            .enumerate()
-            .any(|(i, clause)| mask & (1 << i) != 0 && !clause.passes(columns, doc))
-    }
-
     /// The documents of a segment of `max_doc` documents passing every clause in
     /// `mask`, as a bitset (bit `d % 64` of word `d / 64`), built one clause at a time
     /// over its column: a scan of a whole segment without testing every clause of every
     /// document through [`FilterSet::fail_mask`].
     pub fn passing_bits(&self, columns: &SegmentColumns, mask: u64, max_doc: u32) -> Vec<u64> {
-        let mut bits = vec![!0u64; (max_doc as usize).div_ceil(64)];
-        if !max_doc.is_multiple_of(64)
-            && let Some(last) = bits.last_mut()
-        {
-            *last = (1u64 << (max_doc % 64)) - 1;
-        }
+        let mut bits = every_document(max_doc);
         for (i, clause) in self.clauses.iter().enumerate() {
             if mask & (1 << i) != 0 {
-                clause.retain_passing(columns, &mut bits);
+                let passing = clause.bits(columns, max_doc);
+                for (word, pass) in bits.iter_mut().zip(passing.iter()) {
+                    *word &= pass;
+                }
             }
         }
         bits
+    }
+
+    /// The filters ready to test documents of one segment: through each clause's
+    /// kept bitset where the segment has one, or builds one when `tested` documents
+    /// (of `max_doc`) are enough to pay for the scan; one column read per clause
+    /// otherwise.
+    pub fn on_segment<'a>(
+        &'a self,
+        columns: &'a SegmentColumns,
+        max_doc: u32,
+        tested: usize,
+    ) -> SegmentFilters<'a> {
+        let scan_pays = tested.saturating_mul(8) >= max_doc as usize;
+        let bits = self
+            .clauses
+            .iter()
+            .map(|clause| match scan_pays {
+                true => Some(clause.bits(columns, max_doc)),
+                false => columns.kept_filter_bits(&clause.text),
+            })
+            .collect();
+        SegmentFilters {
+            set: self,
+            columns,
+            bits,
+        }
     }
 
     /// The bits of the clauses that restrict facet `key`.
@@ -491,6 +521,46 @@ impl FilterSet {
     pub fn is_empty(&self) -> bool {
         self.clauses.is_empty()
     }
+}
+
+/// A request's filters on one segment ([`FilterSet::on_segment`]).
+pub struct SegmentFilters<'a> {
+    set: &'a FilterSet,
+    columns: &'a SegmentColumns,
+    /// Per clause, its passing documents when the segment keeps them.
+    bits: Vec<Option<std::sync::Arc<Vec<u64>>>>,
+}
+
+impl SegmentFilters<'_> {
+    /// The clauses document `doc` fails: bit `i` for clause `i` (as
+    /// [`FilterSet::fail_mask`]).
+    #[inline]
+    pub fn fail_mask(&self, doc: u32) -> u64 {
+        let mut mask = 0u64;
+        for (i, (clause, bits)) in self.set.clauses.iter().zip(&self.bits).enumerate() {
+            let passes = match bits {
+                Some(bits) => bits
+                    .get(doc as usize / 64)
+                    .is_some_and(|word| word >> (doc % 64) & 1 == 1),
+                None => clause.passes(self.columns, doc),
+            };
+            if !passes {
+                mask |= 1 << i;
+            }
+        }
+        mask
+    }
+}
+
+/// A bitset with the `max_doc` documents of a segment set.
+fn every_document(max_doc: u32) -> Vec<u64> {
+    let mut bits = vec![!0u64; (max_doc as usize).div_ceil(64)];
+    if !max_doc.is_multiple_of(64)
+        && let Some(last) = bits.last_mut()
+    {
+        *last = (1u64 << (max_doc % 64)) - 1;
+    }
+    bits
 }
 
 /// Keeps in `bits` the set bits whose document passes `passes`.

@@ -13,7 +13,8 @@
 
 mod vocabulary;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tantivy::SegmentReader;
 
@@ -162,7 +163,13 @@ pub struct SegmentColumns {
     prior_max: f32,
     /// A number per document fixed by its product id alone ([`tie_order`]).
     tie: Vec<u32>,
+    /// Filters' passing documents, by filter text ([`SegmentColumns::filter_bits`]).
+    filter_bits: Mutex<HashMap<String, Arc<Vec<u64>>>>,
 }
+
+/// Filters whose passing documents a segment keeps; past that they are dropped and
+/// kept afresh (at most 4 MiB for a segment of a million documents).
+const FILTER_BITS_KEPT: usize = 32;
 
 impl SegmentColumns {
     /// Reads a segment's fast fields into columns, adding new values to `vocab`.
@@ -236,6 +243,31 @@ impl SegmentColumns {
         Ok(columns)
     }
 
+    /// The documents passing the filter written `text`, as a bitset: computed by
+    /// `compute` the first time, then shared. A segment's documents never change and
+    /// a filter's text always means the same test on them (the vocabulary only grows,
+    /// and a value new to it is on no document of an older segment).
+    pub fn filter_bits(&self, text: &str, compute: impl FnOnce() -> Vec<u64>) -> Arc<Vec<u64>> {
+        if let Ok(kept) = self.filter_bits.lock()
+            && let Some(bits) = kept.get(text)
+        {
+            return bits.clone();
+        }
+        let bits = Arc::new(compute());
+        if let Ok(mut kept) = self.filter_bits.lock() {
+            if kept.len() >= FILTER_BITS_KEPT {
+                kept.clear();
+            }
+            kept.insert(text.to_string(), bits.clone());
+        }
+        bits
+    }
+
+    /// The documents passing the filter written `text`, when kept already.
+    pub fn kept_filter_bits(&self, text: &str) -> Option<Arc<Vec<u64>>> {
+        self.filter_bits.lock().ok()?.get(text).cloned()
+    }
+
     /// Where the document goes among products ranked exactly equal: a number that
     /// depends only on its product id (0 for a document without one).
     #[inline]
@@ -288,6 +320,9 @@ impl SegmentColumns {
             + self.numeric.iter().map(|n| n.capacity() * 8).sum::<usize>()
             + self.prior.capacity() * 4
             + self.tie.capacity() * 4
+            + self.filter_bits.lock().map_or(0, |kept| {
+                kept.values().map(|bits| bits.capacity() * 8).sum::<usize>()
+            })
     }
 }
 

@@ -131,9 +131,12 @@ fn count_listed(r: &Retrieval, spec: &FacetSpec, driver: usize, others: u64) -> 
             let listed = r.filters.clauses[driver]
                 .candidates(columns)
                 .unwrap_or_else(|| (0..segments[ord].max_doc()).collect());
+            let filters = r
+                .filters
+                .on_segment(columns, segments[ord].max_doc(), listed.len());
             let passing = listed
                 .into_iter()
-                .filter(|&doc| !r.filters.fails_any(columns, doc, others));
+                .filter(|&doc| filters.fail_mask(doc) & others == 0);
             count_kept(r, spec, ord, passing)
         });
     merged(r, spec, &per_segment)
