@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use tantivy::DocAddress;
 
-use crate::columns::{ColumnKind, NO_PARENT, SegmentColumns, Vocabulary};
+use crate::columns::{ColumnKind, MultiColumn, NO_PARENT, SegmentColumns, ValueId, Vocabulary};
 use crate::events::EventKind;
 use crate::index::Snapshot;
 use crate::profiles::{FeatureWeight, Profile};
@@ -426,41 +426,30 @@ impl Personalization {
         // `out` holds each document's miss (the chance no feature is to the taste)
         // until the last step turns it into the affinity.
         out.resize(docs.len(), 1.0);
-        let engaged: Option<Vec<bool>> =
-            (self.engaged_types.is_some() && self.groups.iter().any(|g| g.scoped)).then(|| {
-                docs.iter()
-                    .map(|&d| self.engaged_with(columns, d))
-                    .collect()
-            });
+        let engaged: Option<Vec<bool>> = match &self.engaged_types {
+            Some((column, engaged)) if self.groups.iter().any(|g| g.scoped) => {
+                let types = ValueReader::of(columns.keyword(*column));
+                Some(docs.iter().map(|&d| types.any(d, engaged)).collect())
+            }
+            _ => None,
+        };
         for group in &self.groups {
             let scope = engaged.as_deref().filter(|_| group.scoped);
-            let applies = |i: usize| scope.is_none_or(|e| e[i]);
-            let single = match &group.source {
-                Source::Column { column, .. } => match columns.keyword(*column) {
-                    Some(col) => col.single(),
-                    None => continue,
-                },
-                Source::PriceBand { .. } => None,
-            };
-            match single {
-                Some(values) => {
-                    for (i, (&doc, miss)) in docs.iter().zip(out.iter_mut()).enumerate() {
-                        let w = values
-                            .get(doc as usize)
-                            .and_then(|&v| group.weights.get(v as usize))
-                            .copied()
-                            .unwrap_or(0.0);
-                        if w > 0.0 && applies(i) {
-                            *miss *= 1.0 - w;
-                        }
-                    }
+            let weights = group.weights.as_slice();
+            match &group.source {
+                Source::Column { column, .. } => {
+                    let values = ValueReader::of(columns.keyword(*column));
+                    multiply_misses(docs, out, scope, |doc| values.best(doc, weights));
                 }
-                None => {
-                    for (i, (&doc, miss)) in docs.iter().zip(out.iter_mut()).enumerate() {
-                        if applies(i) {
-                            *miss *= 1.0 - best_in_group(group, columns, doc).0;
-                        }
-                    }
+                Source::PriceBand { numeric, edges } => {
+                    let prices = columns.numeric(*numeric);
+                    multiply_misses(docs, out, scope, |doc| {
+                        let price = prices.get(doc as usize).copied().unwrap_or(f64::NAN);
+                        price_band(edges, price)
+                            .and_then(|band| weights.get(band))
+                            .copied()
+                            .unwrap_or(0.0)
+                    });
                 }
             }
         }
@@ -612,6 +601,84 @@ fn verb(kind: EventKind) -> &'static str {
         EventKind::AddToCart => "added to your cart",
         EventKind::Purchase => "bought",
         EventKind::Search => "searched for",
+    }
+}
+
+/// Multiplies each document's miss by the chance that `preference` misses it, for the
+/// documents `scope` lets the group apply to (all without one).
+#[inline]
+fn multiply_misses(
+    docs: &[u32],
+    misses: &mut [f32],
+    scope: Option<&[bool]>,
+    preference: impl Fn(u32) -> f32,
+) {
+    match scope {
+        None => {
+            for (&doc, miss) in docs.iter().zip(misses.iter_mut()) {
+                *miss *= 1.0 - preference(doc);
+            }
+        }
+        Some(scope) => {
+            for ((&doc, miss), &applies) in docs.iter().zip(misses.iter_mut()).zip(scope) {
+                if applies {
+                    *miss *= 1.0 - preference(doc);
+                }
+            }
+        }
+    }
+}
+
+/// A keyword column's values read without going through the column for every
+/// document: one value per document, or rows.
+enum ValueReader<'a> {
+    Single(&'a [ValueId]),
+    Rows(&'a [u32], &'a [ValueId]),
+    Missing,
+}
+
+impl<'a> ValueReader<'a> {
+    fn of(column: Option<&'a MultiColumn>) -> ValueReader<'a> {
+        match column {
+            Some(c) => match (c.single(), c.rows()) {
+                (Some(single), _) => ValueReader::Single(single),
+                (None, Some((starts, values))) => ValueReader::Rows(starts, values),
+                (None, None) => ValueReader::Missing,
+            },
+            None => ValueReader::Missing,
+        }
+    }
+
+    /// The values of document `doc`.
+    #[inline]
+    fn values(&self, doc: u32) -> &'a [ValueId] {
+        let d = doc as usize;
+        match *self {
+            ValueReader::Single(single) => single.get(d).map_or(&[], std::slice::from_ref),
+            ValueReader::Rows(starts, values) => match (starts.get(d), starts.get(d + 1)) {
+                (Some(&from), Some(&to)) => values.get(from as usize..to as usize).unwrap_or(&[]),
+                _ => &[],
+            },
+            ValueReader::Missing => &[],
+        }
+    }
+
+    /// The largest weight among the document's values (0 for none): the group's
+    /// preference, as [`best_in_group`] finds it.
+    #[inline]
+    fn best(&self, doc: u32, weights: &[f32]) -> f32 {
+        self.values(doc).iter().fold(0.0f32, |best, &v| {
+            let w = weights.get(v as usize).copied().unwrap_or(0.0);
+            if w > best { w } else { best }
+        })
+    }
+
+    /// Whether one of the document's values is flagged in `flags`.
+    #[inline]
+    fn any(&self, doc: u32, flags: &[bool]) -> bool {
+        self.values(doc)
+            .iter()
+            .any(|&v| flags.get(v as usize).copied().unwrap_or(false))
     }
 }
 

@@ -60,6 +60,15 @@ impl MultiColumn {
         (!self.single.is_empty()).then_some(self.single.as_slice())
     }
 
+    /// The row starts and the values they index (`starts[d]..starts[d + 1]` for
+    /// document `d`) when the column is multi-valued.
+    #[inline]
+    pub fn rows(&self) -> Option<(&[u32], &[ValueId])> {
+        self.single
+            .is_empty()
+            .then_some((self.starts.as_slice(), self.values.as_slice()))
+    }
+
     fn push(&mut self, doc: u32, value: ValueId) {
         while self.starts.len() <= doc as usize {
             self.starts.push(self.values.len() as u32);
