@@ -63,11 +63,17 @@ struct Scratch {
 }
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+    static SCRATCH: std::cell::RefCell<Vec<Scratch>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Scratches a thread keeps: one per gathering in progress, and a gathering nests in
+/// at most one other (an all-of's crowded word inside an any-of: a synonym phrase of
+/// a common word), which otherwise allocated and zeroed a whole segment's slots every
+/// time (an eighth of "rug"'s matching at 1M).
+const KEPT_SCRATCHES: usize = 2;
+
 /// Spans up to this many documents (a segment of a million-product catalog) keep their
-/// scratch for the thread's next gathering: at most 4 MiB of slots per thread that
+/// scratch for the thread's next gathering: at most 2 × 4 MiB of slots per thread that
 /// searches (async workers, heavy-search and rayon threads). Larger spans are allocated
 /// each time.
 const KEPT_SLOTS: usize = 1 << 19;
@@ -84,10 +90,10 @@ pub(super) struct DenseHits {
 
 impl DenseHits {
     pub fn new(first: DocId, span: usize) -> DenseHits {
-        // A gathering nested in another (an all-of inside an any-of) finds the scratch
-        // taken and makes its own.
+        // A gathering nested in another (an all-of inside an any-of) takes the
+        // thread's second scratch, or makes its own when there is none.
         let mut scratch = SCRATCH
-            .with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()))
+            .with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
             .unwrap_or_default();
         if scratch.slots.len() < span {
             scratch.slots.resize(span, Slot::default());
@@ -232,8 +238,10 @@ impl DenseHits {
         }
         if scratch.slots.len() <= KEPT_SLOTS {
             SCRATCH.with(|s| {
-                if let Ok(mut kept) = s.try_borrow_mut() {
-                    *kept = Some(scratch);
+                if let Ok(mut kept) = s.try_borrow_mut()
+                    && kept.len() < KEPT_SCRATCHES
+                {
+                    kept.push(scratch);
                 }
             });
         }
