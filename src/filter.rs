@@ -539,9 +539,7 @@ impl SegmentFilters<'_> {
         let mut mask = 0u64;
         for (i, (clause, bits)) in self.set.clauses.iter().zip(&self.bits).enumerate() {
             let passes = match bits {
-                Some(bits) => bits
-                    .get(doc as usize / 64)
-                    .is_some_and(|word| word >> (doc % 64) & 1 == 1),
+                Some(bits) => bit_is_set(bits, doc),
                 None => clause.passes(self.columns, doc),
             };
             if !passes {
@@ -586,6 +584,13 @@ fn retain_bits(bits: &mut [u64], passes: impl Fn(usize) -> bool) {
         }
         *word = kept;
     }
+}
+
+/// Whether bit `doc` of a document bitset is set (documents past its end are not).
+#[inline]
+pub fn bit_is_set(bits: &[u64], doc: u32) -> bool {
+    bits.get(doc as usize / 64)
+        .is_some_and(|word| word >> (doc % 64) & 1 == 1)
 }
 
 /// The documents of a bitset made by [`FilterSet::passing_bits`], ascending.

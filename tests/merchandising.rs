@@ -341,6 +341,34 @@ fn hidden_products_leave_facets_counted_from_the_whole_catalog() {
         .map(|v| v["count"].as_u64().unwrap())
         .sum();
     assert_eq!(others, whole);
+    // A narrow price band keeps far less than half of the catalog: the facet is
+    // counted over the products passing it, the hidden one left out.
+    let price = s
+        .fixture
+        .products
+        .iter()
+        .find(|p| p["id"] == hidden.as_str())
+        .and_then(|p| p["price"].as_f64())
+        .unwrap();
+    let narrow = SearchRequest {
+        facets: vec!["brand".into()],
+        filters: vec![
+            format!("brand:{brand}"),
+            format!("price:{}..{}", price - 1.0, price + 1.0),
+        ],
+        ..SearchRequest::query("")
+    };
+    let with = search(&s.engine, narrow.clone());
+    let without = search(
+        &s.engine,
+        SearchRequest {
+            apply_rules: false,
+            ..narrow
+        },
+    );
+    assert!(without.total < 100, "the band keeps {}", without.total);
+    // A brand counted 0 is not listed.
+    assert_eq!(count(&with).unwrap_or(0) + 1, count(&without).unwrap());
 }
 
 #[test]

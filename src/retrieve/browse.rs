@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use tantivy::{DocAddress, DocId};
+use tantivy::DocId;
 
 use super::Retrieval;
 use crate::facets::{FacetCounts, FacetSpec};
@@ -167,7 +167,10 @@ fn count_by_bits(r: &Retrieval, spec: &FacetSpec, others: u64) -> Vec<u32> {
             return counter(r, spec);
         };
         match complement {
-            false => count_kept(r, spec, ord, crate::filter::bit_docs(bits)),
+            false => {
+                let hidden = r.rules.hidden_bits(ord as u32, segments[ord].max_doc());
+                count_set(r, spec, ord, bits, hidden.as_deref())
+            }
             true => count_left_out(r, spec, ord, bits),
         }
     });
@@ -206,15 +209,16 @@ fn count_kept(
 ) -> FacetCounts {
     let segment = r.snapshot.searcher.segment_reader(ord as u32);
     let alive = segment.alive_bitset();
-    count_blocks(
-        r,
-        spec,
-        ord,
-        docs.filter(|&doc| {
-            alive.is_none_or(|a| a.is_alive(doc))
-                && !r.rules.is_hidden(DocAddress::new(ord as u32, doc))
-        }),
-    )
+    let live = docs.filter(|&doc| alive.is_none_or(|a| a.is_alive(doc)));
+    match r.rules.hidden_bits(ord as u32, segment.max_doc()) {
+        None => count_blocks(r, spec, ord, live),
+        Some(hidden) => count_blocks(
+            r,
+            spec,
+            ord,
+            live.filter(|&doc| !crate::filter::bit_is_set(&hidden, doc)),
+        ),
+    }
 }
 
 /// One facet's counts over the live documents of segment `ord` that the whole-catalog
@@ -223,7 +227,6 @@ fn count_kept(
 fn count_left_out(r: &Retrieval, spec: &FacetSpec, ord: usize, passing: &[u64]) -> FacetCounts {
     let segment = r.snapshot.searcher.segment_reader(ord as u32);
     let max_doc = segment.max_doc();
-    let alive = segment.alive_bitset();
     let mut failing: Vec<u64> = passing.iter().map(|w| !w).collect();
     if !max_doc.is_multiple_of(64)
         && let Some(last) = failing.last_mut()
@@ -238,9 +241,41 @@ fn count_left_out(r: &Retrieval, spec: &FacetSpec, ord: usize, passing: &[u64]) 
             *word |= 1u64 << (doc % 64);
         }
     }
-    let live =
-        crate::filter::bit_docs(&failing).filter(|&doc| alive.is_none_or(|a| a.is_alive(doc)));
-    count_blocks(r, spec, ord, live)
+    count_set(r, spec, ord, &failing, None)
+}
+
+/// One facet's counts over the live documents of segment `ord` set in `bits` and not
+/// in `skip`, read a word at a time into blocks.
+fn count_set(
+    r: &Retrieval,
+    spec: &FacetSpec,
+    ord: usize,
+    bits: &[u64],
+    skip: Option<&[u64]>,
+) -> FacetCounts {
+    let mut counts = counter(r, spec);
+    let Some(columns) = r.snapshot.columns.get(ord) else {
+        return counts;
+    };
+    let segment = r.snapshot.searcher.segment_reader(ord as u32);
+    let alive = segment.alive_bitset();
+    let mut block: Vec<DocId> = Vec::with_capacity(COUNT_BLOCK);
+    for (w, &word) in bits.iter().enumerate() {
+        let mut rest = word & !skip.and_then(|s| s.get(w)).copied().unwrap_or(0);
+        while rest != 0 {
+            let doc = (w * 64) as DocId + rest.trailing_zeros();
+            rest &= rest - 1;
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                block.push(doc);
+            }
+        }
+        if block.len() + 64 > COUNT_BLOCK {
+            counts.add_all(0, spec, columns, &block);
+            block.clear();
+        }
+    }
+    counts.add_all(0, spec, columns, &block);
+    counts
 }
 
 /// One facet's counts over `docs` of segment `ord`, counted a block at a time: a scan

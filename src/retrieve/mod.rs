@@ -21,7 +21,7 @@ use tantivy::{DocAddress, DocId};
 
 use crate::error::Result;
 use crate::facets::{FacetCounts, FacetSpec};
-use crate::filter::FilterSet;
+use crate::filter::{FilterSet, bit_is_set};
 use crate::index::Snapshot;
 use crate::ranking::{Criteria, DocMatch, MatchFacts, Ranker, ScoreBreakdown};
 use crate::rules::ActiveRules;
@@ -352,6 +352,7 @@ impl Pass<'_> {
             return Ok((counted, passing, partial));
         };
         let max_doc = r.snapshot.searcher.segment_reader(ord as u32).max_doc();
+        let hidden = r.rules.hidden_bits(ord as u32, max_doc);
         let filters =
             (!r.filters.is_empty()).then(|| r.filters.on_segment(columns, max_doc, capacity));
         for m in matches {
@@ -361,7 +362,7 @@ impl Pass<'_> {
                 continue;
             }
             let address = DocAddress::new(ord as u32, doc);
-            if r.rules.is_hidden(address) {
+            if hidden.as_deref().is_some_and(|h| bit_is_set(h, doc)) {
                 continue;
             }
             let fails = match &filters {

@@ -336,6 +336,21 @@ impl<'a> ActiveRules<'a> {
         !self.hidden.is_empty() && self.hidden.contains(&address)
     }
 
+    /// The hidden documents of segment `ord` (of `max_doc` documents) as a bitset,
+    /// `None` when none is hidden there: a bit test per document rather than a hash
+    /// lookup, for passes over many documents.
+    pub fn hidden_bits(&self, ord: u32, max_doc: u32) -> Option<Vec<u64>> {
+        let mut bits: Option<Vec<u64>> = None;
+        for address in self.hidden.iter().filter(|a| a.segment_ord == ord) {
+            let bits = bits.get_or_insert_with(|| vec![0u64; (max_doc as usize).div_ceil(64)]);
+            let doc = address.doc_id as usize;
+            if let Some(word) = bits.get_mut(doc / 64) {
+                *word |= 1u64 << (doc % 64);
+            }
+        }
+        bits
+    }
+
     /// Whether the product at `address` is pinned.
     #[inline]
     pub fn is_pinned(&self, address: DocAddress) -> bool {

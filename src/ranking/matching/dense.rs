@@ -17,6 +17,7 @@ use tantivy::{DocId, SegmentReader, Term};
 
 use super::{Compiled, FieldTerm, Hit, evaluate};
 use crate::error::{Error, Result};
+use crate::filter::bit_is_set;
 use crate::schema::IndexFields;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,7 +201,7 @@ impl DenseHits {
             for (i, &doc) in docs.iter().enumerate() {
                 let freq = freqs.get(i).copied().unwrap_or(1);
                 let score = ft.weight.score(norms.fieldnorm_id(doc), freq);
-                let typed = typed.is_some_and(|bits| has(bits, doc));
+                let typed = typed.is_some_and(|bits| bit_is_set(bits, doc));
                 self.add(doc, score, spared, flags | if typed { TYPED } else { 0 });
             }
             block.advance();
@@ -247,13 +248,6 @@ impl DenseHits {
         }
         out
     }
-}
-
-/// Whether bit `doc` is set.
-#[inline]
-fn has(bits: &[u64], doc: DocId) -> bool {
-    bits.get(doc as usize / 64)
-        .is_some_and(|word| word >> (doc % 64) & 1 == 1)
 }
 
 /// The documents of `segment` whose product is of the type `term` names, as a bitset.
