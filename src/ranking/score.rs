@@ -210,8 +210,8 @@ impl Ranker {
     }
 
     /// The highest score the document could get with affinity `affinity` (its own,
-    /// as [`Ranker::affinities`] found it), whatever the crowd learned: cheap (no
-    /// signal lookups), never below the real score.
+    /// as [`Ranker::affinities`] found it, or [`Ranker::max_affinity`]), whatever the
+    /// crowd learned: cheap (no signal lookups), never below the real score.
     #[inline]
     pub fn upper_bound(
         &self,
@@ -229,6 +229,12 @@ impl Ranker {
                 * (1.0 + TASTE * self.impact * affinity)
                 * (1.0 + LEARNED * self.max_learned)
         }
+    }
+
+    /// The highest affinity the profile gives any document (0 without one): the
+    /// affinity to bound a document with before its own is known.
+    pub fn max_affinity(&self) -> f32 {
+        self.max_affinity
     }
 
     /// The browsing score (no query text).

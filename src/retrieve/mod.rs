@@ -385,9 +385,10 @@ impl Pass<'_> {
 
     /// The best `window` of `passing` in this segment.
     ///
-    /// Block by block: first the cheap part of every document's rank (sort key and
-    /// relevance tier) drops those that cannot reach the current top even with a
-    /// clear taste; the affinities of the rest are computed together
+    /// Block by block: first the cheap part of every document's rank (sort key,
+    /// relevance tier, and its score with the profile's highest affinity) drops those
+    /// that cannot reach the current top even with the clearest taste; the
+    /// affinities of the rest are computed together
     /// ([`Ranker::affinities`]); then a document whose score with its own affinity and
     /// every boost cannot beat the worst of the top is dropped before its rules and
     /// learned signal are read. Every drop is strict, so the top is exactly the one
@@ -442,13 +443,24 @@ impl Pass<'_> {
                     ),
                     None => 0.0,
                 };
-                // The best tier the document could reach before its affinity is
-                // known: can it pass the worst of the top?
+                // The best tier and score the document could reach before its
+                // affinity is known (the profile's highest): can it pass the worst of
+                // the top?
                 let hopeful = untasted | if may_taste { taste_bit } else { 0 };
                 if let Some(worst) = unburied_worst(&heap, r.window)
                     && key
                         .total_cmp(&worst.key)
                         .then_with(|| hopeful.cmp(&worst.tier))
+                        .then_with(|| {
+                            let best_case = r.ranker.upper_bound(
+                                columns,
+                                address,
+                                m.text,
+                                browsing,
+                                r.ranker.max_affinity(),
+                            ) * boost_ceiling;
+                            best_case.total_cmp(&worst.score)
+                        })
                         == Ordering::Less
                 {
                     continue;
