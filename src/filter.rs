@@ -486,27 +486,31 @@ impl FilterSet {
     /// The filters ready to test documents of one segment: through each clause's
     /// kept bitset where the segment has one, or builds one when `tested` documents
     /// (of `max_doc`) are enough to pay for the scan; one column read per clause
-    /// otherwise.
+    /// otherwise. The clauses in `passed` (a clause mask) are known to pass every
+    /// document that will be tested — the documents were listed from one of them
+    /// ([`Clause::candidates`]) — and are not tested again.
     pub fn on_segment<'a>(
         &'a self,
         columns: &'a SegmentColumns,
         max_doc: u32,
         tested: usize,
+        passed: u64,
     ) -> SegmentFilters<'a> {
         let scan_pays = tested.saturating_mul(8) >= max_doc as usize;
-        let bits = self
+        let tests = self
             .clauses
             .iter()
-            .map(|clause| match scan_pays {
-                true => Some(clause.bits(columns, max_doc)),
-                false => columns.kept_filter_bits(&clause.text),
+            .enumerate()
+            .filter(|(i, _)| passed & (1 << i) == 0)
+            .map(|(i, clause)| {
+                let bits = match scan_pays {
+                    true => Some(clause.bits(columns, max_doc)),
+                    false => columns.kept_filter_bits(&clause.text),
+                };
+                (i, clause, bits)
             })
             .collect();
-        SegmentFilters {
-            set: self,
-            columns,
-            bits,
-        }
+        SegmentFilters { columns, tests }
     }
 
     /// The bits of the clauses that restrict facet `key`.
@@ -525,19 +529,23 @@ impl FilterSet {
 
 /// A request's filters on one segment ([`FilterSet::on_segment`]).
 pub struct SegmentFilters<'a> {
-    set: &'a FilterSet,
     columns: &'a SegmentColumns,
-    /// Per clause, its passing documents when the segment keeps them.
-    bits: Vec<Option<std::sync::Arc<Vec<u64>>>>,
+    /// The clauses to test: index, clause, and its passing documents when the
+    /// segment keeps them.
+    tests: Vec<ClauseTest<'a>>,
 }
+
+/// One clause of a [`SegmentFilters`]: its index in the set, the clause, and its
+/// kept bitset on the segment, if any.
+type ClauseTest<'a> = (usize, &'a Clause, Option<std::sync::Arc<Vec<u64>>>);
 
 impl SegmentFilters<'_> {
     /// The clauses document `doc` fails: bit `i` for clause `i` (as
-    /// [`FilterSet::fail_mask`]).
+    /// [`FilterSet::fail_mask`], save the clauses known to pass).
     #[inline]
     pub fn fail_mask(&self, doc: u32) -> u64 {
         let mut mask = 0u64;
-        for (i, (clause, bits)) in self.set.clauses.iter().zip(&self.bits).enumerate() {
+        for (i, clause, bits) in &self.tests {
             let passes = match bits {
                 Some(bits) => bit_is_set(bits, doc),
                 None => clause.passes(self.columns, doc),

@@ -76,20 +76,21 @@ impl BrowsePlan {
         BrowsePlan { driver, separate }
     }
 
-    /// The documents of segment `ord` the main pass visits.
+    /// The documents of segment `ord` the main pass visits, and the filter clauses
+    /// (a mask) they are known to pass: the driver's, when it listed them.
     pub fn documents(
         &self,
         r: &Retrieval,
         ord: usize,
         max_doc: DocId,
-    ) -> Box<dyn Iterator<Item = DocId>> {
+    ) -> (Box<dyn Iterator<Item = DocId>>, u64) {
         let listed = self.driver.and_then(|d| {
             let columns = r.snapshot.columns.get(ord)?;
-            r.filters.clauses[d].candidates(columns)
+            Some((r.filters.clauses[d].candidates(columns)?, 1u64 << d))
         });
         match listed {
-            Some(docs) => Box::new(docs.into_iter()),
-            None => Box::new(0..max_doc),
+            Some((docs, passed)) => (Box::new(docs.into_iter()), passed),
+            None => (Box::new(0..max_doc), 0),
         }
     }
 
@@ -128,12 +129,13 @@ fn count_listed(r: &Retrieval, spec: &FacetSpec, driver: usize, others: u64) -> 
             let Some(columns) = r.snapshot.columns.get(ord) else {
                 return counter(r, spec);
             };
-            let listed = r.filters.clauses[driver]
-                .candidates(columns)
-                .unwrap_or_else(|| (0..segments[ord].max_doc()).collect());
-            let filters = r
-                .filters
-                .on_segment(columns, segments[ord].max_doc(), listed.len());
+            let (listed, passed) = match r.filters.clauses[driver].candidates(columns) {
+                Some(listed) => (listed, 1 << driver),
+                None => ((0..segments[ord].max_doc()).collect(), 0),
+            };
+            let filters =
+                r.filters
+                    .on_segment(columns, segments[ord].max_doc(), listed.len(), passed);
             let passing = listed
                 .into_iter()
                 .filter(|&doc| filters.fail_mask(doc) & others == 0);

@@ -291,16 +291,18 @@ impl Pass<'_> {
                 let accepted = matches
                     .iter()
                     .filter(|m| m.facts.matched & text.accept == text.accept);
-                self.sift(accepted.copied(), ord, alive, &mut out)?
+                self.sift(accepted.copied(), 0, ord, alive, &mut out)?
             }
             None => {
-                let documents = self.plan.documents(r, ord, segment.max_doc());
+                // A browse visits only the documents its driving filter lists, if
+                // any: they pass that filter.
+                let (documents, passed) = self.plan.documents(r, ord, segment.max_doc());
                 let browsed = documents.map(|doc| DocMatch {
                     doc,
                     text: 0.0,
                     facts: MatchFacts::default(),
                 });
-                self.sift(browsed, ord, alive, &mut out)?
+                self.sift(browsed, passed, ord, alive, &mut out)?
             }
         };
         out.total = counted.len() as u64;
@@ -329,10 +331,12 @@ impl Pass<'_> {
 
     /// Hides, deletes and filters: the documents counted, those to rank (counted and
     /// not pinned), and those failing only facets' own filters (with their fail masks).
+    /// The filter clauses in `passed` (a mask) are known to pass every match.
     #[allow(clippy::type_complexity)]
     fn sift(
         &self,
         matches: impl Iterator<Item = DocMatch>,
+        passed: u64,
         ord: usize,
         alive: Option<&tantivy::fastfield::AliveBitSet>,
         out: &mut SegmentResult,
@@ -353,8 +357,8 @@ impl Pass<'_> {
         };
         let max_doc = r.snapshot.searcher.segment_reader(ord as u32).max_doc();
         let hidden = r.rules.hidden_bits(ord as u32, max_doc);
-        let filters =
-            (!r.filters.is_empty()).then(|| r.filters.on_segment(columns, max_doc, capacity));
+        let filters = (!r.filters.is_empty())
+            .then(|| r.filters.on_segment(columns, max_doc, capacity, passed));
         for m in matches {
             let doc = m.doc;
             ticker.tick()?;
