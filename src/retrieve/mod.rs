@@ -421,6 +421,8 @@ impl Pass<'_> {
         let mut affinities: Vec<f32> = Vec::with_capacity(hopefuls.capacity());
         for block in passing.chunks(BLOCK) {
             hopefuls.clear();
+            // The first pass only reads the top: its worst is looked up once a block.
+            let bar = unburied_worst(&heap, r.window).map(|w| (w.key, w.tier, w.score));
             for m in block {
                 ticker.tick()?;
                 let address = DocAddress::new(ord as u32, m.doc);
@@ -451,10 +453,10 @@ impl Pass<'_> {
                 // affinity is known (the profile's highest): can it pass the worst of
                 // the top?
                 let hopeful = untasted | if may_taste { taste_bit } else { 0 };
-                if let Some(worst) = unburied_worst(&heap, r.window)
+                if let Some((worst_key, worst_tier, worst_score)) = bar
                     && key
-                        .total_cmp(&worst.key)
-                        .then_with(|| hopeful.cmp(&worst.tier))
+                        .total_cmp(&worst_key)
+                        .then_with(|| hopeful.cmp(&worst_tier))
                         .then_with(|| {
                             let best_case = r.ranker.upper_bound(
                                 columns,
@@ -463,7 +465,7 @@ impl Pass<'_> {
                                 browsing,
                                 r.ranker.max_affinity(),
                             ) * boost_ceiling;
-                            best_case.total_cmp(&worst.score)
+                            best_case.total_cmp(&worst_score)
                         })
                         == Ordering::Less
                 {
