@@ -398,6 +398,54 @@ impl Personalization {
         self.confidence * (1.0 - miss)
     }
 
+    /// The documents of one segment (of `max_doc`) whose affinity may be above 0, as
+    /// a bitset: those holding a value the profile weighs in some group, and for a
+    /// price-band taste those of a product type the shopper engaged with. Every other
+    /// document's affinity is exactly 0, so a ranking pass can bound it without
+    /// reading its columns: a shopper's tastes cover a few brands, categories and
+    /// types, a small part of a large catalog. Built from the segment's kept value
+    /// bitsets ([`SegmentColumns::value_bits`]) and, for rare values, their postings;
+    /// `None` when that would combine more than `limit` bitset words, or when a
+    /// price-band taste applies to every product type (prices have no postings).
+    pub fn reach(&self, columns: &SegmentColumns, max_doc: u32, limit: usize) -> Option<Vec<u64>> {
+        let mut values: Vec<(usize, ValueId)> = Vec::new();
+        for group in &self.groups {
+            let weighed = flagged(group.weights.iter().map(|&w| w > 0.0));
+            match (&group.source, &self.engaged_types) {
+                (Source::Column { column, .. }, _) => values.extend(weighed.map(|v| (*column, v))),
+                (Source::PriceBand { .. }, _) if weighed.count() == 0 => {}
+                (Source::PriceBand { .. }, Some((column, engaged))) if group.scoped => {
+                    values.extend(flagged(engaged.iter().copied()).map(|t| (*column, t)));
+                }
+                (Source::PriceBand { .. }, _) => return None,
+            }
+        }
+        values.sort_unstable();
+        values.dedup();
+        let words = (max_doc as usize).div_ceil(64);
+        if values.len().saturating_mul(words) > limit {
+            return None;
+        }
+        let mut reach = vec![0u64; words];
+        for (column, value) in values {
+            let docs = columns.postings(column).map_or(&[][..], |p| p.docs(value));
+            if docs.len() < words {
+                // Fewer documents than words: setting their bits is the cheaper way.
+                for &doc in docs {
+                    if let Some(word) = reach.get_mut(doc as usize / 64) {
+                        *word |= 1 << (doc % 64);
+                    }
+                }
+                continue;
+            }
+            let bits = columns.value_bits(column, value, max_doc);
+            for (word, &more) in reach.iter_mut().zip(bits.iter()) {
+                *word |= more;
+            }
+        }
+        Some(reach)
+    }
+
     /// True when the profile has nothing to say about any document.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty() || self.confidence <= 0.0
@@ -602,6 +650,11 @@ fn verb(kind: EventKind) -> &'static str {
         EventKind::Purchase => "bought",
         EventKind::Search => "searched for",
     }
+}
+
+/// The value ids whose flag is set.
+fn flagged(flags: impl Iterator<Item = bool>) -> impl Iterator<Item = ValueId> {
+    (0..).zip(flags).filter(|(_, f)| *f).map(|(v, _)| v)
 }
 
 /// Multiplies each document's miss by the chance that `preference` misses it, for the

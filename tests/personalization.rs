@@ -453,6 +453,73 @@ fn a_personalized_ranking_pages_through_every_product_once() {
     }
 }
 
+/// Ranking takes the affinity of a document outside the profile's reach (no value the
+/// profile weighs) as 0 without reading its columns, and bounds it by that in the
+/// first pass. The pages must be exactly those computing every affinity gives, for
+/// shoppers with narrow and with broad tastes, text queries, browses and filters.
+#[test]
+fn the_taste_reach_changes_no_page() {
+    let s = setup(&demo_schema());
+    let narrow = personalized_shopper("narrow");
+    let lighting = products_where(&s.fixture, |p| p["category"][0] == "Lighting");
+    s.engine
+        .record_events(&purchases(&narrow, &lighting, 10))
+        .unwrap();
+    let broad = personalized_shopper("broad");
+    let every_tenth: Vec<&Value> = s.fixture.products.iter().step_by(10).collect();
+    s.engine
+        .record_events(&purchases(&broad, &every_tenth, 60))
+        .unwrap();
+    let brand = personalized_shopper("brand");
+    let loom = products_where(&s.fixture, |p| p["brand"] == "Loom House");
+    s.engine
+        .record_events(&purchases(&brand, &loom, 6))
+        .unwrap();
+    let run = |request: &SearchRequest| {
+        let response = s.engine.search(request).unwrap();
+        let hits: Vec<(String, String)> = response
+            .hits
+            .iter()
+            .map(|h| (h.id.clone(), serde_json::to_string(&h.explain).unwrap()))
+            .collect();
+        (
+            response.total,
+            hits,
+            serde_json::to_string(&response.facets).unwrap(),
+        )
+    };
+    let mut compared = 0;
+    for shopper in [&narrow, &broad, &brand] {
+        for (q, filters) in [
+            ("lamp ", vec![]),
+            ("s", vec![]),
+            ("grey ", vec![]),
+            ("rug ", vec![]),
+            ("", vec![]),
+            ("", vec!["in_stock:true"]),
+            ("chair ", vec!["price:50..500"]),
+        ] {
+            for page in 1..=2 {
+                let request = SearchRequest {
+                    shopper: Some(shopper.clone()),
+                    per_page: 24,
+                    page,
+                    explain: true,
+                    filters: filters.iter().map(|f| f.to_string()).collect(),
+                    ..SearchRequest::query(q)
+                };
+                clerk::retrieve::set_taste_reach(false);
+                let every = run(&request);
+                clerk::retrieve::set_taste_reach(true);
+                let reached = run(&request);
+                assert_eq!(reached, every, "{shopper} {q:?} {filters:?} page {page}");
+                compared += every.1.len();
+            }
+        }
+    }
+    assert!(compared > 500, "only {compared} hits compared");
+}
+
 /// A catalog change used to make the first personalized search recount the whole
 /// catalog's feature values; now each segment is counted once and a new snapshot
 /// counts only its new segment and the documents deleted since. The result must be
@@ -521,28 +588,8 @@ mod batch_affinities {
             picks in prop::collection::vec(0u32..2000, 0..300),
         ) {
             let snapshot = fixture().engine.snapshot();
-            let settings = &snapshot.schema.affinity;
             let segments = snapshot.searcher.segment_readers();
-            let mut profile = Profile::default();
-            let kinds = [EventKind::View, EventKind::Click, EventKind::AddToCart, EventKind::Purchase];
-            let now = 1_800_000_000;
-            for &(product, kind, age) in &events {
-                let ord = product % segments.len();
-                let max_doc = segments[ord].max_doc();
-                let address = DocAddress::new(ord as u32, product as u32 % max_doc);
-                let (features, _) = product_features(&snapshot, address);
-                let event = Event {
-                    kind: kinds[kind],
-                    shopper: "s".into(),
-                    product: None,
-                    query: None,
-                    position: None,
-                    ts: now - age,
-                    variant: Variant::Personalized,
-                };
-                profile.apply(&event, &features, settings);
-            }
-            let personalization = Personalization::new(&profile, &snapshot, now);
+            let personalization = profile_of(&snapshot, &events);
             let mut batch = Vec::new();
             for (ord, columns) in snapshot.columns.iter().enumerate() {
                 let max_doc = segments[ord].max_doc();
@@ -556,5 +603,71 @@ mod batch_affinities {
                 }
             }
         }
+
+        /// Retrieval computes affinities only inside the profile's reach
+        /// ([`Personalization::reach`]) and takes every other document's as exactly 0:
+        /// the reach must hold every document whose affinity is above 0, and leave
+        /// out those that hold no value the profile weighs.
+        #[test]
+        fn taste_reach_holds_every_document_with_an_affinity(
+            events in prop::collection::vec((0usize..1500, 0usize..4, 0i64..86_400), 1..40),
+        ) {
+            let snapshot = fixture().engine.snapshot();
+            let personalization = profile_of(&snapshot, &events);
+            let segments = snapshot.searcher.segment_readers();
+            let mut outside = 0;
+            for (ord, columns) in snapshot.columns.iter().enumerate() {
+                let max_doc = segments[ord].max_doc();
+                let Some(reach) = personalization.reach(columns, max_doc, usize::MAX) else {
+                    continue;
+                };
+                for doc in 0..max_doc {
+                    let inside = reach[doc as usize / 64] >> (doc % 64) & 1 == 1;
+                    let affinity = personalization.affinity(columns, doc);
+                    prop_assert!(inside || affinity.to_bits() == 0, "doc {} of segment {}: {}", doc, ord, affinity);
+                    outside += usize::from(!inside);
+                }
+                // A limit below what listing needs gives no reach at all.
+                if reach.iter().any(|&w| w != 0) {
+                    prop_assert!(personalization.reach(columns, max_doc, 0).is_none());
+                }
+            }
+            // A few products' tastes never reach the whole catalog of many categories.
+            prop_assert!(personalization.is_empty() || outside > 0, "the reach held every document");
+        }
+    }
+
+    /// The profile `events` (product, kind, age) build, at a fixed time.
+    fn profile_of(
+        snapshot: &clerk::index::Snapshot,
+        events: &[(usize, usize, i64)],
+    ) -> Personalization {
+        let settings = &snapshot.schema.affinity;
+        let segments = snapshot.searcher.segment_readers();
+        let mut profile = Profile::default();
+        let kinds = [
+            EventKind::View,
+            EventKind::Click,
+            EventKind::AddToCart,
+            EventKind::Purchase,
+        ];
+        let now = 1_800_000_000;
+        for &(product, kind, age) in events {
+            let ord = product % segments.len();
+            let max_doc = segments[ord].max_doc();
+            let address = DocAddress::new(ord as u32, product as u32 % max_doc);
+            let (features, _) = product_features(snapshot, address);
+            let event = Event {
+                kind: kinds[kind],
+                shopper: "s".into(),
+                product: None,
+                query: None,
+                position: None,
+                ts: now - age,
+                variant: Variant::Personalized,
+            };
+            profile.apply(&event, &features, settings);
+        }
+        Personalization::new(&profile, snapshot, now)
     }
 }

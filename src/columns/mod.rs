@@ -173,12 +173,21 @@ pub struct SegmentColumns {
     /// A number per document fixed by its product id alone ([`tie_order`]).
     tie: Vec<u32>,
     /// Filters' passing documents, by filter text ([`SegmentColumns::filter_bits`]).
-    filter_bits: Mutex<HashMap<String, Arc<Vec<u64>>>>,
+    filter_bits: KeptBits<String>,
+    /// The documents holding a value, by column and value ([`SegmentColumns::value_bits`]).
+    value_bits: KeptBits<(usize, ValueId)>,
 }
+
+/// Document bitsets a segment keeps, by what they are the documents of.
+type KeptBits<K> = Mutex<HashMap<K, Arc<Vec<u64>>>>;
 
 /// Filters whose passing documents a segment keeps; past that they are dropped and
 /// kept afresh (at most 4 MiB for a segment of a million documents).
 const FILTER_BITS_KEPT: usize = 32;
+
+/// Values whose documents a segment keeps as bitsets; past that they are dropped and
+/// kept afresh (at most 16 MiB for a segment of a million documents).
+const VALUE_BITS_KEPT: usize = 128;
 
 impl SegmentColumns {
     /// Reads a segment's fast fields into columns, adding new values to `vocab`.
@@ -272,6 +281,35 @@ impl SegmentColumns {
         bits
     }
 
+    /// The documents holding `value` in `column`, as a bitset over the segment's
+    /// `max_doc` documents: built from the value's postings the first time, then
+    /// shared (the values a profile weighs recur from search to search and from
+    /// shopper to shopper). A segment's documents never change, so neither does it.
+    pub fn value_bits(&self, column: usize, value: ValueId, max_doc: u32) -> Arc<Vec<u64>> {
+        let key = (column, value);
+        if let Ok(kept) = self.value_bits.lock()
+            && let Some(bits) = kept.get(&key)
+        {
+            return bits.clone();
+        }
+        let mut bits = vec![0u64; (max_doc as usize).div_ceil(64)];
+        if let Some(postings) = self.postings(column) {
+            for &doc in postings.docs(value) {
+                if let Some(word) = bits.get_mut(doc as usize / 64) {
+                    *word |= 1 << (doc % 64);
+                }
+            }
+        }
+        let bits = Arc::new(bits);
+        if let Ok(mut kept) = self.value_bits.lock() {
+            if kept.len() >= VALUE_BITS_KEPT {
+                kept.clear();
+            }
+            kept.insert(key, bits.clone());
+        }
+        bits
+    }
+
     /// The documents passing the filter written `text`, when kept already.
     pub fn kept_filter_bits(&self, text: &str) -> Option<Arc<Vec<u64>>> {
         self.filter_bits.lock().ok()?.get(text).cloned()
@@ -330,6 +368,9 @@ impl SegmentColumns {
             + self.prior.capacity() * 4
             + self.tie.capacity() * 4
             + self.filter_bits.lock().map_or(0, |kept| {
+                kept.values().map(|bits| bits.capacity() * 8).sum::<usize>()
+            })
+            + self.value_bits.lock().map_or(0, |kept| {
                 kept.values().map(|bits| bits.capacity() * 8).sum::<usize>()
             })
     }

@@ -197,6 +197,20 @@ impl Ranker {
         }
     }
 
+    /// The documents of a segment whose affinity may be above 0 ([`Personalization::reach`]),
+    /// when listing them reads at most `limit` value postings; `None` without a
+    /// profile or past the limit.
+    pub fn taste_reach(
+        &self,
+        columns: &SegmentColumns,
+        max_doc: u32,
+        limit: usize,
+    ) -> Option<Vec<u64>> {
+        self.personalization
+            .as_ref()
+            .and_then(|p| p.reach(columns, max_doc, limit))
+    }
+
     /// The affinities of a segment's `docs` into `out`, in order (all 0 without a
     /// profile): what [`Ranker::parts`] would find, for many documents at once.
     pub fn affinities(&self, columns: &SegmentColumns, docs: &[u32], out: &mut Vec<f32>) {

@@ -16,6 +16,7 @@ mod browse;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 use tantivy::{DocAddress, DocId};
 
@@ -390,9 +391,10 @@ impl Pass<'_> {
     /// The best `window` of `passing` in this segment.
     ///
     /// Block by block: first the cheap part of every document's rank (sort key,
-    /// relevance tier, and its score with the profile's highest affinity) drops those
+    /// relevance tier, and its score with the profile's highest affinity, or none
+    /// where the profile's tastes do not reach: [`Ranker::taste_reach`]) drops those
     /// that cannot reach the current top even with the clearest taste; the
-    /// affinities of the rest are computed together
+    /// affinities of the rest within reach are computed together
     /// ([`Ranker::affinities`]); then a document whose score with its own affinity and
     /// every boost cannot beat the worst of the top is dropped before its rules and
     /// learned signal are read. Every drop is strict, so the top is exactly the one
@@ -416,6 +418,14 @@ impl Pass<'_> {
         let taste_bit = r.criteria.taste_bit();
         let may_taste = !browsing && r.ranker.may_taste();
         let mut last_tier: Option<(MatchFacts, u32)> = None;
+        // Where the profile may see any taste ([`Ranker::taste_reach`]): elsewhere the
+        // affinity is exactly 0, so the first pass bounds those documents tightly and
+        // their affinities are never computed. Found once the top is full and a block
+        // still lets many documents through; dropped when the matches lie mostly
+        // within it (a query for what the shopper loves).
+        let mut reach: Option<Vec<u64>> = None;
+        let mut may_reach =
+            r.ranker.max_affinity() > 0.0 && TASTE_REACH.load(AtomicOrdering::Relaxed);
         let mut hopefuls: Vec<Hopeful> = Vec::with_capacity(BLOCK.min(passing.len()));
         let mut docs: Vec<DocId> = Vec::with_capacity(hopefuls.capacity());
         let mut affinities: Vec<f32> = Vec::with_capacity(hopefuls.capacity());
@@ -423,6 +433,8 @@ impl Pass<'_> {
             hopefuls.clear();
             // The first pass only reads the top: its worst is looked up once a block.
             let bar = unburied_worst(&heap, r.window).map(|w| (w.key, w.tier, w.score));
+            let reach_bits = reach.as_deref();
+            let max_affinity = r.ranker.max_affinity();
             for m in block {
                 ticker.tick()?;
                 let address = DocAddress::new(ord as u32, m.doc);
@@ -450,9 +462,10 @@ impl Pass<'_> {
                     None => 0.0,
                 };
                 // The best tier and score the document could reach before its
-                // affinity is known (the profile's highest): can it pass the worst of
-                // the top?
-                let hopeful = untasted | if may_taste { taste_bit } else { 0 };
+                // affinity is known (the profile's highest, or 0 out of its reach):
+                // can it pass the worst of the top?
+                let reached = reach_bits.is_none_or(|bits| bit_is_set(bits, m.doc));
+                let hopeful = untasted | if may_taste && reached { taste_bit } else { 0 };
                 if let Some((worst_key, worst_tier, worst_score)) = bar
                     && key
                         .total_cmp(&worst_key)
@@ -463,7 +476,7 @@ impl Pass<'_> {
                                 address,
                                 m.text,
                                 browsing,
-                                r.ranker.max_affinity(),
+                                if reached { max_affinity } else { 0.0 },
                             ) * boost_ceiling;
                             best_case.total_cmp(&worst_score)
                         })
@@ -476,11 +489,36 @@ impl Pass<'_> {
                     facts,
                     untasted,
                     key,
+                    reached,
                 });
             }
+            if may_reach && bar.is_some() && hopefuls.len() * 2 > block.len() {
+                may_reach = false;
+                let max_doc = r.snapshot.searcher.segment_reader(ord as u32).max_doc();
+                let limit = REACH_WORDS_PER_MATCH * passing.len();
+                reach = r.ranker.taste_reach(columns, max_doc, limit);
+                if let Some(bits) = reach.as_deref() {
+                    for h in hopefuls.iter_mut() {
+                        h.reached = bit_is_set(bits, h.m.doc);
+                    }
+                }
+            }
+            // The affinities of the block's hopefuls, those out of reach left out when
+            // they are many (computing them would give exactly 0 too).
+            let reached = hopefuls.iter().filter(|h| h.reached).count();
+            let sparse = reached * 4 <= hopefuls.len() * 3;
+            if hopefuls.len() == block.len() && !sparse {
+                reach = None;
+            }
             docs.clear();
-            docs.extend(hopefuls.iter().map(|h| h.m.doc));
+            match sparse {
+                true => docs.extend(hopefuls.iter().filter(|h| h.reached).map(|h| h.m.doc)),
+                false => docs.extend(hopefuls.iter().map(|h| h.m.doc)),
+            }
             r.ranker.affinities(columns, &docs, &mut affinities);
+            if sparse {
+                spread_over_reached(&mut affinities, hopefuls.iter().map(|h| h.reached));
+            }
             for (h, &affinity) in hopefuls.iter().zip(&affinities) {
                 let (doc, text) = (h.m.doc, h.m.text);
                 let address = DocAddress::new(ord as u32, doc);
@@ -538,7 +576,46 @@ struct Hopeful {
     /// Its tier without taste.
     untasted: u32,
     key: f64,
+    /// Whether its affinity may be above 0 (else it is 0).
+    reached: bool,
 }
+
+/// Spreads `values`, one per reached entry of `reached` in order, over all its
+/// entries: 0 where not reached.
+fn spread_over_reached(
+    values: &mut Vec<f32>,
+    reached: impl DoubleEndedIterator<Item = bool> + ExactSizeIterator,
+) {
+    let mut next = values.len();
+    values.resize(reached.len(), 0.0);
+    for (at, reached) in reached.enumerate().rev() {
+        // `next <= at`: the values move up, never over one not yet moved.
+        let value = match reached && next > 0 {
+            true => {
+                next -= 1;
+                values.get(next).copied().unwrap_or(0.0)
+            }
+            false => 0.0,
+        };
+        if let Some(slot) = values.get_mut(at) {
+            *slot = value;
+        }
+    }
+}
+
+static TASTE_REACH: AtomicBool = AtomicBool::new(true);
+
+/// Whether ranking bounds the documents outside a profile's reach by an affinity of 0
+/// (on by default). Off, every hopeful document's affinity is computed: the same
+/// results, which tests compare.
+pub fn set_taste_reach(enabled: bool) {
+    TASTE_REACH.store(enabled, AtomicOrdering::Relaxed);
+}
+
+/// Bitset words a segment's ranking may combine, per match, to find the documents a
+/// profile's tastes reach: past that, finding them costs more than the affinities it
+/// spares (an affinity reads every taste group's columns; a word is one `or`).
+const REACH_WORDS_PER_MATCH: usize = 16;
 
 /// The worst of a full top, when it is not buried (a buried worst is beaten by any
 /// document a rule does not bury, which only its rules tell).
@@ -622,5 +699,24 @@ fn oriented(value: f64, descending: bool) -> f64 {
         value
     } else {
         -value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreading_puts_each_value_at_its_reached_entry() {
+        let mut values = vec![1.0, 2.0, 3.0];
+        let reached = [false, true, true, false, false, true];
+        spread_over_reached(&mut values, reached.iter().copied());
+        assert_eq!(values, [0.0, 1.0, 2.0, 0.0, 0.0, 3.0]);
+        let mut all = vec![4.0, 5.0];
+        spread_over_reached(&mut all, [true, true].into_iter());
+        assert_eq!(all, [4.0, 5.0]);
+        let mut none: Vec<f32> = Vec::new();
+        spread_over_reached(&mut none, [false, false].into_iter());
+        assert_eq!(none, [0.0, 0.0]);
     }
 }
