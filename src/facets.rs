@@ -7,11 +7,15 @@
 //! [`FacetCounts::into_response`] turns the counts into SPEC's JSON shapes: term lists,
 //! numeric ranges, and category trees with children.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::Serialize;
 
-use crate::columns::{ColumnDict, NO_PARENT, SegmentColumns, ValueId, Vocabulary};
+use crate::columns::{
+    ColumnBits, ColumnDict, NO_PARENT, SegmentColumns, ValueId, Vocabulary, bits_of, count_both,
+};
 use crate::error::{Error, Result};
 use crate::schema::{DEFAULT_FACET_SIZE, FieldKind, FieldRef, StoreSchema};
 
@@ -169,13 +173,15 @@ impl FacetCounts {
         }
     }
 
-    /// Counts every document of `docs` toward facet `index`, one column at a time.
+    /// Counts every document of `counted` toward facet `index`: document by document,
+    /// or a word at a time against the column's value bitsets when the documents are
+    /// many for the segment's size ([`Counted::by_words`]).
     pub fn add_all(
         &mut self,
         index: usize,
         spec: &FacetSpec,
         columns: &SegmentColumns,
-        docs: &[u32],
+        counted: &Counted,
     ) {
         let counts = &mut self.counts[index];
         match &spec.kind {
@@ -183,6 +189,17 @@ impl FacetCounts {
                 let Some(col) = columns.keyword(*c) else {
                     return;
                 };
+                let per_doc = match col.single() {
+                    Some(_) => DOC_SINGLE,
+                    None => DOC_ROWS,
+                };
+                if let Some(postings) = columns.postings(*c)
+                    && counted.by_words(postings.values_held(), per_doc)
+                    && let Some(bits) = columns.column_bits(*c, counted.max_doc)
+                {
+                    return count_values_by_words(counts, &bits, counted.bits());
+                }
+                let docs = counted.docs();
                 match col.single() {
                     Some(single) => count_single(counts, single, docs),
                     None => {
@@ -197,8 +214,17 @@ impl FacetCounts {
                 }
             }
             FacetKind::Ranges { numeric, edges } => {
+                if counted.by_words(edges.len(), DOC_RANGE_BASE + edges.len())
+                    && let Some(bits) = columns.range_bits(*numeric, edges, counted.max_doc)
+                {
+                    let matched = counted.bits();
+                    for (slot, bucket) in counts.iter_mut().zip(&bits.buckets) {
+                        *slot += count_both(matched, bucket);
+                    }
+                    return;
+                }
                 let values = columns.numeric(*numeric);
-                for &doc in docs {
+                for &doc in counted.docs() {
                     let value = values.get(doc as usize).copied().unwrap_or(f64::NAN);
                     if let Some(bucket) = bucket_of(edges, value) {
                         counts[bucket] += 1;
@@ -207,7 +233,7 @@ impl FacetCounts {
             }
             FacetKind::Bool { numeric } => {
                 let values = columns.numeric(*numeric);
-                for &doc in docs {
+                for &doc in counted.docs() {
                     match values.get(doc as usize) {
                         Some(v) if *v == 1.0 => counts[0] += 1,
                         Some(v) if *v == 0.0 => counts[1] += 1,
@@ -296,7 +322,7 @@ impl FacetCounts {
 }
 
 /// The bucket of `value`: `[edges[i], edges[i+1])`, the last one open-ended.
-fn bucket_of(edges: &[f64], value: f64) -> Option<usize> {
+pub(crate) fn bucket_of(edges: &[f64], value: f64) -> Option<usize> {
     // Counting the edges at or below the value, rather than a binary search: a
     // facet has a handful of edges, prices come in no order, and the count has no
     // branch to mispredict. NaN is below no edge.
@@ -345,6 +371,137 @@ fn count_single(counts: &mut [u32], single: &[u32], docs: &[u32]) {
     }
     if let Some((last, n)) = run {
         add(counts, last, n);
+    }
+}
+
+/// Adds each value's documents among `matched` (a bitset) to its count.
+fn count_values_by_words(counts: &mut [u32], bits: &ColumnBits, matched: &[u64]) {
+    for (value, docs) in &bits.values {
+        if let Some(slot) = counts.get_mut(*value as usize) {
+            *slot += count_both(matched, docs);
+        }
+    }
+}
+
+/// Instructions to count one document of a single-valued column (one read, runs
+/// added at once), of a multi-valued one (a row's bounds and its values), and of a
+/// range facet (plus one per edge); and to count one bitset word for one value
+/// (an `and` and a vector popcount, about two with AVX2). Measured with callgrind on
+/// the 1M demo catalog; only their ratios matter.
+const DOC_SINGLE: usize = 8;
+const DOC_ROWS: usize = 20;
+const DOC_RANGE_BASE: usize = 8;
+const WORD: usize = 2;
+
+/// The documents of one segment counted toward facets: as a list, a bitset, or both
+/// (each made from the other when a facet asks for it).
+pub struct Counted<'a> {
+    listed: Option<&'a [u32]>,
+    docs: OnceCell<Vec<u32>>,
+    bits: OnceCell<Vec<u64>>,
+    len: usize,
+    max_doc: u32,
+}
+
+impl<'a> Counted<'a> {
+    /// `docs`, each below `max_doc` (the segment's), in any order, none twice.
+    pub fn new(docs: &'a [u32], max_doc: u32) -> Counted<'a> {
+        Counted {
+            listed: Some(docs),
+            docs: OnceCell::new(),
+            bits: OnceCell::new(),
+            len: docs.len(),
+            max_doc,
+        }
+    }
+
+    /// The documents set in `bits`, a bitset over the segment's `max_doc` documents.
+    pub fn from_bits(bits: Vec<u64>, max_doc: u32) -> Counted<'static> {
+        let len = bits.iter().map(|w| w.count_ones() as usize).sum();
+        Counted {
+            listed: None,
+            docs: OnceCell::new(),
+            bits: OnceCell::from(bits),
+            len,
+            max_doc,
+        }
+    }
+
+    fn words(&self) -> usize {
+        (self.max_doc as usize).div_ceil(64)
+    }
+
+    fn docs(&self) -> &[u32] {
+        match self.listed {
+            Some(docs) => docs,
+            None => self.docs.get_or_init(|| {
+                let mut docs = Vec::with_capacity(self.len);
+                docs.extend(crate::filter::bit_docs(self.bits()));
+                docs
+            }),
+        }
+    }
+
+    fn bits(&self) -> &[u64] {
+        self.bits
+            .get_or_init(|| bits_of(self.listed.unwrap_or(&[]), self.words()))
+    }
+
+    /// Whether counting `bitsets` value bitsets a word at a time costs less than
+    /// counting every document at `per_doc` instructions (making the documents' own
+    /// bitset included, or their list when only the bitset is known).
+    fn by_words(&self, bitsets: usize, per_doc: usize) -> bool {
+        match Counting::current() {
+            Counting::ByDocument => false,
+            Counting::ByWord => true,
+            Counting::Cheaper => {
+                let words = self.words();
+                let (own, listing) = match (
+                    self.bits.get(),
+                    self.listed.is_some() || self.docs.get().is_some(),
+                ) {
+                    (Some(_), true) => (0, 0),
+                    (Some(_), false) => (0, words + 2 * self.len),
+                    (None, _) => (words + 2 * self.len, 0),
+                };
+                bitsets.saturating_mul(words).saturating_mul(WORD) + own
+                    < self.len.saturating_mul(per_doc) + listing
+            }
+        }
+    }
+}
+
+/// How facets count a result set (process-wide; [`Counting::Cheaper`] unless a test
+/// compares the two ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Whichever costs less for the facet and the result set's size.
+    Cheaper,
+    /// Every document's values read one at a time.
+    ByDocument,
+    /// Value bitsets a word at a time wherever the segment keeps them.
+    ByWord,
+}
+
+static COUNTING: AtomicU8 = AtomicU8::new(0);
+
+impl Counting {
+    /// Sets how facets count, process-wide: for tests that compare the two ways.
+    pub fn set(self) {
+        let code = match self {
+            Counting::Cheaper => 0,
+            Counting::ByDocument => 1,
+            Counting::ByWord => 2,
+        };
+        COUNTING.store(code, Ordering::Relaxed);
+    }
+
+    fn current() -> Counting {
+        match COUNTING.load(Ordering::Relaxed) {
+            1 => Counting::ByDocument,
+            2 => Counting::ByWord,
+            _ => Counting::Cheaper,
+        }
     }
 }
 

@@ -6,6 +6,9 @@
 //!   on random queries over the demo catalog's own words.
 //! * Searching segments in parallel gives the same response (totals, facets, hits,
 //!   explanations) as searching them one after the other.
+//! * Facets counted a word at a time (value and range bitsets against the matches'
+//!   bitset) equal facets counted document by document, on random queries, filters
+//!   and browses.
 
 mod common;
 
@@ -129,6 +132,69 @@ proptest! {
                 .count() as u64;
             prop_assert_eq!(count, expected, "{:?} clause {}", q, i);
         }
+    }
+}
+
+/// Filters for the facet comparison: none, one a facet counts disjunctively, several.
+const FILTERS: &[&[&str]] = &[
+    &[],
+    &["color:Grey|Navy"],
+    &["brand:Nordby"],
+    &["price:100..500", "in_stock:true"],
+    &["category:Furniture", "-color:Black"],
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn facets_counted_by_words_equal_facets_counted_by_documents(
+        picks in proptest::collection::vec(0..WORDS.len(), 0..3),
+        last_is_prefix in any::<bool>(),
+        filters in 0..FILTERS.len(),
+    ) {
+        use clerk::facets::Counting;
+        let (_, engine) = shop();
+        let mut q = picks.iter().map(|&i| WORDS[i]).collect::<Vec<_>>().join(" ");
+        if !last_is_prefix && !q.is_empty() {
+            q.push(' ');
+        }
+        let request = SearchRequest {
+            facets: ["brand", "category", "price", "color", "material", "in_stock"]
+                .map(String::from)
+                .to_vec(),
+            filters: FILTERS[filters].iter().map(|f| f.to_string()).collect(),
+            ..SearchRequest::query(&q)
+        };
+        let facets = |counting: Counting| {
+            counting.set();
+            let response = engine.search(&request).map(|r| (r.total, r.facets));
+            Counting::Cheaper.set();
+            response.unwrap()
+        };
+        let by_documents = facets(Counting::ByDocument);
+        let by_words = facets(Counting::ByWord);
+        prop_assert_eq!(by_words, by_documents, "{:?} {:?}", q, FILTERS[filters]);
+    }
+}
+
+/// The comparison above compares something: the fixture's segments keep the facet
+/// columns as bitsets once counted a word at a time.
+#[test]
+fn facet_columns_are_kept_as_bitsets() {
+    let (_, engine) = shop();
+    let snapshot = engine.snapshot();
+    let color = snapshot.vocabulary.column_id("attributes.color").unwrap();
+    for (ord, columns) in snapshot.columns.iter().enumerate() {
+        let max_doc = snapshot.searcher.segment_reader(ord as u32).max_doc();
+        let bits = columns.column_bits(color, max_doc).unwrap();
+        assert!(bits.values.len() > 1);
+        let held: u32 = bits
+            .values
+            .iter()
+            .map(|(_, b)| b.iter().map(|w| w.count_ones()).sum::<u32>())
+            .sum();
+        assert!(held > 0 && held <= max_doc);
     }
 }
 

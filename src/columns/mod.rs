@@ -11,6 +11,7 @@
 //! documents are skipped by the retrieval loop through tantivy's alive bitset.
 //! Reading a document's brand, category nodes or price is then a few array reads.
 
+mod bitsets;
 mod vocabulary;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use tantivy::SegmentReader;
 use crate::error::{Error, Result};
 use crate::schema::IndexFields;
 use crate::schema::fields::{KEYWORDS_FIELD, KW_SEPARATOR};
+pub use bitsets::{ColumnBits, KEPT_BITSETS, MOST_VALUES_KEPT, RangeBits, bits_of, count_both};
 pub use vocabulary::{ColumnDict, ColumnKind, NO_PARENT, ValueId, Vocabulary, normalize_value};
 
 /// Marks a document without a value in a single-valued column.
@@ -152,6 +154,16 @@ impl ValuePostings {
         }
     }
 
+    /// Every value id with its documents (ascending), empty ones included.
+    pub fn values(&self) -> impl Iterator<Item = (ValueId, &[u32])> {
+        (0..self.starts.len().saturating_sub(1)).map(|v| (v as ValueId, self.docs(v as ValueId)))
+    }
+
+    /// How many values have documents.
+    pub fn values_held(&self) -> usize {
+        self.starts.windows(2).filter(|w| w[1] > w[0]).count()
+    }
+
     fn heap_bytes(&self) -> usize {
         (self.starts.capacity() + self.docs.capacity()) * 4
     }
@@ -176,6 +188,8 @@ pub struct SegmentColumns {
     filter_bits: KeptBits<String>,
     /// The documents holding a value, by column and value ([`SegmentColumns::value_bits`]).
     value_bits: KeptBits<(usize, ValueId)>,
+    /// Columns and ranges as bitsets for counting facets ([`SegmentColumns::column_bits`]).
+    counting: bitsets::KeptCounting,
 }
 
 /// Document bitsets a segment keeps, by what they are the documents of.
@@ -310,6 +324,29 @@ impl SegmentColumns {
         bits
     }
 
+    /// Column `column`'s values as bitsets over the segment's `max_doc` documents, for
+    /// counting a facet a word at a time: built the first time, then shared; `None`
+    /// when the segment has no such column or keeps too many bitsets already.
+    pub fn column_bits(&self, column: usize, max_doc: u32) -> Option<Arc<ColumnBits>> {
+        let postings = self.postings(column)?;
+        self.counting.lock().ok()?.column(column, postings, max_doc)
+    }
+
+    /// Per edge of `edges`, the documents whose `numeric` value is at or above it, as
+    /// bitsets: built the first time, then shared; `None` past the bitsets kept.
+    pub fn range_bits(
+        &self,
+        numeric: usize,
+        edges: &[f64],
+        max_doc: u32,
+    ) -> Option<Arc<RangeBits>> {
+        let values = self.numeric.get(numeric)?;
+        self.counting
+            .lock()
+            .ok()?
+            .range(numeric, values, edges, max_doc)
+    }
+
     /// The documents passing the filter written `text`, when kept already.
     pub fn kept_filter_bits(&self, text: &str) -> Option<Arc<Vec<u64>>> {
         self.filter_bits.lock().ok()?.get(text).cloned()
@@ -373,6 +410,7 @@ impl SegmentColumns {
             + self.value_bits.lock().map_or(0, |kept| {
                 kept.values().map(|bits| bits.capacity() * 8).sum::<usize>()
             })
+            + self.counting.lock().map_or(0, |kept| kept.heap_bytes())
     }
 }
 

@@ -16,11 +16,8 @@ use std::sync::Arc;
 use tantivy::DocId;
 
 use super::Retrieval;
-use crate::facets::{FacetCounts, FacetSpec};
+use crate::facets::{Counted, FacetCounts, FacetSpec};
 use crate::index::Snapshot;
-
-/// Documents counted together by [`count_passing_others`].
-const COUNT_BLOCK: usize = 4096;
 
 /// A filter drives only when it lets through less than this share of the catalog.
 const DRIVER_SHARE: f64 = 0.5;
@@ -213,8 +210,8 @@ fn count_kept(
     let alive = segment.alive_bitset();
     let live = docs.filter(|&doc| alive.is_none_or(|a| a.is_alive(doc)));
     match r.rules.hidden_bits(ord as u32, segment.max_doc()) {
-        None => count_blocks(r, spec, ord, live),
-        Some(hidden) => count_blocks(
+        None => count_docs(r, spec, ord, live),
+        Some(hidden) => count_docs(
             r,
             spec,
             ord,
@@ -247,7 +244,7 @@ fn count_left_out(r: &Retrieval, spec: &FacetSpec, ord: usize, passing: &[u64]) 
 }
 
 /// One facet's counts over the live documents of segment `ord` set in `bits` and not
-/// in `skip`, read a word at a time into blocks.
+/// in `skip`.
 fn count_set(
     r: &Retrieval,
     spec: &FacetSpec,
@@ -260,29 +257,38 @@ fn count_set(
         return counts;
     };
     let segment = r.snapshot.searcher.segment_reader(ord as u32);
-    let alive = segment.alive_bitset();
-    let mut block: Vec<DocId> = Vec::with_capacity(COUNT_BLOCK);
-    for (w, &word) in bits.iter().enumerate() {
-        let mut rest = word & !skip.and_then(|s| s.get(w)).copied().unwrap_or(0);
-        while rest != 0 {
-            let doc = (w * 64) as DocId + rest.trailing_zeros();
-            rest &= rest - 1;
-            if alive.is_none_or(|a| a.is_alive(doc)) {
-                block.push(doc);
+    let mut set: Vec<u64> = match skip {
+        Some(skip) => bits
+            .iter()
+            .enumerate()
+            .map(|(w, &word)| word & !skip.get(w).copied().unwrap_or(0))
+            .collect(),
+        None => bits.to_vec(),
+    };
+    if let Some(alive) = segment.alive_bitset() {
+        for (w, word) in set.iter_mut().enumerate() {
+            let mut rest = *word;
+            while rest != 0 {
+                let bit = rest.trailing_zeros();
+                rest &= rest - 1;
+                if !alive.is_alive((w * 64) as DocId + bit) {
+                    *word &= !(1u64 << bit);
+                }
             }
         }
-        if block.len() + 64 > COUNT_BLOCK {
-            counts.add_all(0, spec, columns, &block);
-            block.clear();
-        }
     }
-    counts.add_all(0, spec, columns, &block);
+    counts.add_all(
+        0,
+        spec,
+        columns,
+        &Counted::from_bits(set, segment.max_doc()),
+    );
     counts
 }
 
-/// One facet's counts over `docs` of segment `ord`, counted a block at a time: a scan
-/// of the whole segment never holds a list of every document.
-fn count_blocks(
+/// One facet's counts over `docs` of segment `ord`: gathered into one list, which
+/// facets count document by document or, when they are many, a word at a time.
+fn count_docs(
     r: &Retrieval,
     spec: &FacetSpec,
     ord: usize,
@@ -292,15 +298,9 @@ fn count_blocks(
     let Some(columns) = r.snapshot.columns.get(ord) else {
         return counts;
     };
-    let mut block: Vec<DocId> = Vec::with_capacity(COUNT_BLOCK);
-    for doc in docs {
-        block.push(doc);
-        if block.len() == COUNT_BLOCK {
-            counts.add_all(0, spec, columns, &block);
-            block.clear();
-        }
-    }
-    counts.add_all(0, spec, columns, &block);
+    let max_doc = r.snapshot.searcher.segment_reader(ord as u32).max_doc();
+    let docs: Vec<DocId> = docs.collect();
+    counts.add_all(0, spec, columns, &Counted::new(&docs, max_doc));
     counts
 }
 
@@ -336,7 +336,7 @@ fn catalog_counts(snapshot: &Snapshot, spec: &FacetSpec) -> Arc<Vec<u32>> {
         let docs: Vec<DocId> = (0..segment.max_doc())
             .filter(|&d| alive.is_none_or(|a| a.is_alive(d)))
             .collect();
-        counts.add_all(0, spec, columns, &docs);
+        counts.add_all(0, spec, columns, &Counted::new(&docs, segment.max_doc()));
     }
     let counts = Arc::new(counts.get(0).to_vec());
     if let Ok(mut cache) = snapshot.facet_totals.lock() {

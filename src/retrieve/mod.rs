@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use tantivy::{DocAddress, DocId};
 
 use crate::error::Result;
-use crate::facets::{FacetCounts, FacetSpec};
+use crate::facets::{Counted, FacetCounts, FacetSpec};
 use crate::filter::{FilterSet, bit_is_set};
 use crate::index::Snapshot;
 use crate::ranking::{Criteria, DocMatch, MatchFacts, Ranker, ScoreBreakdown};
@@ -310,6 +310,7 @@ impl Pass<'_> {
         // Facets, one column at a time; a facet also counts the documents that fail
         // only its own filters (disjunctive faceting).
         timed(&mut out.timings.facets, || {
+            let counted = Counted::new(&counted, segment.max_doc());
             for (i, spec) in r.facets.iter().enumerate() {
                 if self.plan.separate[i] {
                     continue;
