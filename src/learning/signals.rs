@@ -65,6 +65,11 @@ impl LearnedBoosts {
         if exact != 0.0 { exact } else { typed }
     }
 
+    /// Whether the crowd has a verdict on some document for this query.
+    pub fn has_verdicts(&self) -> bool {
+        !self.verdicts.is_empty()
+    }
+
     /// The crowd's verdict on a document for this query: 1 preferred, -1 passed over,
     /// 0 without strong evidence.
     #[inline]

@@ -125,6 +125,13 @@ impl Ranker {
         self.personalization.as_ref()
     }
 
+    /// Whether the crowd has a verdict on any document for this query: without one,
+    /// [`Ranker::crowd`] is 0 for every document.
+    #[inline]
+    pub fn knows_crowd(&self) -> bool {
+        self.learned.as_ref().is_some_and(|l| l.has_verdicts())
+    }
+
     /// The crowd's coarse verdict on a text match for this query (the `learned`
     /// criterion): 1 preferred, -1 passed over, 0 otherwise and when not learning.
     #[inline]

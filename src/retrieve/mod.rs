@@ -418,6 +418,7 @@ impl Pass<'_> {
         // Neighbouring matches often share their facts, so the last tier is kept.
         let taste_bit = r.criteria.taste_bit();
         let may_taste = !browsing && r.ranker.may_taste();
+        let crowd_known = !browsing && r.ranker.knows_crowd();
         let mut last_tier: Option<(MatchFacts, u32)> = None;
         // Where the profile may see any taste ([`Ranker::taste_reach`]): elsewhere the
         // affinity is exactly 0, so the first pass bounds those documents tightly and
@@ -439,9 +440,12 @@ impl Pass<'_> {
             for m in block {
                 ticker.tick()?;
                 let address = DocAddress::new(ord as u32, m.doc);
-                let facts = match browsing {
-                    true => m.facts,
-                    false => MatchFacts {
+                // Matching leaves `crowd` 0 and `taste` false: only a known crowd
+                // verdict changes the facts before the affinity is known.
+                debug_assert!(m.facts.crowd == 0 && !m.facts.taste);
+                let facts = match crowd_known {
+                    false => m.facts,
+                    true => MatchFacts {
                         crowd: r.ranker.crowd(address),
                         taste: false,
                         ..m.facts
