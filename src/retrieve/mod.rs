@@ -394,12 +394,13 @@ impl Pass<'_> {
     /// Block by block: first the cheap part of every document's rank (sort key,
     /// relevance tier, and its score with the profile's highest affinity, or none
     /// where the profile's tastes do not reach: [`Ranker::taste_reach`]) drops those
-    /// that cannot reach the current top even with the clearest taste; the
-    /// affinities of the rest within reach are computed together
-    /// ([`Ranker::affinities`]); then a document whose score with its own affinity and
-    /// every boost cannot beat the worst of the top is dropped before its rules and
-    /// learned signal are read. Every drop is strict, so the top is exactly the one
-    /// scoring every document gives.
+    /// that cannot reach the current top even with the clearest taste and every
+    /// boost at once; the merchandising rules of those left are read (a buried one,
+    /// or one whose own boosts leave it short, is dropped there); the affinities of
+    /// the rest within reach are computed together ([`Ranker::affinities`]); then a
+    /// document whose score with its own affinity and rules cannot beat the worst of
+    /// the top is dropped before its learned signal is read. Every drop is strict, so
+    /// the top is exactly the one scoring every document gives.
     fn best(
         &self,
         passing: &[DocMatch],
@@ -471,30 +472,54 @@ impl Pass<'_> {
                 // can it pass the worst of the top?
                 let reached = reach_bits.is_none_or(|bits| bit_is_set(bits, m.doc));
                 let hopeful = untasted | if may_taste && reached { taste_bit } else { 0 };
-                if let Some((worst_key, worst_tier, worst_score)) = bar
-                    && key
+                // Against the worst of the top: first with every boost at once, then,
+                // for a match that needs a boost to pass, with its own boosts.
+                let mut factor = None;
+                if let Some((worst_key, worst_tier, worst_score)) = bar {
+                    match key
                         .total_cmp(&worst_key)
                         .then_with(|| hopeful.cmp(&worst_tier))
-                        .then_with(|| {
-                            let best_case = r.ranker.upper_bound(
+                    {
+                        Ordering::Less => continue,
+                        Ordering::Greater => {}
+                        Ordering::Equal => {
+                            let bound = r.ranker.upper_bound(
                                 columns,
                                 address,
                                 m.text,
                                 browsing,
                                 if reached { max_affinity } else { 0.0 },
-                            ) * boost_ceiling;
-                            best_case.total_cmp(&worst_score)
-                        })
-                        == Ordering::Less
-                {
+                            );
+                            let short = |f: f32| (bound * f).total_cmp(&worst_score).is_lt();
+                            if short(boost_ceiling) {
+                                continue;
+                            }
+                            if short(1.0) {
+                                let own = r.rules.factor(columns, m.doc);
+                                if short(own) {
+                                    continue;
+                                }
+                                factor = Some(own);
+                            }
+                        }
+                    }
+                }
+                let buried = r.rules.is_buried(columns, m.doc);
+                // A buried match ranks below the unburied worst of a full top.
+                if bar.is_some() && buried {
                     continue;
                 }
+                let effect = crate::rules::Effect {
+                    factor: factor.unwrap_or_else(|| r.rules.factor(columns, m.doc)),
+                    buried,
+                };
                 hopefuls.push(Hopeful {
                     m: *m,
                     facts,
                     untasted,
                     key,
                     reached,
+                    effect,
                 });
             }
             if may_reach && bar.is_some() && hopefuls.len() * 2 > block.len() {
@@ -529,8 +554,12 @@ impl Pass<'_> {
                 let address = DocAddress::new(ord as u32, doc);
                 let taste = !browsing && r.ranker.strong_taste(affinity);
                 let tier = h.untasted | if taste { taste_bit } else { 0 };
+                let effect = h.effect;
                 if let Some(worst) = unburied_worst(&heap, r.window) {
-                    // Even with every boost, can it pass the worst of the top?
+                    // With its own affinity and rules, can it pass the worst of the top?
+                    if effect.buried {
+                        continue;
+                    }
                     let beats = h
                         .key
                         .total_cmp(&worst.key)
@@ -539,7 +568,7 @@ impl Pass<'_> {
                             let best_case = r
                                 .ranker
                                 .upper_bound(columns, address, text, browsing, affinity)
-                                * boost_ceiling;
+                                * effect.factor;
                             best_case.total_cmp(&worst.score)
                         });
                     if beats == Ordering::Less {
@@ -549,7 +578,6 @@ impl Pass<'_> {
                 let breakdown = r.ranker.parts_with(columns, address, text, affinity);
                 let facts = MatchFacts { taste, ..h.facts };
                 debug_assert_eq!(tier, r.criteria.tier(&facts));
-                let effect = r.rules.effect(columns, doc);
                 let candidate = Candidate {
                     address,
                     tier,
@@ -583,6 +611,8 @@ struct Hopeful {
     key: f64,
     /// Whether its affinity may be above 0 (else it is 0).
     reached: bool,
+    /// What the merchandising rules do to it.
+    effect: crate::rules::Effect,
 }
 
 /// Spreads `values`, one per reached entry of `reached` in order, over all its

@@ -360,17 +360,30 @@ impl<'a> ActiveRules<'a> {
     /// Boosts, demotes and buries on one document.
     #[inline]
     pub fn effect(&self, columns: &SegmentColumns, doc: u32) -> Effect {
+        Effect {
+            factor: self.factor(columns, doc),
+            buried: self.is_buried(columns, doc),
+        }
+    }
+
+    /// The product of the boosts and demotes matching one document.
+    #[inline]
+    pub fn factor(&self, columns: &SegmentColumns, doc: u32) -> f32 {
         let mut factor = 1.0;
         for (predicate, f, _) in &self.boosts {
             if predicate.matches(columns, doc, self.now) {
                 factor *= f;
             }
         }
-        let buried = self
-            .buries
+        factor
+    }
+
+    /// Whether a bury matches one document.
+    #[inline]
+    pub fn is_buried(&self, columns: &SegmentColumns, doc: u32) -> bool {
+        self.buries
             .iter()
-            .any(|(p, _)| p.matches(columns, doc, self.now));
-        Effect { factor, buried }
+            .any(|(p, _)| p.matches(columns, doc, self.now))
     }
 
     /// What the rules did to one document, for `explain`.
