@@ -91,6 +91,15 @@ impl LearnedBoosts {
         exact.max(typed)
     }
 
+    /// Behavioural popularity of segment `ord`'s documents, by document id (empty when
+    /// none is known; a document past the end has none).
+    pub fn segment_popularity(&self, ord: u32) -> &[f32] {
+        self.popularity
+            .as_ref()
+            .and_then(|p| p.get(ord as usize))
+            .map_or(&[], |s| s.as_slice())
+    }
+
     /// Behavioural popularity of a document in [0, 1] (0 when none is known).
     #[inline]
     pub fn popularity(&self, address: DocAddress) -> f32 {

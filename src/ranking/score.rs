@@ -63,6 +63,55 @@ pub struct ScoreBreakdown {
     pub learned: f32,
 }
 
+/// [`Ranker::upper_bound`] over one segment, its per-query factors worked out once
+/// ([`Ranker::segment_bound`]): the first ranking pass bounds every match with it.
+pub struct SegmentBound<'a> {
+    prior: &'a [f32],
+    scale: f32,
+    /// Behavioural popularity by document, when learning (shorter: 0 beyond).
+    learned: Option<&'a [f32]>,
+    browsing: bool,
+    /// The taste term with the profile's highest affinity, and with none.
+    reached: f32,
+    unreached: f32,
+    learned_factor: f32,
+    ceiling: f32,
+}
+
+impl SegmentBound<'_> {
+    /// `Ranker::popularity` of a document of the segment.
+    #[inline]
+    fn popularity(&self, doc: u32) -> f32 {
+        let catalog = match self.prior.get(doc as usize) {
+            Some(prior) => (prior * self.scale).min(1.0),
+            None => 0.0,
+        };
+        match self.learned {
+            Some(learned) => catalog.max(learned.get(doc as usize).copied().unwrap_or(0.0)),
+            None => catalog,
+        }
+    }
+
+    /// The highest score `doc` could get before the rules (`Ranker::upper_bound`: the
+    /// same operations in the same order, so the same value), and with the rules'
+    /// ceiling.
+    #[inline]
+    pub fn of(&self, doc: u32, text: f32, reached: bool) -> (f32, f32) {
+        let popularity = self.popularity(doc);
+        let taste = if reached {
+            self.reached
+        } else {
+            self.unreached
+        };
+        let bound = if self.browsing {
+            popularity + taste
+        } else {
+            text * (1.0 + POPULARITY_BOOST * popularity) * taste * self.learned_factor
+        };
+        (bound, bound * self.ceiling)
+    }
+}
+
 /// Computes final scores for one query.
 #[derive(Debug, Clone)]
 pub struct Ranker {
@@ -249,6 +298,33 @@ impl Ranker {
             text * (1.0 + POPULARITY_BOOST * popularity)
                 * (1.0 + TASTE * self.impact * affinity)
                 * (1.0 + LEARNED * self.max_learned)
+        }
+    }
+
+    /// [`Ranker::upper_bound`] for the documents of segment `ord`, with everything
+    /// that does not depend on the document worked out once: the affinity is the
+    /// profile's highest where its tastes reach and 0 elsewhere, and every bound is
+    /// multiplied by `ceiling` (the largest factor the rules may apply).
+    pub fn segment_bound<'a>(
+        &'a self,
+        columns: &'a SegmentColumns,
+        ord: u32,
+        browsing: bool,
+        ceiling: f32,
+    ) -> SegmentBound<'a> {
+        let taste = |affinity: f32| match browsing {
+            true => BROWSE_AFFINITY * self.impact * affinity,
+            false => 1.0 + TASTE * self.impact * affinity,
+        };
+        SegmentBound {
+            prior: columns.prior(),
+            scale: self.popularity_scale,
+            learned: self.learned.as_ref().map(|l| l.segment_popularity(ord)),
+            browsing,
+            reached: taste(self.max_affinity),
+            unreached: taste(0.0),
+            learned_factor: 1.0 + LEARNED * self.max_learned,
+            ceiling,
         }
     }
 

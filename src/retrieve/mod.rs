@@ -432,12 +432,14 @@ impl Pass<'_> {
         let mut hopefuls: Vec<Hopeful> = Vec::with_capacity(BLOCK.min(passing.len()));
         let mut docs: Vec<DocId> = Vec::with_capacity(hopefuls.capacity());
         let mut affinities: Vec<f32> = Vec::with_capacity(hopefuls.capacity());
+        let bound = r
+            .ranker
+            .segment_bound(columns, ord as u32, browsing, boost_ceiling);
         for block in passing.chunks(BLOCK) {
             hopefuls.clear();
             // The first pass only reads the top: its worst is looked up once a block.
             let bar = unburied_worst(&heap, r.window).map(|w| (w.key, w.tier, w.score));
             let reach_bits = reach.as_deref();
-            let max_affinity = r.ranker.max_affinity();
             for m in block {
                 ticker.tick()?;
                 let address = DocAddress::new(ord as u32, m.doc);
@@ -483,20 +485,30 @@ impl Pass<'_> {
                         Ordering::Less => continue,
                         Ordering::Greater => {}
                         Ordering::Equal => {
-                            let bound = r.ranker.upper_bound(
-                                columns,
-                                address,
-                                m.text,
-                                browsing,
-                                if reached { max_affinity } else { 0.0 },
+                            let (bound, ceiling) = bound.of(m.doc, m.text, reached);
+                            debug_assert_eq!(
+                                bound.to_bits(),
+                                r.ranker
+                                    .upper_bound(
+                                        columns,
+                                        address,
+                                        m.text,
+                                        browsing,
+                                        if reached {
+                                            r.ranker.max_affinity()
+                                        } else {
+                                            0.0
+                                        },
+                                    )
+                                    .to_bits()
                             );
-                            let short = |f: f32| (bound * f).total_cmp(&worst_score).is_lt();
-                            if short(boost_ceiling) {
+                            let short = |b: f32| b.total_cmp(&worst_score).is_lt();
+                            if short(ceiling) {
                                 continue;
                             }
-                            if short(1.0) {
+                            if short(bound) {
                                 let own = r.rules.factor(columns, m.doc);
-                                if short(own) {
+                                if short(bound * own) {
                                     continue;
                                 }
                                 factor = Some(own);
