@@ -14,6 +14,7 @@
 
 mod browse;
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
@@ -289,10 +290,22 @@ impl Pass<'_> {
         let (counted, passing, partial) = match self.text {
             Some(text) => {
                 let matches: &[DocMatch] = text.segments.get(ord).map_or(&[], |m| m);
-                let accepted = matches
-                    .iter()
-                    .filter(|m| m.facts.matched & text.accept == text.accept);
-                self.sift(accepted.copied(), 0, ord, alive, &mut out)?
+                let accepted = |m: &DocMatch| m.facts.matched & text.accept == text.accept;
+                if alive.is_none() && self.sifts_nothing(ord) && matches.iter().all(accepted) {
+                    // Nothing to drop: every match is counted and ranked as it is.
+                    crate::deadline::check()?;
+                    let counted = matches.iter().map(|m| m.doc).collect();
+                    (counted, Cow::Borrowed(matches), Vec::new())
+                } else {
+                    let (counted, passing, partial) = self.sift(
+                        matches.iter().filter(|m| accepted(m)).copied(),
+                        0,
+                        ord,
+                        alive,
+                        &mut out,
+                    )?;
+                    (counted, Cow::Owned(passing), partial)
+                }
             }
             None => {
                 // A browse visits only the documents its driving filter lists, if
@@ -303,7 +316,9 @@ impl Pass<'_> {
                     text: 0.0,
                     facts: MatchFacts::default(),
                 });
-                self.sift(browsed, passed, ord, alive, &mut out)?
+                let (counted, passing, partial) =
+                    self.sift(browsed, passed, ord, alive, &mut out)?;
+                (counted, Cow::Owned(passing), partial)
             }
         };
         out.total = counted.len() as u64;
@@ -329,6 +344,15 @@ impl Pass<'_> {
             out.timings.ranking += started.elapsed();
         }
         Ok(out)
+    }
+
+    /// Whether [`Pass::sift`] keeps every live match of segment `ord` (no filter, no
+    /// hidden product there, no pin).
+    fn sifts_nothing(&self, ord: usize) -> bool {
+        let r = self.r;
+        r.filters.is_empty()
+            && r.rules.pins.is_empty()
+            && r.rules.hidden().all(|a| a.segment_ord as usize != ord)
     }
 
     /// Hides, deletes and filters: the documents counted, those to rank (counted and
