@@ -436,7 +436,7 @@ impl<'a> Counted<'a> {
             Some(docs) => docs,
             None => self.docs.get_or_init(|| {
                 let mut docs = Vec::with_capacity(self.len);
-                docs.extend(crate::filter::bit_docs(self.bits()));
+                crate::filter::push_bit_docs(self.bits(), &mut docs);
                 docs
             }),
         }

@@ -370,6 +370,28 @@ impl Clause {
         )
     }
 
+    /// Sets in `bits` (a segment's document bitset) the documents the clause lists
+    /// (see [`Clause::candidate_count`]); nothing when it cannot list them.
+    pub fn set_candidates(&self, columns: &SegmentColumns, bits: &mut [u64]) {
+        let Test::Column { column, accept } = &self.test else {
+            return;
+        };
+        let Some(postings) = column.and_then(|c| columns.postings(c)) else {
+            return;
+        };
+        if self.negate {
+            return;
+        }
+        let values = accept.iter().enumerate().filter(|(_, ok)| **ok);
+        for (value, _) in values {
+            for &doc in postings.docs(value as ValueId) {
+                if let Some(word) = bits.get_mut(doc as usize / 64) {
+                    *word |= 1u64 << (doc % 64);
+                }
+            }
+        }
+    }
+
     /// The documents of the segment the clause lets through, ascending, when it can
     /// list them (see [`Clause::candidate_count`]).
     pub fn candidates(&self, columns: &SegmentColumns) -> Option<Vec<u32>> {
@@ -406,7 +428,7 @@ impl Clause {
                         *word |= 1u64 << (doc % 64);
                     }
                 }
-                bit_docs(&bits).collect()
+                bit_docs(&bits)
             }
         })
     }
@@ -468,17 +490,59 @@ impl FilterSet {
 
     /// The documents of a segment of `max_doc` documents passing every clause in
     /// `mask`, as a bitset (bit `d % 64` of word `d / 64`), built one clause at a time
-    /// over its column: a scan of a whole segment without testing every clause of every
-    /// document through [`FilterSet::fail_mask`].
+    /// rather than by testing every clause of every document through
+    /// [`FilterSet::fail_mask`]. The clauses whose bitsets the segment keeps are ANDed
+    /// first; without any, it starts from the clause listing the fewest documents (its
+    /// value postings, then kept; every document when none lists them). Each clause left then
+    /// ANDs its bitset (built and kept when the documents still in are enough to pay
+    /// for a scan of its column), or tests just those documents.
     pub fn passing_bits(&self, columns: &SegmentColumns, mask: u64, max_doc: u32) -> Vec<u64> {
-        let mut bits = every_document(max_doc);
-        for (i, clause) in self.clauses.iter().enumerate() {
-            if mask & (1 << i) != 0 {
-                let passing = clause.bits(columns, max_doc);
-                for (word, pass) in bits.iter_mut().zip(passing.iter()) {
-                    *word &= pass;
-                }
+        let in_mask = |i: usize| i < 64 && mask & (1 << i) != 0;
+        let kept: Vec<Option<std::sync::Arc<Vec<u64>>>> = self
+            .clauses
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                in_mask(i)
+                    .then(|| columns.kept_filter_bits(&c.text))
+                    .flatten()
+            })
+            .collect();
+        let listing = self
+            .clauses
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| in_mask(*i) && kept.iter().all(Option::is_none))
+            .filter_map(|(i, clause)| Some((i, clause.candidate_count(columns)?)))
+            .min_by_key(|&(_, count)| count)
+            .filter(|&(_, count)| count.saturating_mul(2) < max_doc as usize);
+        let mut bits = match listing {
+            // Kept too: the next search filtering the same way starts from it.
+            Some((i, _)) => {
+                let clause = &self.clauses[i];
+                let listed = columns.filter_bits(&clause.text, || {
+                    let mut bits = vec![0u64; (max_doc as usize).div_ceil(64)];
+                    clause.set_candidates(columns, &mut bits);
+                    bits
+                });
+                listed.to_vec()
             }
+            None => every_document(max_doc),
+        };
+        for passing in kept.iter().flatten() {
+            and_into(&mut bits, passing);
+        }
+        let mut left: usize = bits.iter().map(|w| w.count_ones() as usize).sum();
+        for (i, clause) in self.clauses.iter().enumerate() {
+            let done = kept[i].is_some() || listing.is_some_and(|(l, _)| l == i);
+            if !in_mask(i) || done {
+                continue;
+            }
+            match left.saturating_mul(8) >= max_doc as usize {
+                true => and_into(&mut bits, &clause.bits(columns, max_doc)),
+                false => clause.retain_passing(columns, &mut bits),
+            }
+            left = bits.iter().map(|w| w.count_ones() as usize).sum();
         }
         bits
     }
@@ -511,6 +575,14 @@ impl FilterSet {
             })
             .collect();
         SegmentFilters { columns, tests }
+    }
+
+    /// The mask of every clause (0 without filters).
+    pub fn every_clause(&self) -> u64 {
+        match self.clauses.len() {
+            0 => 0,
+            n => u64::MAX >> (64 - n.min(64)),
+        }
     }
 
     /// The bits of the clauses that restrict facet `key`.
@@ -558,6 +630,13 @@ impl SegmentFilters<'_> {
     }
 }
 
+/// Keeps in `bits` only what `passing` also has (both document bitsets).
+fn and_into(bits: &mut [u64], passing: &[u64]) {
+    for (word, pass) in bits.iter_mut().zip(passing) {
+        *word &= pass;
+    }
+}
+
 /// A bitset with the `max_doc` documents of a segment set.
 fn every_document(max_doc: u32) -> Vec<u64> {
     let mut bits = vec![!0u64; (max_doc as usize).div_ceil(64)];
@@ -602,14 +681,22 @@ pub fn bit_is_set(bits: &[u64], doc: u32) -> bool {
 }
 
 /// The documents of a bitset made by [`FilterSet::passing_bits`], ascending.
-pub fn bit_docs(bits: &[u64]) -> impl Iterator<Item = u32> + '_ {
-    bits.iter().enumerate().flat_map(|(w, &word)| {
-        std::iter::successors((word != 0).then_some(word), |&rest| {
-            let next = rest & (rest - 1);
-            (next != 0).then_some(next)
-        })
-        .map(move |rest| (w * 64) as u32 + rest.trailing_zeros())
-    })
+pub fn bit_docs(bits: &[u64]) -> Vec<u32> {
+    let mut docs = Vec::new();
+    push_bit_docs(bits, &mut docs);
+    docs
+}
+
+/// Appends to `docs` the documents of a bitset, ascending: a word at a time, one
+/// `trailing_zeros` per document.
+pub fn push_bit_docs(bits: &[u64], docs: &mut Vec<u32>) {
+    for (w, &word) in bits.iter().enumerate() {
+        let mut rest = word;
+        while rest != 0 {
+            docs.push((w * 64) as u32 + rest.trailing_zeros());
+            rest &= rest - 1;
+        }
+    }
 }
 
 /// Attribute names some product has, for error messages.

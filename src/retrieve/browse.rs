@@ -1,15 +1,15 @@
-//! Browsing (an empty query) without scanning the whole catalog when filters allow.
+//! Browsing (an empty query): the facets counted outside the main pass.
 //!
-//! A positive filter on exact values (`category:Sofas`, `brand:A|B`) can list the
-//! documents it lets through from the columns' value postings. When browsing, the most
-//! selective such filter drives the pass: only its documents are visited, which covers
-//! every hit and every facet count except the driving filter's own facet — disjunctive
-//! counting needs documents the driver excludes. That facet is counted separately over
-//! the documents passing all *other* filters (driven the same way; when none of them
-//! lists its documents, their passing set is built one filter column at a time as a
-//! bitset), or taken from the cached whole-catalog counts when there are no other
-//! filters. Browsing with no filter
-//! at all takes every facet from the cache.
+//! A browse's main pass ([`super::Pass::browse`]) works on bitsets: the documents
+//! passing every filter, built from the clause listing the fewest documents
+//! ([`crate::filter::FilterSet::passing_bits`]). A positive filter on exact values
+//! (`category:Sofas`, `brand:A|B`) lists the documents it lets through from the
+//! columns' value postings; the most selective such filter is the driver, and its own
+//! facet is counted here, over all segments at once, over the documents passing all
+//! *other* filters (visiting the documents the most selective of those lists, or from
+//! their passing bitset, counting the smaller side), or taken from the cached
+//! whole-catalog counts when there are no other filters. Browsing with no filter at
+//! all takes every facet from the cache.
 
 use std::sync::Arc;
 
@@ -22,10 +22,8 @@ use crate::index::Snapshot;
 /// A filter drives only when it lets through less than this share of the catalog.
 const DRIVER_SHARE: f64 = 0.5;
 
-/// How a browse visits documents.
+/// Which facets a browse counts outside its main pass.
 pub(super) struct BrowsePlan {
-    /// The filter clause whose documents are the only ones visited.
-    pub driver: Option<usize>,
     /// Facets counted outside the main pass.
     pub separate: Vec<bool>,
 }
@@ -57,7 +55,6 @@ impl BrowsePlan {
     /// Visit everything, count every facet in the main pass (text queries).
     pub fn scan(facets: usize) -> BrowsePlan {
         BrowsePlan {
-            driver: None,
             separate: vec![false; facets],
         }
     }
@@ -70,25 +67,7 @@ impl BrowsePlan {
             .iter()
             .map(|own| r.filters.is_empty() || driver.is_some_and(|d| own & (1 << d) != 0))
             .collect();
-        BrowsePlan { driver, separate }
-    }
-
-    /// The documents of segment `ord` the main pass visits, and the filter clauses
-    /// (a mask) they are known to pass: the driver's, when it listed them.
-    pub fn documents(
-        &self,
-        r: &Retrieval,
-        ord: usize,
-        max_doc: DocId,
-    ) -> (Box<dyn Iterator<Item = DocId>>, u64) {
-        let listed = self.driver.and_then(|d| {
-            let columns = r.snapshot.columns.get(ord)?;
-            Some((r.filters.clauses[d].candidates(columns)?, 1u64 << d))
-        });
-        match listed {
-            Some((docs, passed)) => (Box::new(docs.into_iter()), passed),
-            None => (Box::new(0..max_doc), 0),
-        }
+        BrowsePlan { separate }
     }
 
     /// Counts the facets left out of the main pass.

@@ -287,49 +287,38 @@ impl Pass<'_> {
         };
         let segment = r.snapshot.searcher.segment_reader(ord as u32);
         let alive = segment.alive_bitset();
-        let (counted, passing, partial) = match self.text {
-            Some(text) => {
-                let matches: &[DocMatch] = text.segments.get(ord).map_or(&[], |m| m);
-                let accepted = |m: &DocMatch| m.facts.matched & text.accept == text.accept;
-                if alive.is_none() && self.sifts_nothing(ord) && matches.iter().all(accepted) {
-                    // Nothing to drop: every match is counted and ranked as it is.
-                    crate::deadline::check()?;
-                    let counted = matches.iter().map(|m| m.doc).collect();
-                    (counted, Cow::Borrowed(matches), Vec::new())
-                } else {
-                    let (counted, passing, partial) = self.sift(
-                        matches.iter().filter(|m| accepted(m)).copied(),
-                        0,
-                        ord,
-                        alive,
-                        &mut out,
-                    )?;
-                    (counted, Cow::Owned(passing), partial)
-                }
+        let Some(text) = self.text else {
+            let passing = self.browse(ord, columns, &mut out)?;
+            if r.window > 0 {
+                let started = std::time::Instant::now();
+                out.top = self.best(&passing, ord, columns)?;
+                out.timings.ranking += started.elapsed();
             }
-            None => {
-                // A browse visits only the documents its driving filter lists, if
-                // any: they pass that filter.
-                let (documents, passed) = self.plan.documents(r, ord, segment.max_doc());
-                let browsed = documents.map(|doc| DocMatch {
-                    doc,
-                    text: 0.0,
-                    facts: MatchFacts::default(),
-                });
-                let (counted, passing, partial) =
-                    self.sift(browsed, passed, ord, alive, &mut out)?;
-                (counted, Cow::Owned(passing), partial)
-            }
+            return Ok(out);
         };
+        let matches: &[DocMatch] = text.segments.get(ord).map_or(&[], |m| m);
+        let accepted = |m: &DocMatch| m.facts.matched & text.accept == text.accept;
+        let (counted, passing, partial) =
+            if alive.is_none() && self.sifts_nothing(ord) && matches.iter().all(accepted) {
+                // Nothing to drop: every match is counted and ranked as it is.
+                crate::deadline::check()?;
+                let counted = matches.iter().map(|m| m.doc).collect();
+                (counted, Cow::Borrowed(matches), Vec::new())
+            } else {
+                let (counted, passing, partial) = self.sift(
+                    matches.iter().filter(|m| accepted(m)).copied(),
+                    ord,
+                    alive,
+                    &mut out,
+                )?;
+                (counted, Cow::Owned(passing), partial)
+            };
         out.total = counted.len() as u64;
         // Facets, one column at a time; a facet also counts the documents that fail
         // only its own filters (disjunctive faceting).
         timed(&mut out.timings.facets, || {
             let counted = Counted::new(&counted, segment.max_doc());
             for (i, spec) in r.facets.iter().enumerate() {
-                if self.plan.separate[i] {
-                    continue;
-                }
                 out.counts.add_all(i, spec, columns, &counted);
                 for &(doc, fails) in &partial {
                     if fails & !self.own_masks[i] == 0 {
@@ -346,6 +335,73 @@ impl Pass<'_> {
         Ok(out)
     }
 
+    /// Browsing segment `ord` (no query text), a bitset at a time rather than a
+    /// document at a time: the documents passing every filter are the AND of each
+    /// clause's kept bitset, less the deleted and hidden ones; the total is their
+    /// count, the facets count them column by column (a facet restricted by its own
+    /// filters counts the documents passing the others: disjunctive faceting), and the
+    /// ones to rank are read from the bitset in order, pins set aside. Returns those.
+    fn browse(
+        &self,
+        ord: usize,
+        columns: &crate::columns::SegmentColumns,
+        out: &mut SegmentResult,
+    ) -> Result<Vec<DocMatch>> {
+        let r = self.r;
+        crate::deadline::check()?;
+        let segment = r.snapshot.searcher.segment_reader(ord as u32);
+        let max_doc = segment.max_doc();
+        let hidden = r.rules.hidden_bits(ord as u32, max_doc);
+        let every = r.filters.every_clause();
+        let live_passing = |mask: u64| {
+            let mut bits = r.filters.passing_bits(columns, mask, max_doc);
+            keep_live(&mut bits, segment.alive_bitset(), hidden.as_deref());
+            bits
+        };
+        let counted = live_passing(every);
+        out.total = counted.iter().map(|w| u64::from(w.count_ones())).sum();
+        timed(&mut out.timings.facets, || {
+            let all = Counted::from_bits(counted.clone(), max_doc);
+            for (i, spec) in r.facets.iter().enumerate() {
+                if self.plan.separate[i] {
+                    continue;
+                }
+                let others = every & !self.own_masks[i];
+                match others == every {
+                    true => out.counts.add_all(i, spec, columns, &all),
+                    false => {
+                        let own = Counted::from_bits(live_passing(others), max_doc);
+                        out.counts.add_all(i, spec, columns, &own);
+                    }
+                }
+            }
+        });
+        crate::deadline::check()?;
+        let mut ranked = counted;
+        for pin in &r.rules.pins {
+            let doc = pin.address.doc_id;
+            if pin.address.segment_ord as usize == ord && bit_is_set(&ranked, doc) {
+                out.pinned_matches.push(pin.address);
+                if let Some(word) = ranked.get_mut(doc as usize / 64) {
+                    *word &= !(1u64 << (doc % 64));
+                }
+            }
+        }
+        let mut passing = Vec::with_capacity(out.total as usize);
+        for (w, &word) in ranked.iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                passing.push(DocMatch {
+                    doc: (w * 64) as DocId + rest.trailing_zeros(),
+                    text: 0.0,
+                    facts: MatchFacts::default(),
+                });
+                rest &= rest - 1;
+            }
+        }
+        Ok(passing)
+    }
+
     /// Whether [`Pass::sift`] keeps every live match of segment `ord` (no filter, no
     /// hidden product there, no pin).
     fn sifts_nothing(&self, ord: usize) -> bool {
@@ -357,12 +413,10 @@ impl Pass<'_> {
 
     /// Hides, deletes and filters: the documents counted, those to rank (counted and
     /// not pinned), and those failing only facets' own filters (with their fail masks).
-    /// The filter clauses in `passed` (a mask) are known to pass every match.
     #[allow(clippy::type_complexity)]
     fn sift(
         &self,
         matches: impl Iterator<Item = DocMatch>,
-        passed: u64,
         ord: usize,
         alive: Option<&tantivy::fastfield::AliveBitSet>,
         out: &mut SegmentResult,
@@ -383,8 +437,8 @@ impl Pass<'_> {
         };
         let max_doc = r.snapshot.searcher.segment_reader(ord as u32).max_doc();
         let hidden = r.rules.hidden_bits(ord as u32, max_doc);
-        let filters = (!r.filters.is_empty())
-            .then(|| r.filters.on_segment(columns, max_doc, capacity, passed));
+        let filters =
+            (!r.filters.is_empty()).then(|| r.filters.on_segment(columns, max_doc, capacity, 0));
         for m in matches {
             let doc = m.doc;
             ticker.tick()?;
@@ -694,6 +748,33 @@ fn unburied_worst(heap: &BinaryHeap<Worst>, window: usize) -> Option<&Candidate>
     heap.peek()
         .map(|w| &w.0)
         .filter(|w| heap.len() >= window && !w.buried)
+}
+
+/// Clears from `bits` (a segment's document bitset) the deleted documents and those
+/// set in `hidden`.
+fn keep_live(
+    bits: &mut [u64],
+    alive: Option<&tantivy::fastfield::AliveBitSet>,
+    hidden: Option<&[u64]>,
+) {
+    if let Some(hidden) = hidden {
+        for (word, hide) in bits.iter_mut().zip(hidden) {
+            *word &= !hide;
+        }
+    }
+    let Some(alive) = alive else {
+        return;
+    };
+    for (w, word) in bits.iter_mut().enumerate() {
+        let mut rest = *word;
+        while rest != 0 {
+            let bit = rest.trailing_zeros();
+            rest &= rest - 1;
+            if alive.is_deleted((w * 64) as DocId + bit) {
+                *word &= !(1u64 << bit);
+            }
+        }
+    }
 }
 
 /// Places the active pins at their slots.
