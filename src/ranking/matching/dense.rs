@@ -85,8 +85,6 @@ pub(super) struct DenseHits {
     span: usize,
     /// Zero beyond what this gathering touched; returned to the thread when read out.
     scratch: Scratch,
-    /// How many slots are present.
-    present: usize,
 }
 
 impl DenseHits {
@@ -107,7 +105,6 @@ impl DenseHits {
             first,
             span,
             scratch,
-            present: 0,
         }
     }
 
@@ -126,11 +123,7 @@ impl DenseHits {
         ) else {
             return;
         };
-        let bit = 1u64 << (i % 64);
-        if *word & bit == 0 {
-            *word |= bit;
-            self.present += 1;
-        }
+        *word |= 1u64 << (i % 64);
         slot.score += score;
         slot.spared = slot.spared.max(spared);
         slot.flags |= flags;
@@ -194,15 +187,30 @@ impl DenseHits {
             .read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)
             .map_err(|e| Error::io("reading postings", e))?;
         let norms = segment.get_fieldnorms_reader(field)?;
-        let flags = PRESENT | if ft.strong { STRONG } else { 0 };
-        let spared = u8::MAX - typos;
+        let into = ListFacts {
+            first: self.first,
+            spared: u8::MAX - typos,
+            flags: PRESENT | if ft.strong { STRONG } else { 0 },
+        };
+        let words = self.span.div_ceil(64);
+        let (Some(slots), Some(present)) = (
+            self.scratch.slots.get_mut(..self.span),
+            self.scratch.present.get_mut(..words),
+        ) else {
+            return Ok(());
+        };
         while !block.docs().is_empty() {
             let (docs, freqs) = (block.docs(), block.freqs());
-            for (i, &doc) in docs.iter().enumerate() {
+            let score = |i: usize, doc: DocId| {
                 let freq = freqs.get(i).copied().unwrap_or(1);
-                let score = ft.weight.score(norms.fieldnorm_id(doc), freq);
-                let typed = typed.is_some_and(|bits| bit_is_set(bits, doc));
-                self.add(doc, score, spared, flags | if typed { TYPED } else { 0 });
+                ft.weight.score(norms.fieldnorm_id(doc), freq)
+            };
+            // One loop per case, so that the one without a type word tests nothing.
+            match typed {
+                None => into.add_block(slots, present, docs, score, |_| 0),
+                Some(bits) => into.add_block(slots, present, docs, score, |doc| {
+                    if bit_is_set(bits, doc) { TYPED } else { 0 }
+                }),
             }
             block.advance();
         }
@@ -216,10 +224,13 @@ impl DenseHits {
             first,
             span,
             mut scratch,
-            present,
         } = self;
-        let mut out = Vec::with_capacity(present);
         let words = span.div_ceil(64);
+        let present: usize = scratch.present[..words.min(scratch.present.len())]
+            .iter()
+            .map(|w| w.count_ones() as usize)
+            .sum();
+        let mut out = Vec::with_capacity(present);
         for (w, word) in scratch.present.iter_mut().take(words).enumerate() {
             let mut rest = std::mem::take(word);
             while rest != 0 {
@@ -247,6 +258,42 @@ impl DenseHits {
             });
         }
         out
+    }
+}
+
+/// What one posting list adds to every document it holds: the typo cost spared and
+/// the flags, into slots of documents from `first` on.
+struct ListFacts {
+    first: DocId,
+    spared: u8,
+    flags: u8,
+}
+
+impl ListFacts {
+    /// Adds a block of postings: `docs`, the score of the `i`th (`score(i, doc)`) and
+    /// the flags its product type adds (`typed(doc)`), into `slots` and their
+    /// `present` bits (a document outside the slots is skipped).
+    #[inline(always)]
+    fn add_block(
+        &self,
+        slots: &mut [Slot],
+        present: &mut [u64],
+        docs: &[DocId],
+        score: impl Fn(usize, DocId) -> f32,
+        typed: impl Fn(DocId) -> u8,
+    ) {
+        for (i, &doc) in docs.iter().enumerate() {
+            let Some(at) = doc.checked_sub(self.first).map(|at| at as usize) else {
+                continue;
+            };
+            let (Some(slot), Some(word)) = (slots.get_mut(at), present.get_mut(at / 64)) else {
+                continue;
+            };
+            *word |= 1u64 << (at % 64);
+            slot.score += score(i, doc);
+            slot.spared = slot.spared.max(self.spared);
+            slot.flags |= self.flags | typed(doc);
+        }
     }
 }
 
