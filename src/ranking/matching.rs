@@ -243,6 +243,18 @@ impl Matcher {
         let mut matches: Option<Vec<DocMatch>> = None;
         for i in order.iter().copied().chain(optional) {
             let is_type = self.type_clause == Some(i);
+            // The rarest required clause, when crowded, is read out of its gathering
+            // straight into match records: every one of them has it.
+            if matches.is_none()
+                && let Some(gathered) = gathered(&self.clauses[i], segment, fields)?
+            {
+                let first = gathered.read_out(|hit| clause_match(hit, bit(i), is_type));
+                if first.is_empty() {
+                    return Ok(Vec::new());
+                }
+                matches = Some(first);
+                continue;
+            }
             let within: Option<Vec<DocId>> =
                 matches.as_ref().map(|m| m.iter().map(|m| m.doc).collect());
             let hits = evaluate(&self.clauses[i], segment, fields, within.as_deref())?;
@@ -476,6 +488,25 @@ fn cost(node: &Compiled) -> u64 {
     }
 }
 
+/// A crowded node's hits gathered in place ([`DenseHits`]): `None` when the node is
+/// an all-of or reads too few postings for gathering to pay (or gathering is off).
+fn gathered(
+    node: &Compiled,
+    segment: &SegmentReader,
+    fields: &IndexFields,
+) -> Result<Option<DenseHits>> {
+    if matches!(node, Compiled::All(_)) || !dense::enabled() {
+        return Ok(None);
+    }
+    let (postings, lists) = dense::segment_postings(node, segment);
+    if lists < 2 || postings.saturating_mul(dense::CROWDED_SHARE) < u64::from(segment.max_doc()) {
+        return Ok(None);
+    }
+    let mut gathered = DenseHits::new(0, segment.max_doc() as usize);
+    gathered.add_node(node, segment, fields)?;
+    Ok(Some(gathered))
+}
+
 /// The hits of a compiled node in one segment, by document id; with `within`, only
 /// among those documents (sorted by id).
 fn evaluate(
@@ -484,15 +515,10 @@ fn evaluate(
     fields: &IndexFields,
     within: Option<&[DocId]>,
 ) -> Result<Vec<Hit>> {
-    if within.is_none() && !matches!(node, Compiled::All(_)) && dense::enabled() {
-        let (postings, lists) = dense::segment_postings(node, segment);
-        if lists >= 2
-            && postings.saturating_mul(dense::CROWDED_SHARE) >= u64::from(segment.max_doc())
-        {
-            let mut gathered = DenseHits::new(0, segment.max_doc() as usize);
-            gathered.add_node(node, segment, fields)?;
-            return Ok(gathered.into_hits());
-        }
+    if within.is_none()
+        && let Some(gathered) = gathered(node, segment, fields)?
+    {
+        return Ok(gathered.into_hits());
     }
     match node {
         Compiled::Term {
@@ -776,9 +802,10 @@ fn intersection(a: &[Hit], b: &[Hit]) -> Vec<Hit> {
     out
 }
 
-/// Folds one clause's hits into the documents matched so far.
-fn add_clause(matches: Vec<DocMatch>, hits: &[Hit], bit: u32, is_type: bool) -> Vec<DocMatch> {
-    let as_match = |h: &Hit| DocMatch {
+/// Clause `bit`'s hit as a match record (`is_type`: the clause names a product type).
+#[inline]
+fn clause_match(h: Hit, bit: u32, is_type: bool) -> DocMatch {
+    DocMatch {
         doc: h.doc,
         text: h.score,
         facts: MatchFacts {
@@ -790,7 +817,12 @@ fn add_clause(matches: Vec<DocMatch>, hits: &[Hit], bit: u32, is_type: bool) -> 
             crowd: 0,
             taste: false,
         },
-    };
+    }
+}
+
+/// Folds one clause's hits into the documents matched so far.
+fn add_clause(matches: Vec<DocMatch>, hits: &[Hit], bit: u32, is_type: bool) -> Vec<DocMatch> {
+    let as_match = |h: &Hit| clause_match(*h, bit, is_type);
     if matches.is_empty() {
         return hits.iter().map(as_match).collect();
     }

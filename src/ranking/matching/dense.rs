@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::filter::bit_is_set;
 use crate::schema::IndexFields;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Whether crowded clauses are gathered (on unless a test compares both paths).
 static GATHERING: AtomicBool = AtomicBool::new(true);
@@ -157,7 +159,7 @@ impl DenseHits {
                     None => None,
                 };
                 for ft in terms {
-                    self.add_postings(segment, ft, *typos, typed.as_deref())?;
+                    self.add_postings(segment, ft, *typos, typed.as_ref().map(|b| b.as_slice()))?;
                 }
             }
             Compiled::Any(children) => {
@@ -220,6 +222,12 @@ impl DenseHits {
     /// The gathered hits, by document. The slots they came from are zeroed again and
     /// the scratch goes back to the thread.
     pub fn into_hits(self) -> Vec<Hit> {
+        self.read_out(|hit| hit)
+    }
+
+    /// The gathered hits, by document, each made into `make(hit)` as it is read (a
+    /// first clause's hits become match records without a list of hits between).
+    pub fn read_out<T>(self, make: impl Fn(Hit) -> T) -> Vec<T> {
         let DenseHits {
             first,
             span,
@@ -239,13 +247,13 @@ impl DenseHits {
                 let Some(slot) = scratch.slots.get_mut(i).map(std::mem::take) else {
                     continue;
                 };
-                out.push(Hit {
+                out.push(make(Hit {
                     doc: first + i as DocId,
                     score: slot.score,
                     typos: u8::MAX - slot.spared,
                     strong: slot.flags & STRONG != 0,
                     typed: slot.flags & TYPED != 0,
-                });
+                }));
             }
         }
         if scratch.slots.len() <= KEPT_SLOTS {
@@ -297,17 +305,42 @@ impl ListFacts {
     }
 }
 
-/// The documents of `segment` whose product is of the type `term` names, as a bitset.
-fn type_docs(segment: &SegmentReader, term: &Term, fields: &IndexFields) -> Result<Vec<u64>> {
+/// Type bitsets kept across searches, at most this many (a segment of a million
+/// products takes 64 KiB each).
+const KEPT_TYPE_BITSETS: usize = 64;
+
+/// A type bitset's key: the segment (whose documents never change) and the type term.
+type TypeKey = (tantivy::index::SegmentId, Term);
+
+static TYPE_BITSETS: Mutex<Option<HashMap<TypeKey, Arc<Vec<u64>>>>> = Mutex::new(None);
+
+/// The documents of `segment` whose product is of the type `term` names, as a bitset:
+/// read from the type field's postings the first time, then kept (a store's shoppers
+/// search the same product words over and over, and a segment never changes; deleted
+/// documents stay in, as they do in every posting list).
+fn type_docs(segment: &SegmentReader, term: &Term, fields: &IndexFields) -> Result<Arc<Vec<u64>>> {
+    let key = (segment.segment_id(), term.clone());
+    if let Ok(kept) = TYPE_BITSETS.lock()
+        && let Some(bits) = kept.as_ref().and_then(|k| k.get(&key))
+    {
+        return Ok(bits.clone());
+    }
     let mut bits = vec![0u64; (segment.max_doc() as usize).div_ceil(64)];
     let inverted = segment.inverted_index(fields.product_type)?;
-    let Some(info) = inverted
+    if let Some(info) = inverted
         .get_term_info(term)
         .map_err(|e| Error::io("reading the term dictionary", e))?
-    else {
-        return Ok(bits);
-    };
-    set_docs(&mut bits, &inverted, &info)?;
+    {
+        set_docs(&mut bits, &inverted, &info)?;
+    }
+    let bits = Arc::new(bits);
+    if let Ok(mut kept) = TYPE_BITSETS.lock() {
+        let kept = kept.get_or_insert_with(HashMap::new);
+        if kept.len() >= KEPT_TYPE_BITSETS {
+            kept.clear();
+        }
+        kept.insert(key, bits.clone());
+    }
     Ok(bits)
 }
 
