@@ -88,6 +88,12 @@ fn main() {
         .and_then(|l| l.trim().parse().ok())
         .expect("a number in benches/guard-bound.txt");
 
+    // `CLERK_GUARD_COUNTING=document|word` fixes how facets count (for profiling).
+    match std::env::var("CLERK_GUARD_COUNTING").ok().as_deref() {
+        Some("document") => clerk::facets::Counting::ByDocument.set(),
+        Some("word") => clerk::facets::Counting::ByWord.set(),
+        _ => {}
+    }
     let bench = Bench::new(Catalog::Demo(size));
     let mut mix = Catalog::Demo(size).mix();
     // `CLERK_GUARD_ONLY=i` keeps query i of the mix (for profiling one query).

@@ -751,3 +751,43 @@ fn pruning_under_rules_and_taste_keeps_every_page_exact() {
         }
     }
 }
+
+#[test]
+fn segment_effects_equal_each_documents_rules_as_the_clock_moves() {
+    // Boosts and buries tested as kept bitsets ([`ActiveRules::in_segment`]) give
+    // every document exactly the effect its own columns give, at every time: also
+    // after "within" windows let products age out, and when the clock goes back.
+    let s = setup("");
+    let snapshot = s.engine.snapshot();
+    let text = "[[rule]]\nname = \"Fresh\"\nboost = [{ where = \"created_at within 30 days\", factor = 1.5 }, { where = \"rating >= 4 and not created_at within 200 days\", factor = 0.8 }]\nbury = [{ where = \"in_stock = false or created_at within 2 days\" }]\n";
+    let set = RuleSet::parse(text, "t.toml", &snapshot).unwrap();
+    let compiled = set.compile(&snapshot);
+    // The demo's newest product is from 2026-11-01.
+    let newest = clerk::catalog::parse_date("2026-11-01T00:00:00Z").unwrap();
+    let mut moments: Vec<i64> = (0..40)
+        .map(|i| newest - 500 * 86_400 + i * 13 * 86_400)
+        .collect();
+    moments.extend([
+        newest,
+        newest + 86_400,
+        newest - 86_400,
+        newest - 300 * 86_400,
+    ]);
+    for now in moments {
+        let facts = RequestFacts {
+            query: "",
+            filters: &[],
+            now,
+        };
+        let active = ActiveRules::select(&set, &compiled, &facts, &snapshot, &snapshot.analyzer);
+        for (ord, segment) in snapshot.searcher.segment_readers().iter().enumerate() {
+            let columns = &snapshot.columns[ord];
+            let effects = active.in_segment(columns, segment.max_doc());
+            for doc in 0..segment.max_doc() {
+                let own = active.effect(columns, doc);
+                assert_eq!(effects.factor(doc), own.factor, "doc {doc} at {now}");
+                assert_eq!(effects.is_buried(doc), own.buried, "doc {doc} at {now}");
+            }
+        }
+    }
+}

@@ -259,6 +259,11 @@ impl Bench {
         }
         if stage >= Stage::Facets {
             request.facets = self.catalog.facets();
+            // `CLERK_GUARD_FACETS=a,b` counts only these (for profiling one facet).
+            static ONLY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+            if let Some(only) = ONLY.get_or_init(|| std::env::var("CLERK_GUARD_FACETS").ok()) {
+                request.facets.retain(|f| only.split(',').any(|o| o == f));
+            }
         }
         request
     }

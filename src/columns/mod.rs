@@ -7,11 +7,16 @@
 //! [`SegmentColumns`]: for every exact-value column the list of value ids of each
 //! document, and for every numeric field a plain `f64` array (NaN = missing).
 //!
+//! A column with few distinct rows in a segment (a brand, a colour, a category path)
+//! also codes each document's row in a byte or two ([`RowCodes`], `codes.rs`): what
+//! counting facets over many documents reads.
+//!
 //! Segments are immutable, so their columns are built once and shared; deleted
 //! documents are skipped by the retrieval loop through tantivy's alive bitset.
 //! Reading a document's brand, category nodes or price is then a few array reads.
 
 mod bitsets;
+mod codes;
 mod vocabulary;
 
 use std::collections::HashMap;
@@ -23,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::schema::IndexFields;
 use crate::schema::fields::{KEYWORDS_FIELD, KW_SEPARATOR};
 pub use bitsets::{ColumnBits, KEPT_BITSETS, MOST_VALUES_KEPT, RangeBits, bits_of, count_both};
+pub use codes::{RangeCodes, RowCodes};
 pub use vocabulary::{ColumnDict, ColumnKind, NO_PARENT, ValueId, Vocabulary, normalize_value};
 
 /// Marks a document without a value in a single-valued column.
@@ -37,6 +43,9 @@ pub struct MultiColumn {
     values: Vec<ValueId>,
     /// One value (or [`NONE`]) per document, when the column is single-valued.
     single: Vec<ValueId>,
+    /// Every document's row as a one- or two-byte code ([`RowCodes`]), when the
+    /// segment holds few enough distinct rows.
+    coded: Option<RowCodes>,
 }
 
 impl MultiColumn {
@@ -71,6 +80,13 @@ impl MultiColumn {
             .then_some((self.starts.as_slice(), self.values.as_slice()))
     }
 
+    /// The documents' rows as codes, when the segment holds at most
+    /// [`RowCodes::MOST_ROWS`] distinct ones (a brand, a colour, a category path).
+    #[inline]
+    pub fn coded(&self) -> Option<&RowCodes> {
+        self.coded.as_ref()
+    }
+
     fn push(&mut self, doc: u32, value: ValueId) {
         while self.starts.len() <= doc as usize {
             self.starts.push(self.values.len() as u32);
@@ -97,10 +113,12 @@ impl MultiColumn {
             self.starts = Vec::new();
             self.values = Vec::new();
         }
+        self.coded = RowCodes::build(self, num_docs);
     }
 
     fn heap_bytes(&self) -> usize {
         (self.starts.capacity() + self.values.capacity() + self.single.capacity()) * 4
+            + self.coded.as_ref().map_or(0, RowCodes::heap_bytes)
     }
 }
 
@@ -190,7 +208,16 @@ pub struct SegmentColumns {
     value_bits: KeptBits<(usize, ValueId)>,
     /// Columns and ranges as bitsets for counting facets ([`SegmentColumns::column_bits`]).
     counting: bitsets::KeptCounting,
+    /// Documents chosen by a test that may depend on the time, by the test's text
+    /// ([`SegmentColumns::timed_bits`]).
+    timed_bits: Mutex<HashMap<String, Arc<TimedBits>>>,
+    /// Range facets' buckets per document, by numeric column and edges
+    /// ([`SegmentColumns::range_codes`]).
+    range_codes: Mutex<HashMap<RangeKey, Arc<RangeCodes>>>,
 }
+
+/// A range facet: its numeric column and its edges' bits.
+type RangeKey = (usize, Vec<u64>);
 
 /// Document bitsets a segment keeps, by what they are the documents of.
 type KeptBits<K> = Mutex<HashMap<K, Arc<Vec<u64>>>>;
@@ -198,6 +225,14 @@ type KeptBits<K> = Mutex<HashMap<K, Arc<Vec<u64>>>>;
 /// Filters whose passing documents a segment keeps; past that they are dropped and
 /// kept afresh (at most 4 MiB for a segment of a million documents).
 const FILTER_BITS_KEPT: usize = 32;
+
+/// Timed tests whose documents a segment keeps; past that they are dropped and kept
+/// afresh (at most 8 MiB for a segment of a million documents).
+const TIMED_BITS_KEPT: usize = 64;
+
+/// Range facets whose buckets a segment keeps as codes; past that they are dropped
+/// and kept afresh (at most 16 MiB for a segment of a million documents).
+const RANGE_CODES_KEPT: usize = 16;
 
 /// Values whose documents a segment keeps as bitsets; past that they are dropped and
 /// kept afresh (at most 16 MiB for a segment of a million documents).
@@ -347,6 +382,55 @@ impl SegmentColumns {
             .range(numeric, values, edges, max_doc)
     }
 
+    /// The bucket of every document of the segment for a range facet over `numeric`
+    /// with `edges`: built the first time, then shared; `None` past
+    /// [`RangeCodes::MOST_EDGES`] edges.
+    pub fn range_codes(&self, numeric: usize, edges: &[f64]) -> Option<Arc<RangeCodes>> {
+        let key = (
+            numeric,
+            edges.iter().map(|e| e.to_bits()).collect::<Vec<_>>(),
+        );
+        if let Ok(kept) = self.range_codes.lock()
+            && let Some(codes) = kept.get(&key)
+        {
+            return Some(codes.clone());
+        }
+        let codes = Arc::new(RangeCodes::build(self.numeric(numeric), edges)?);
+        if let Ok(mut kept) = self.range_codes.lock() {
+            if kept.len() >= RANGE_CODES_KEPT {
+                kept.clear();
+            }
+            kept.insert(key, codes.clone());
+        }
+        Some(codes)
+    }
+
+    /// The documents passing the test written `text` at time `now` (a rule's `where`,
+    /// which may read the clock: "created_at within 30 days"): computed by `compute`
+    /// the first time and whenever the kept ones no longer hold at `now`, shared
+    /// otherwise. Like a filter's, a test's text always means the same test on a
+    /// segment's documents.
+    pub fn timed_bits(
+        &self,
+        text: &str,
+        now: i64,
+        compute: impl FnOnce() -> TimedBits,
+    ) -> Arc<TimedBits> {
+        if let Ok(kept) = self.timed_bits.lock()
+            && let Some(bits) = kept.get(text).filter(|b| b.holds_at(now))
+        {
+            return bits.clone();
+        }
+        let bits = Arc::new(compute());
+        if let Ok(mut kept) = self.timed_bits.lock() {
+            if kept.len() >= TIMED_BITS_KEPT && !kept.contains_key(text) {
+                kept.clear();
+            }
+            kept.insert(text.to_string(), bits.clone());
+        }
+        bits
+    }
+
     /// The documents passing the filter written `text`, when kept already.
     pub fn kept_filter_bits(&self, text: &str) -> Option<Arc<Vec<u64>>> {
         self.filter_bits.lock().ok()?.get(text).cloned()
@@ -411,6 +495,66 @@ impl SegmentColumns {
                 kept.values().map(|bits| bits.capacity() * 8).sum::<usize>()
             })
             + self.counting.lock().map_or(0, |kept| kept.heap_bytes())
+            + self.timed_bits.lock().map_or(0, |kept| {
+                kept.values().map(|b| b.bits.capacity() * 8).sum::<usize>()
+            })
+            + self.range_codes.lock().map_or(0, |kept| {
+                kept.values().map(|codes| codes.heap_bytes()).sum::<usize>()
+            })
+    }
+}
+
+/// A segment's documents passing a test that may read the clock, and the times
+/// `now` at which exactly these documents pass it.
+#[derive(Debug, Default)]
+pub struct TimedBits {
+    /// Bit `d % 64` of word `d / 64` for document `d`.
+    pub bits: Vec<u64>,
+    /// The test holds for these documents while every window does.
+    pub windows: Vec<TimeWindow>,
+}
+
+impl TimedBits {
+    /// Whether these are the documents passing the test at time `now`.
+    pub fn holds_at(&self, now: i64) -> bool {
+        self.windows.iter().all(|w| w.holds_at(now))
+    }
+}
+
+/// When "`value >= now - seconds`" picks the same documents of a numeric column as
+/// at the time it was computed: while the threshold `now - seconds` stays above the
+/// largest value below it (`above`) and at or below the smallest value at or above
+/// it (`upto`), no document crosses it.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeWindow {
+    pub seconds: i64,
+    pub above: f64,
+    pub upto: f64,
+}
+
+impl TimeWindow {
+    /// The window of `values >= now - seconds` around `now`.
+    pub fn around(values: &[f64], seconds: i64, now: i64) -> TimeWindow {
+        let threshold = now.saturating_sub(seconds) as f64;
+        let (mut above, mut upto) = (f64::NEG_INFINITY, f64::INFINITY);
+        for &v in values {
+            if v >= threshold {
+                upto = upto.min(v);
+            } else if v < threshold {
+                above = above.max(v);
+            }
+        }
+        TimeWindow {
+            seconds,
+            above,
+            upto,
+        }
+    }
+
+    /// Whether the threshold at `now` picks the same documents.
+    pub fn holds_at(&self, now: i64) -> bool {
+        let threshold = now.saturating_sub(self.seconds) as f64;
+        self.above < threshold && threshold <= self.upto
     }
 }
 
@@ -479,6 +623,28 @@ mod tests {
         assert_eq!(column.values(3), &[9]);
         assert_eq!(column.values(4), &[] as &[u32]);
         assert_eq!(column.values(99), &[] as &[u32]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_time_window_holds_exactly_while_the_same_documents_pass(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![proptest::strategy::Just(f64::NAN), 0.0f64..1000.0],
+                0..60,
+            ),
+            seconds in 1i64..300,
+            now in 0i64..1400,
+            later in 0i64..1400,
+        ) {
+            let passing = |now: i64| -> Vec<bool> {
+                values.iter().map(|&v| v >= (now - seconds) as f64).collect()
+            };
+            let window = TimeWindow::around(&values, seconds, now);
+            proptest::prop_assert!(window.holds_at(now));
+            if window.holds_at(later) {
+                proptest::prop_assert_eq!(passing(later), passing(now));
+            }
+        }
     }
 
     #[test]

@@ -513,6 +513,8 @@ impl Pass<'_> {
         let bound = r
             .ranker
             .segment_bound(columns, ord as u32, browsing, boost_ceiling);
+        let max_doc = r.snapshot.searcher.segment_reader(ord as u32).max_doc();
+        let effects = r.rules.in_segment(columns, max_doc);
         for block in passing.chunks(BLOCK) {
             hopefuls.clear();
             // The first pass only reads the top: its worst is looked up once a block.
@@ -585,7 +587,7 @@ impl Pass<'_> {
                                 continue;
                             }
                             if short(bound) {
-                                let own = r.rules.factor(columns, m.doc);
+                                let own = effects.factor(m.doc);
                                 if short(bound * own) {
                                     continue;
                                 }
@@ -594,13 +596,13 @@ impl Pass<'_> {
                         }
                     }
                 }
-                let buried = r.rules.is_buried(columns, m.doc);
+                let buried = effects.is_buried(m.doc);
                 // A buried match ranks below the unburied worst of a full top.
                 if bar.is_some() && buried {
                     continue;
                 }
                 let effect = crate::rules::Effect {
-                    factor: factor.unwrap_or_else(|| r.rules.factor(columns, m.doc)),
+                    factor: factor.unwrap_or_else(|| effects.factor(m.doc)),
                     buried,
                 };
                 hopefuls.push(Hopeful {
@@ -614,7 +616,6 @@ impl Pass<'_> {
             }
             if may_reach && bar.is_some() && hopefuls.len() * 2 > block.len() {
                 may_reach = false;
-                let max_doc = r.snapshot.searcher.segment_reader(ord as u32).max_doc();
                 let limit = REACH_WORDS_PER_MATCH * passing.len();
                 reach = r.ranker.taste_reach(columns, max_doc, limit);
                 if let Some(bits) = reach.as_deref() {

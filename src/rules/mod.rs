@@ -20,13 +20,14 @@ mod raw;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use tantivy::DocAddress;
 
 use crate::analysis::Analyzer;
-use crate::columns::{ColumnKind, NO_PARENT, SegmentColumns};
+use crate::columns::{ColumnKind, NO_PARENT, SegmentColumns, TimedBits};
 use crate::error::{Error, Result};
-use crate::filter::{Condition, FilterSpec, Target, category_nodes};
+use crate::filter::{Condition, FilterSpec, Target, bit_is_set, category_nodes};
 use crate::index::Snapshot;
 use predicate::{Compiled, Predicate, Scope};
 
@@ -238,11 +239,42 @@ pub struct ActiveRules<'a> {
     /// Names of the rules whose conditions hold.
     pub names: Vec<String>,
     hidden: HashSet<DocAddress>,
-    boosts: Vec<(&'a Compiled, f32, String)>,
-    buries: Vec<(&'a Compiled, String)>,
+    /// Predicate, factor, label and the predicate's text.
+    boosts: Vec<(&'a Compiled, f32, String, &'a str)>,
+    /// Predicate, label and the predicate's text.
+    buries: Vec<(&'a Compiled, String, &'a str)>,
     /// Pins by slot, first rule first; a slot taken by an earlier rule is not retaken.
     pub pins: Vec<Pin>,
     now: i64,
+}
+
+/// The active rules' boosts, demotes and buries over one segment's documents, as
+/// [`ActiveRules::in_segment`] finds them: the same effect as
+/// [`ActiveRules::effect`], a bit test per predicate.
+pub struct SegmentEffects {
+    boosts: Vec<(Arc<TimedBits>, f32)>,
+    buries: Vec<Arc<TimedBits>>,
+}
+
+impl SegmentEffects {
+    /// The product of the boosts and demotes matching document `doc`, multiplied in
+    /// the rules' order as [`ActiveRules::factor`] does.
+    #[inline]
+    pub fn factor(&self, doc: u32) -> f32 {
+        let mut factor = 1.0;
+        for (predicate, f) in &self.boosts {
+            if bit_is_set(&predicate.bits, doc) {
+                factor *= f;
+            }
+        }
+        factor
+    }
+
+    /// Whether a bury matches document `doc`.
+    #[inline]
+    pub fn is_buried(&self, doc: u32) -> bool {
+        self.buries.iter().any(|p| bit_is_set(&p.bits, doc))
+    }
 }
 
 /// The effect of the active rules on one document.
@@ -291,12 +323,13 @@ impl<'a> ActiveRules<'a> {
                     predicate,
                     *factor,
                     format!("{verb}: {text} x{factor} ({})", rule.name),
+                    text,
                 ));
             }
             for (predicate, text) in &compiled.buries {
                 active
                     .buries
-                    .push((predicate, format!("bury: {text} ({})", rule.name)));
+                    .push((predicate, format!("bury: {text} ({})", rule.name), text));
             }
             for (address, slot, id) in &compiled.pins {
                 if taken.insert(*slot) && !active.pins.iter().any(|p| p.address == *address) {
@@ -317,7 +350,7 @@ impl<'a> ActiveRules<'a> {
 
     /// The largest factor the boosts can multiply a score by (demotes never raise it).
     pub fn max_factor(&self) -> f32 {
-        self.boosts.iter().map(|(_, f, _)| f.max(1.0)).product()
+        self.boosts.iter().map(|(_, f, _, _)| f.max(1.0)).product()
     }
 
     /// True when no rule is in force.
@@ -370,7 +403,7 @@ impl<'a> ActiveRules<'a> {
     #[inline]
     pub fn factor(&self, columns: &SegmentColumns, doc: u32) -> f32 {
         let mut factor = 1.0;
-        for (predicate, f, _) in &self.boosts {
+        for (predicate, f, _, _) in &self.boosts {
             if predicate.matches(columns, doc, self.now) {
                 factor *= f;
             }
@@ -383,7 +416,31 @@ impl<'a> ActiveRules<'a> {
     pub fn is_buried(&self, columns: &SegmentColumns, doc: u32) -> bool {
         self.buries
             .iter()
-            .any(|(p, _)| p.matches(columns, doc, self.now))
+            .any(|(p, _, _)| p.matches(columns, doc, self.now))
+    }
+
+    /// The boosts, demotes and buries in force, for the documents `0..max_doc` of one
+    /// segment: each predicate's documents as a bitset, kept by the segment across
+    /// searches while the clock leaves them unchanged ([`SegmentColumns::timed_bits`]),
+    /// so that ranking tests a bit where it read columns for every document.
+    pub fn in_segment(&self, columns: &SegmentColumns, max_doc: u32) -> SegmentEffects {
+        let bits = |predicate: &Compiled, text: &str| {
+            columns.timed_bits(text, self.now, || {
+                predicate.segment_bits(columns, max_doc, self.now)
+            })
+        };
+        SegmentEffects {
+            boosts: self
+                .boosts
+                .iter()
+                .map(|(p, f, _, text)| (bits(p, text), *f))
+                .collect(),
+            buries: self
+                .buries
+                .iter()
+                .map(|(p, _, text)| bits(p, text))
+                .collect(),
+        }
     }
 
     /// What the rules did to one document, for `explain`.
@@ -398,14 +455,14 @@ impl<'a> ActiveRules<'a> {
         labels.extend(
             self.boosts
                 .iter()
-                .filter(|(p, _, _)| p.matches(columns, doc, self.now))
-                .map(|(_, _, label)| label.clone()),
+                .filter(|(p, _, _, _)| p.matches(columns, doc, self.now))
+                .map(|(_, _, label, _)| label.clone()),
         );
         labels.extend(
             self.buries
                 .iter()
-                .filter(|(p, _)| p.matches(columns, doc, self.now))
-                .map(|(_, label)| label.clone()),
+                .filter(|(p, _, _)| p.matches(columns, doc, self.now))
+                .map(|(_, label, _)| label.clone()),
         );
         labels
     }

@@ -15,7 +15,7 @@
 //! whose values are numbers (`display_diagonal >= 24`).
 
 use crate::catalog::parse_date;
-use crate::columns::{ColumnKind, SegmentColumns, ValueId, Vocabulary};
+use crate::columns::{ColumnKind, SegmentColumns, TimeWindow, TimedBits, ValueId, Vocabulary};
 use crate::filter::{Test, category_nodes};
 use crate::schema::{FieldKind, FieldRef, StoreSchema};
 
@@ -354,7 +354,39 @@ impl Compiled {
                     .get(doc as usize)
                     .copied()
                     .unwrap_or(f64::NAN);
-                v >= (now - seconds) as f64
+                v >= now.saturating_sub(*seconds) as f64
+            }
+        }
+    }
+
+    /// The documents `0..max_doc` of a segment satisfying the predicate at time `now`,
+    /// with the times at which exactly they do (a "within" moves with the clock).
+    pub fn segment_bits(&self, columns: &SegmentColumns, max_doc: u32, now: i64) -> TimedBits {
+        let mut bits = vec![0u64; (max_doc as usize).div_ceil(64)];
+        for doc in 0..max_doc {
+            if self.matches(columns, doc, now)
+                && let Some(word) = bits.get_mut(doc as usize / 64)
+            {
+                *word |= 1 << (doc % 64);
+            }
+        }
+        let mut windows = Vec::new();
+        self.windows(columns, now, &mut windows);
+        TimedBits { bits, windows }
+    }
+
+    /// The windows of time around `now` in which each "within" keeps its documents.
+    fn windows(&self, columns: &SegmentColumns, now: i64, out: &mut Vec<TimeWindow>) {
+        match self {
+            Compiled::And(parts) | Compiled::Or(parts) => {
+                for part in parts {
+                    part.windows(columns, now, out);
+                }
+            }
+            Compiled::Not(inner) => inner.windows(columns, now, out),
+            Compiled::Test(_) => {}
+            Compiled::Recent { index, seconds } => {
+                out.push(TimeWindow::around(columns.numeric(*index), *seconds, now));
             }
         }
     }
