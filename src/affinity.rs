@@ -17,7 +17,9 @@ use std::collections::HashMap;
 
 use tantivy::DocAddress;
 
-use crate::columns::{ColumnKind, MultiColumn, NO_PARENT, SegmentColumns, ValueId, Vocabulary};
+use crate::columns::{
+    ColumnKind, MultiColumn, NO_PARENT, RowCodes, SegmentColumns, ValueId, Vocabulary,
+};
 use crate::events::EventKind;
 use crate::index::Snapshot;
 use crate::profiles::{FeatureWeight, Profile};
@@ -476,8 +478,17 @@ impl Personalization {
         out.resize(docs.len(), 1.0);
         let engaged: Option<Vec<bool>> = match &self.engaged_types {
             Some((column, engaged)) if self.groups.iter().any(|g| g.scoped) => {
-                let types = ValueReader::of(columns.keyword(*column));
-                Some(docs.iter().map(|&d| types.any(d, engaged)).collect())
+                Some(match coded(columns, *column, docs.len()) {
+                    Some(codes) => {
+                        let of_row = codes.per_row(|row| any_flagged(row, engaged));
+                        let at = |doc: u32| of_row.get(codes.code(doc)).copied();
+                        docs.iter().map(|&d| at(d).unwrap_or(false)).collect()
+                    }
+                    None => {
+                        let types = ValueReader::of(columns.keyword(*column));
+                        docs.iter().map(|&d| types.any(d, engaged)).collect()
+                    }
+                })
             }
             _ => None,
         };
@@ -485,10 +496,19 @@ impl Personalization {
             let scope = engaged.as_deref().filter(|_| group.scoped);
             let weights = group.weights.as_slice();
             match &group.source {
-                Source::Column { column, .. } => {
-                    let values = ValueReader::of(columns.keyword(*column));
-                    multiply_misses(docs, out, scope, |doc| values.best(doc, weights));
-                }
+                // Few distinct rows for the documents: each row's best weight once.
+                Source::Column { column, .. } => match coded(columns, *column, docs.len()) {
+                    Some(codes) => {
+                        let of_row = codes.per_row(|row| best_weight(row, weights));
+                        multiply_misses(docs, out, scope, |doc| {
+                            of_row.get(codes.code(doc)).copied().unwrap_or(0.0)
+                        });
+                    }
+                    None => {
+                        let values = ValueReader::of(columns.keyword(*column));
+                        multiply_misses(docs, out, scope, |doc| values.best(doc, weights));
+                    }
+                },
                 Source::PriceBand { numeric, edges } => {
                     let prices = columns.numeric(*numeric);
                     multiply_misses(docs, out, scope, |doc| {
@@ -720,19 +740,41 @@ impl<'a> ValueReader<'a> {
     /// preference, as [`best_in_group`] finds it.
     #[inline]
     fn best(&self, doc: u32, weights: &[f32]) -> f32 {
-        self.values(doc).iter().fold(0.0f32, |best, &v| {
-            let w = weights.get(v as usize).copied().unwrap_or(0.0);
-            if w > best { w } else { best }
-        })
+        best_weight(self.values(doc), weights)
     }
 
     /// Whether one of the document's values is flagged in `flags`.
     #[inline]
     fn any(&self, doc: u32, flags: &[bool]) -> bool {
-        self.values(doc)
-            .iter()
-            .any(|&v| flags.get(v as usize).copied().unwrap_or(false))
+        any_flagged(self.values(doc), flags)
     }
+}
+
+/// Column `column`'s row codes in a segment, when its distinct rows are no more than
+/// the `docs` documents to read (working out a value per row then costs less than
+/// reading every document's values).
+fn coded(columns: &SegmentColumns, column: usize, docs: usize) -> Option<&RowCodes> {
+    columns
+        .keyword(column)
+        .and_then(MultiColumn::coded)
+        .filter(|codes| codes.rows() <= docs)
+}
+
+/// The largest weight among `values` (0 for none).
+#[inline]
+fn best_weight(values: &[ValueId], weights: &[f32]) -> f32 {
+    values.iter().fold(0.0f32, |best, &v| {
+        let w = weights.get(v as usize).copied().unwrap_or(0.0);
+        if w > best { w } else { best }
+    })
+}
+
+/// Whether one of `values` is flagged in `flags`.
+#[inline]
+fn any_flagged(values: &[ValueId], flags: &[bool]) -> bool {
+    values
+        .iter()
+        .any(|&v| flags.get(v as usize).copied().unwrap_or(false))
 }
 
 /// The strongest preference among a document's values in a group, and that value.

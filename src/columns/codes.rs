@@ -91,6 +91,22 @@ impl RowCodes {
         }
     }
 
+    /// The code of document `doc`'s row (past the documents: an empty row's code or
+    /// any, as [`RowCodes::row`] of a code past the rows is empty).
+    #[inline]
+    pub fn code(&self, doc: u32) -> usize {
+        match &self.codes {
+            Codes::Bytes(codes) => codes.get(doc as usize).map_or(usize::MAX, |&c| c.into()),
+            Codes::Shorts(codes) => codes.get(doc as usize).map_or(usize::MAX, |&c| c.into()),
+        }
+    }
+
+    /// `of(row)` for the row of every code, indexed by code: a per-document function
+    /// of the values worked out once per distinct row.
+    pub fn per_row<T>(&self, mut of: impl FnMut(&[ValueId]) -> T) -> Vec<T> {
+        (0..self.rows()).map(|code| of(self.row(code))).collect()
+    }
+
     /// Adds one to `counts[v]` for every document of `docs` and every value `v` of its
     /// row (what reading each document's values adds), with one narrow read a
     /// document.
