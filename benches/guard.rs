@@ -9,6 +9,12 @@
 //!
 //! `CLERK_GUARD_SLOWDOWN_US=N` adds N microseconds of busy work to every full-pipeline
 //! query, to check that the guard does fail on a slowdown.
+//!
+//! For profiling: `CLERK_GUARD_SIZE=N` (demo catalog size), `CLERK_GUARD_ROUNDS=N`,
+//! `CLERK_GUARD_ONLY=i` (one query of the mix), `CLERK_GUARD_STAGE=2..4` (an earlier
+//! stage), `CLERK_GUARD_FACETS=brand,price` (only these facets),
+//! `CLERK_GUARD_COUNTING=document|word` (how facets count), `CLERK_GUARD_VERBOSE=1`
+//! (per-query medians).
 
 mod support;
 
