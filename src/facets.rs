@@ -189,7 +189,10 @@ impl FacetCounts {
                 let Some(col) = columns.keyword(*c) else {
                     return;
                 };
-                let per_doc = match (col.coded(), col.single()) {
+                // Codes pay when their rows are no more than the documents (each row's
+                // count is spread over its values once).
+                let coded = col.coded().filter(|c| c.rows() <= counted.len);
+                let per_doc = match (coded, col.single()) {
                     (Some(_), _) => DOC_CODED,
                     (None, Some(_)) => DOC_SINGLE,
                     (None, None) => DOC_ROWS,
@@ -201,7 +204,7 @@ impl FacetCounts {
                     return count_values_by_words(counts, &bits, counted.bits());
                 }
                 let docs = counted.docs();
-                if let Some(coded) = col.coded() {
+                if let Some(coded) = coded {
                     return coded.count(docs, counts);
                 }
                 match col.single() {
