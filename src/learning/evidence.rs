@@ -4,7 +4,10 @@
 use std::collections::{HashMap, HashSet};
 
 use super::signals::Signals;
-use super::verdict::{PAGE, PositionShape, position_counts, verdicts};
+use super::verdict::{
+    Engaged, Engagement, PAGE, PageLooks, PositionShape, position_counts, positions, seen_at,
+    verdicts,
+};
 use super::{FULL_LIFT, MIN_SHOPPERS, PRIOR_CLICKS};
 use crate::error::Result;
 use crate::events::{Event, EventKind};
@@ -30,8 +33,8 @@ const SKIP_SHARE: f32 = 0.5;
 struct QueryEvidence {
     /// Distinct shoppers who ran it (hashed).
     searchers: HashSet<u64>,
-    /// Per product, per shopper: their strongest engagement.
-    engaged: HashMap<String, HashMap<u64, f32>>,
+    /// Per product, per shopper: their strongest engagement and where they saw it.
+    engaged: Engaged,
 }
 
 /// What is known of a shopper's current session.
@@ -219,8 +222,14 @@ impl Evidence {
                     .entry(product.to_string())
                     .or_default()
                     .entry(shopper)
-                    .or_insert(0.0);
-                *best = best.max(weight);
+                    .or_insert(Engagement {
+                        weight,
+                        shown_at: None,
+                    });
+                best.weight = best.weight.max(weight);
+                if let Some(p) = event.position.filter(|p| *p >= 1) {
+                    best.shown_at = Some(best.shown_at.map_or(p, |q| q.min(p)));
+                }
             }
         }
     }
@@ -284,18 +293,34 @@ impl Evidence {
                 *t += v;
             }
         }
-        for (query, own) in learnable.into_iter().zip(&counts) {
-            let shape = PositionShape::without(&total, own);
+        // Each query is measured against the others: where their shoppers look, and
+        // how often they take what satisfies them.
+        let looks: Vec<(PositionShape, PageLooks)> = learnable
+            .iter()
+            .zip(&counts)
+            .map(|(query, own)| {
+                let shape = PositionShape::without(&total, own);
+                let evidence = &self.queries[*query];
+                let looks = PageLooks::of(
+                    &evidence.searchers,
+                    &evidence.engaged,
+                    &self.rankings[*query],
+                    &shape,
+                );
+                (shape, looks)
+            })
+            .collect();
+        let store = looks.iter().fold((0.0f32, 0.0f32), |(c, e), (_, l)| {
+            let (lc, le) = l.chosen();
+            (c + lc, e + le)
+        });
+        for (query, (shape, looks)) in learnable.into_iter().zip(&looks) {
             let evidence = &self.queries[query];
             let ranking = &self.rankings[query];
-            let learned = query_signals(evidence, ranking, &shape);
-            let verdicts = verdicts(
-                &evidence.searchers,
-                &evidence.engaged,
-                ranking,
-                &learned,
-                &shape,
-            );
+            let learned = query_signals(evidence, ranking, shape);
+            let own = looks.chosen();
+            let others = ((store.0 - own.0).max(0.0), (store.1 - own.1).max(0.0));
+            let verdicts = verdicts(looks, &evidence.engaged, ranking, &learned, others);
             if let Some(head) = head_word(query) {
                 for (product, s) in learned.iter().filter(|(_, s)| **s > 0.0) {
                     let related = signals.heads.entry(head.to_string()).or_default();
@@ -335,9 +360,9 @@ impl Evidence {
 }
 
 /// Whether a query has enough evidence to learn from: several distinct shoppers ran it
-/// and some engaged.
+/// (if none of them took anything, that too says something of its first page).
 fn learnable(evidence: &QueryEvidence) -> bool {
-    evidence.searchers.len() >= MIN_SHOPPERS && !evidence.engaged.is_empty()
+    evidence.searchers.len() >= MIN_SHOPPERS
 }
 
 /// Per product: the learned signal in [-1, 1] for one query.
@@ -348,21 +373,28 @@ fn query_signals(
 ) -> HashMap<String, f32> {
     // Expected engagement at a position: the query's total × the share the store's
     // shoppers give that position.
-    let total: f32 = evidence.engaged.values().flat_map(|by| by.values()).sum();
-    let position = |id: &str| {
-        ranking
-            .iter()
-            .position(|r| r == id)
-            .map(|p| p + 1)
-            .unwrap_or(RANK_DEPTH + 1)
-    };
+    let total: f32 = evidence
+        .engaged
+        .values()
+        .flat_map(|by| by.values())
+        .map(|e| e.weight)
+        .sum();
+    let unlearned = positions(ranking);
     let mut out = HashMap::new();
     for (product, by) in &evidence.engaged {
         if by.len() < MIN_SHOPPERS {
             continue;
         }
-        let clicks: f32 = by.values().sum();
-        let expected = total * shape.share(position(product));
+        let clicks: f32 = by.values().map(|e| e.weight).sum();
+        // What the positions its shoppers saw it at earn: a product the learned
+        // ranking already lifts is measured against where it is shown now.
+        let place = unlearned.get(product.as_str()).copied();
+        let share = by
+            .values()
+            .map(|e| shape.share(seen_at(e, place).unwrap_or(RANK_DEPTH + 1)))
+            .sum::<f32>()
+            / by.len() as f32;
+        let expected = total * share;
         let coec = (clicks + PRIOR_CLICKS) / (expected + PRIOR_CLICKS);
         let signal = (coec.ln() / FULL_LIFT.ln()).clamp(0.0, 1.0);
         if signal > 0.01 {
@@ -469,6 +501,37 @@ mod tests {
             signals.queries
         );
         assert!(signals.queries["pc case"].get("p1").copied().unwrap_or(0.0) < 0.05);
+    }
+
+    #[test]
+    fn a_product_is_measured_where_its_shoppers_saw_it() {
+        let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
+        let ranked: Vec<&str> = ranking.iter().map(String::as_str).collect();
+        // Background traffic teaches the store's position curve: the top is clicked most.
+        let mut background = Vec::new();
+        for (k, product) in ranked.iter().take(5).enumerate() {
+            background.extend(sessions(20 >> k, "pc case", product, 1_000 * k as i64));
+        }
+        let signal_of_p12 = |shown_at: u32| {
+            let mut events = background.clone();
+            for mut e in sessions(8, "pc case", "p12", 50_000) {
+                if e.kind == EventKind::Click {
+                    e.position = Some(shown_at);
+                }
+                events.push(e);
+            }
+            learn(&events, &ranked).queries["pc case"]
+                .get("p12")
+                .copied()
+                .unwrap_or(0.0)
+        };
+        // Eight shoppers who reached position 12 to click it say much; the same clicks
+        // at the top of a page that learning or taste had already lifted it to say
+        // little more than the position itself.
+        let deep = signal_of_p12(12);
+        let lifted = signal_of_p12(1);
+        assert!(deep > 0.5, "{deep}");
+        assert!(lifted < deep / 2.0, "{lifted} vs {deep}");
     }
 
     #[test]

@@ -23,14 +23,19 @@
 //! * **position bias**: a product shown first is clicked more whatever its relevance,
 //!   so engagement is compared with what its position alone would earn — clicks over
 //!   expected clicks (COEC): expected = the query's engagement × the share of
-//!   engagement the store's other queries get at the product's position in the
-//!   unlearned ranking (`verdict::PositionShape`, a `k^-0.8` prior until data says
-//!   otherwise);
+//!   engagement the store's other queries get at the position where its shoppers saw
+//!   it (the `position` their clicks report — a product learning or taste already
+//!   lifted is measured where it is shown now — else its place in the unlearned
+//!   ranking; `verdict::PositionShape`, a `k^-0.8` prior until data says otherwise);
 //! * **shrinkage**: [`PRIOR_CLICKS`] pseudo-clicks at exactly the expected rate pull
 //!   thin evidence toward no effect; the signal is `ln(COEC) / ln(FULL_LIFT)` in [0, 1];
 //! * **verdicts** (`verdict`): preferred when the signal is strong and several
-//!   shoppers engaged; passed over when several shoppers skipped the product above
-//!   what they chose and its engagement is improbably low at the chosen products' rate.
+//!   shoppers engaged; passed over when several shoppers looked at it — skipped it for
+//!   something below on the page they saw, or left without engaging after looking as
+//!   deep as the position shape says — and so few took it that chance explains it less
+//!   than 1 % of the time at the rate shoppers take what satisfies them (the query's
+//!   chosen products, shrunk toward the store's: a page nobody took anything from is
+//!   passed over at the store's rate).
 //!
 //! Beyond the exact query, the query's product-type word (its head) learns which
 //! categories satisfy it, and related queries sharing that word benefit (a query with

@@ -2,19 +2,25 @@
 //! a product for one query (the `learned` ranking criterion).
 //!
 //! Input: per query, the distinct shoppers who ran it, each product's engaged shoppers
-//! and the query's unlearned ranking (what shoppers saw). Output: [`PositionShape`],
-//! the share of all engagement that lands at each position of the first page, learned
-//! from the other queries' clicks (so random clicks give a flat shape and a real,
-//! attention-fading crowd a steep one), and [`verdicts`], per product: preferred (+1) or passed
-//! over (-1). Products without strong evidence get no verdict (neutral).
+//! with the position their clicks report, and the query's unlearned ranking. Output:
+//! [`PositionShape`], the share of all engagement that lands at each position of the
+//! first page, learned from the other queries' clicks (so random clicks give a flat
+//! shape and a real, attention-fading crowd a steep one); [`PageLooks`], who looked at
+//! each product of the query's first page; and [`verdicts`], per product: preferred
+//! (+1) or passed over (-1). Products without strong evidence get no verdict (neutral).
 //!
 //! * **passed over**: shoppers who engaged with a product ranked below it looked at it
-//!   and skipped it ("skip above"); shoppers who engaged with nothing looked at the top
-//!   of the page, each position as likely as the position shape says. Its engagement
-//!   over those examinations is compared with the rate of the query's chosen products
-//!   (those several distinct shoppers engaged with):
-//!   passed over when at least [`MIN_SHOPPERS`] distinct shoppers skipped it and so few
-//!   engagements would happen by chance less than [`PASSED_OVER_CHANCE`] of the time.
+//!   and skipped it ("skip above") — read only from engagements at the position the
+//!   unlearned ranking gives (a shopper whose page was reordered, by learning or by
+//!   taste, saw other products above); shoppers who engaged with nothing looked at the
+//!   top of the page, each position as likely as the position shape says. Its
+//!   engagement over those examinations is compared with the rate at which shoppers
+//!   take the query's chosen products (those several distinct shoppers engaged with),
+//!   shrunk toward the store's rate over all other queries ([`STORE_RATE_WEIGHT`]
+//!   examinations of it): passed over when at least [`MIN_SHOPPERS`] shoppers looked
+//!   at it without taking it and so few engagements would happen by chance less than
+//!   [`PASSED_OVER_CHANCE`] of the time. A page every shopper left is judged at the
+//!   store's rate alone.
 //! * **preferred**: at least [`MIN_SHOPPERS`] distinct shoppers engaged and its
 //!   position-corrected signal (clicks over expected clicks, see `super::evidence`) is
 //!   at least [`PREFERRED_SIGNAL`].
@@ -31,8 +37,45 @@ const PRIOR_DECAY: f32 = 0.8;
 const PRIOR_WEIGHT: f32 = 20.0;
 /// A product whose engagement is this unlikely at the query's rate is passed over.
 pub const PASSED_OVER_CHANCE: f64 = 0.01;
+/// Examinations at the store's chosen-product rate added to a query's own.
+pub const STORE_RATE_WEIGHT: f32 = 10.0;
 /// Position-corrected signal (in [0, 1]) from which a product is preferred.
 pub const PREFERRED_SIGNAL: f32 = 0.5;
+
+/// One shopper's engagement with a product for one query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Engagement {
+    /// Their strongest engagement (click 1, cart 2, purchase 3).
+    pub weight: f32,
+    /// The highest 1-based position at which their clicks say they saw the product
+    /// (what the page showed them, learned or personalized; `None` when no click
+    /// reported one).
+    pub shown_at: Option<u32>,
+}
+
+/// Per product, per shopper (hashed): their engagement.
+pub type Engaged = HashMap<String, HashMap<u64, Engagement>>;
+
+/// Where a shopper saw a product: the position their click reported, else its place
+/// in the unlearned ranking (`unlearned`, 1-based).
+pub fn seen_at(engagement: &Engagement, unlearned: Option<usize>) -> Option<usize> {
+    engagement.shown_at.map(|p| p as usize).or(unlearned)
+}
+
+/// Whether a shopper's engagement happened where the unlearned ranking places the
+/// product: only then do the unlearned products above it say what they looked at.
+fn as_unlearned(engagement: &Engagement, unlearned: usize) -> bool {
+    engagement.shown_at.is_none_or(|p| p as usize == unlearned)
+}
+
+/// 1-based positions of the unlearned ranking's products.
+pub fn positions(ranking: &[String]) -> HashMap<&str, usize> {
+    ranking
+        .iter()
+        .enumerate()
+        .map(|(k, p)| (p.as_str(), k + 1))
+        .collect()
+}
 
 /// Share of a query's engagement that lands at each 1-based position of the first page.
 #[derive(Debug, Clone)]
@@ -99,14 +142,18 @@ impl PositionShape {
     }
 }
 
-/// Per position of `ranking`'s first page, how many distinct shoppers engaged there.
-pub fn position_counts(
-    engaged: &HashMap<String, HashMap<u64, f32>>,
-    ranking: &[String],
-) -> [f32; PAGE] {
+/// Per position of the first page, how many distinct shoppers engaged there: where
+/// their clicks say they saw the product, else where `ranking` (unlearned) places it.
+pub fn position_counts(engaged: &Engaged, ranking: &[String]) -> [f32; PAGE] {
+    let unlearned = positions(ranking);
     let mut counts = [0.0f32; PAGE];
-    for (k, product) in ranking.iter().take(PAGE).enumerate() {
-        counts[k] = engaged.get(product).map(|by| by.len()).unwrap_or(0) as f32;
+    for (product, by) in engaged {
+        let place = unlearned.get(product.as_str()).copied();
+        for e in by.values() {
+            if let Some(k) = seen_at(e, place).filter(|k| (1..=PAGE).contains(k)) {
+                counts[k - 1] += 1.0;
+            }
+        }
     }
     counts
 }
@@ -127,14 +174,102 @@ fn binomial_at_most(successes: usize, trials: f64, rate: f64) -> f64 {
     cdf.min(1.0)
 }
 
+/// What shoppers did with one product of a query's first page.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Look {
+    /// Distinct shoppers who engaged with it.
+    chose: usize,
+    /// Distinct shoppers who engaged with something below it and not with it.
+    skipped: usize,
+    /// Shoppers who engaged with nothing, weighed by how likely they looked this deep.
+    idle: f32,
+}
+
+impl Look {
+    /// Shoppers who looked at it (some only probably).
+    fn examined(&self) -> f32 {
+        (self.chose + self.skipped) as f32 + self.idle
+    }
+}
+
+/// How one query's shoppers looked at its first page: per position of the unlearned
+/// ranking, who engaged, who skipped, who probably looked and left.
+#[derive(Debug, Clone)]
+pub struct PageLooks {
+    looks: Vec<Look>,
+}
+
+impl PageLooks {
+    /// The looks of `ranking`'s first page (unlearned), given the query's distinct
+    /// `searchers`, their engagement, and where the store's shoppers look.
+    pub fn of(
+        searchers: &HashSet<u64>,
+        engaged: &Engaged,
+        ranking: &[String],
+        shape: &PositionShape,
+    ) -> PageLooks {
+        let position = positions(ranking);
+        // Each engaging shopper's deepest engagement where the unlearned ranking
+        // placed it: everything above was looked at. A shopper who engaged only where
+        // the page they saw differed (learned, personalized, or deeper than the
+        // ranking kept) looked at something else above it, so they skip nothing, nor
+        // are idle.
+        let mut deepest: HashMap<u64, usize> = HashMap::new();
+        for (product, by) in engaged {
+            let place = position.get(product.as_str()).copied();
+            for (shopper, e) in by {
+                let d = deepest.entry(*shopper).or_insert(0);
+                if let Some(k) = place.filter(|k| as_unlearned(e, *k)) {
+                    *d = (*d).max(k);
+                }
+            }
+        }
+        let idle = searchers
+            .iter()
+            .filter(|s| !deepest.contains_key(*s))
+            .count() as f32;
+        let looks = ranking
+            .iter()
+            .take(PAGE)
+            .enumerate()
+            .map(|(k, product)| {
+                let by = engaged.get(product);
+                Look {
+                    chose: by.map(|b| b.len()).unwrap_or(0),
+                    skipped: deepest
+                        .iter()
+                        .filter(|(s, d)| **d > k + 1 && by.is_none_or(|b| !b.contains_key(*s)))
+                        .count(),
+                    idle: idle * shape.examination(k + 1),
+                }
+            })
+            .collect();
+        PageLooks { looks }
+    }
+
+    /// How often shoppers who looked at them took the products this query's crowd
+    /// chose (each by several distinct shoppers): (engagements, examinations).
+    pub fn chosen(&self) -> (f32, f32) {
+        self.looks
+            .iter()
+            .filter(|l| l.chose >= MIN_SHOPPERS)
+            .fold((0.0, 0.0), |(c, e), l| {
+                (c + l.chose as f32, e + l.examined())
+            })
+    }
+}
+
 /// The crowd's verdict per product of one query: +1 preferred, -1 passed over.
-/// `signals` are the products' position-corrected signals.
+/// `signals` are the products' position-corrected signals; `store` is what the store's
+/// other queries say of chosen products, (engagements, examinations) — the rate a
+/// query's own chosen products are shrunk toward, and the only one a query whose
+/// shoppers chose nothing has.
 pub fn verdicts(
-    searchers: &HashSet<u64>,
-    engaged: &HashMap<String, HashMap<u64, f32>>,
+    looks: &PageLooks,
+    engaged: &Engaged,
     ranking: &[String],
     signals: &HashMap<String, f32>,
-    shape: &PositionShape,
+    store: (f32, f32),
 ) -> HashMap<String, i8> {
     let mut out: HashMap<String, i8> = signals
         .iter()
@@ -143,55 +278,13 @@ pub fn verdicts(
         })
         .map(|(p, _)| (p.clone(), 1))
         .collect();
-    let position: HashMap<&str, usize> = ranking
-        .iter()
-        .enumerate()
-        .map(|(k, p)| (p.as_str(), k + 1))
-        .collect();
-    // Each engaging shopper's deepest engagement: everything above it was looked at.
-    let mut deepest: HashMap<u64, usize> = HashMap::new();
-    for (product, by) in engaged {
-        let Some(&k) = position.get(product.as_str()) else {
-            continue;
-        };
-        for shopper in by.keys() {
-            let d = deepest.entry(*shopper).or_insert(0);
-            *d = (*d).max(k);
-        }
-    }
-    let idle = searchers
-        .iter()
-        .filter(|s| !deepest.contains_key(*s))
-        .count() as f32;
-    // (engaged, skipped, examinations) per product of the first page.
-    let page: Vec<(usize, usize, f32)> = ranking
-        .iter()
-        .take(PAGE)
-        .enumerate()
-        .map(|(k, product)| {
-            let by = engaged.get(product);
-            let chose = by.map(|b| b.len()).unwrap_or(0);
-            let skipped = deepest
-                .iter()
-                .filter(|(s, d)| **d > k + 1 && by.is_none_or(|b| !b.contains_key(*s)))
-                .count();
-            let examined = (chose + skipped) as f32 + idle * shape.examination(k + 1);
-            (chose, skipped, examined)
-        })
-        .collect();
-    // The reference: how often shoppers who looked at them took the products the crowd
-    // chose (each by several distinct shoppers).
-    let (chosen, looked) = page
-        .iter()
-        .filter(|(chose, _, _)| *chose >= MIN_SHOPPERS)
-        .fold((0.0f32, 0.0f32), |(c, l), p| (c + p.0 as f32, l + p.2));
-    if looked <= 0.0 {
+    let Some(rate) = reference_rate(looks.chosen(), store) else {
         return out;
-    }
-    let rate = (chosen / looked) as f64;
-    for (product, (chose, skipped, examined)) in ranking.iter().zip(&page) {
-        if *skipped >= MIN_SHOPPERS
-            && binomial_at_most(*chose, *examined as f64, rate) < PASSED_OVER_CHANCE
+    };
+    for (product, look) in ranking.iter().zip(&looks.looks) {
+        let looked_away = look.skipped as f32 + look.idle;
+        if looked_away >= MIN_SHOPPERS as f32
+            && binomial_at_most(look.chose, look.examined() as f64, rate) < PASSED_OVER_CHANCE
         {
             out.insert(product.clone(), -1);
         }
@@ -199,19 +292,107 @@ pub fn verdicts(
     out
 }
 
+/// The rate at which shoppers take a product that satisfies the query: the query's own
+/// chosen products', with [`STORE_RATE_WEIGHT`] examinations at the store's rate.
+fn reference_rate(own: (f32, f32), store: (f32, f32)) -> Option<f64> {
+    let prior = (store.1 > 0.0).then(|| store.0 / store.1);
+    let (chosen, looked) = match prior {
+        Some(p) => (own.0 + STORE_RATE_WEIGHT * p, own.1 + STORE_RATE_WEIGHT),
+        None => own,
+    };
+    (looked > 0.0).then(|| (chosen / looked).clamp(0.0, 1.0) as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn engaged(clicks: &[(&str, &[u64])]) -> HashMap<String, HashMap<u64, f32>> {
+    fn engaged(clicks: &[(&str, &[u64])]) -> Engaged {
+        let click = Engagement {
+            weight: 1.0,
+            shown_at: None,
+        };
         clicks
             .iter()
-            .map(|(p, by)| (p.to_string(), by.iter().map(|s| (*s, 1.0)).collect()))
+            .map(|(p, by)| (p.to_string(), by.iter().map(|s| (*s, click)).collect()))
             .collect()
     }
 
     fn ranking(n: usize) -> Vec<String> {
         (1..=n).map(|k| format!("p{k}")).collect()
+    }
+
+    /// A store whose other queries taught nothing.
+    const NO_STORE: (f32, f32) = (0.0, 0.0);
+
+    /// The verdicts on `p1..=pN` ranked in that order.
+    fn judge(
+        searchers: &HashSet<u64>,
+        engaged: &Engaged,
+        n: usize,
+        signals: &HashMap<String, f32>,
+        shape: &PositionShape,
+        store: (f32, f32),
+    ) -> HashMap<String, i8> {
+        let ranking = ranking(n);
+        let looks = PageLooks::of(searchers, engaged, &ranking, shape);
+        verdicts(&looks, engaged, &ranking, signals, store)
+    }
+
+    #[test]
+    fn a_page_everyone_looked_at_and_left_is_passed_over_at_the_stores_rate() {
+        // Fifteen shoppers ran the query and took nothing; elsewhere in the store,
+        // shoppers take what satisfies them about half the times they look at it.
+        let searchers: HashSet<u64> = (0..15).collect();
+        let none = engaged(&[]);
+        let mut steep = [0.0f32; PAGE];
+        steep[..5].copy_from_slice(&[100.0, 60.0, 30.0, 10.0, 5.0]);
+        let shape = PositionShape::learn(std::iter::once(&steep));
+        let store = (500.0, 1_000.0);
+        let v = judge(&searchers, &none, 20, &HashMap::new(), &shape, store);
+        assert_eq!(v.get("p1"), Some(&-1), "{v:?}");
+        // Deep positions nobody reaches keep no verdict.
+        assert!(!v.contains_key("p10"), "{v:?}");
+        // Without the store's rate there is nothing to compare with.
+        assert!(judge(&searchers, &none, 20, &HashMap::new(), &shape, NO_STORE).is_empty());
+        // Two shoppers are too few to pass anything over.
+        let two: HashSet<u64> = (0..2).collect();
+        assert!(judge(&two, &none, 20, &HashMap::new(), &shape, store).is_empty());
+    }
+
+    #[test]
+    fn skips_are_read_only_from_the_page_the_shopper_saw() {
+        // Every shopper who ran the query clicked; none left without.
+        let searchers: HashSet<u64> = (0..6).collect();
+        let shape = PositionShape::default();
+        let clicked_at = |shown_at: Option<u32>| -> Engaged {
+            let e = Engagement {
+                weight: 1.0,
+                shown_at,
+            };
+            [("p5".to_string(), (0..6).map(|s| (s, e)).collect())].into()
+        };
+        // Six shoppers chose p5 where the unlearned ranking has it: p1..p4 were skipped.
+        let v = judge(
+            &searchers,
+            &clicked_at(Some(5)),
+            20,
+            &HashMap::new(),
+            &shape,
+            NO_STORE,
+        );
+        assert_eq!(v.get("p2"), Some(&-1), "{v:?}");
+        // The same clicks on a page that showed p5 first (learned or personalized)
+        // say nothing of p1..p4.
+        let v = judge(
+            &searchers,
+            &clicked_at(Some(1)),
+            20,
+            &HashMap::new(),
+            &shape,
+            NO_STORE,
+        );
+        assert!(v.values().all(|&x| x != -1), "{v:?}");
     }
 
     #[test]
@@ -239,14 +420,14 @@ mod tests {
         // Shoppers 0..5 skip p1..p4 and choose p5 (four of them) or p6; the rest leave.
         let clicks = engaged(&[("p1", &[9]), ("p5", &[0, 1, 2, 3]), ("p6", &[4, 0])]);
         let shape = PositionShape::default();
-        let v = verdicts(&searchers, &clicks, &ranking(20), &HashMap::new(), &shape);
+        let v = judge(&searchers, &clicks, 20, &HashMap::new(), &shape, NO_STORE);
         for p in ["p2", "p3", "p4"] {
             assert_eq!(v.get(p), Some(&-1), "{p}: {v:?}");
         }
         assert!(!v.contains_key("p5") && !v.contains_key("p6"));
         // Two skipping shoppers are too few to pass anything over.
         let clicks = engaged(&[("p5", &[0, 1])]);
-        let v = verdicts(&searchers, &clicks, &ranking(20), &HashMap::new(), &shape);
+        let v = judge(&searchers, &clicks, 20, &HashMap::new(), &shape, NO_STORE);
         assert!(v.values().all(|&x| x != -1), "{v:?}");
     }
 
@@ -263,12 +444,14 @@ mod tests {
         }
         let clicks: Vec<(&str, &[u64])> = clicks.iter().map(|(p, b)| (p.as_str(), *b)).collect();
         let shape = PositionShape::learn(std::iter::once(&[3.0; PAGE]));
-        let v = verdicts(
+        let store = (60.0, 100.0);
+        let v = judge(
             &searchers,
             &engaged(&clicks),
-            &ranking(10),
+            10,
             &HashMap::new(),
             &shape,
+            store,
         );
         assert!(v.is_empty(), "{v:?}");
     }
@@ -279,13 +462,8 @@ mod tests {
         let clicks = engaged(&[("p8", &[0, 1, 2]), ("p9", &[3, 4])]);
         let signals: HashMap<String, f32> =
             [("p8".to_string(), 0.8), ("p9".to_string(), 0.9)].into();
-        let v = verdicts(
-            &searchers,
-            &clicks,
-            &ranking(20),
-            &signals,
-            &PositionShape::default(),
-        );
+        let shape = PositionShape::default();
+        let v = judge(&searchers, &clicks, 20, &signals, &shape, NO_STORE);
         assert_eq!(v.get("p8"), Some(&1));
         assert!(!v.contains_key("p9"));
     }
