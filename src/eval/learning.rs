@@ -46,6 +46,8 @@ const STOP_AFTER_CLICK: f64 = 0.5;
 const SEED: u64 = 31_337;
 /// Unlearned results a perfect re-sort may draw from for the ceiling.
 pub const CEILING_DEPTH: usize = 20;
+/// Seeds of the simulation; each runs with traffic on either half of the queries.
+pub const SEEDS: u64 = 3;
 
 /// Results of the learning suite.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +69,13 @@ pub struct LearningReport {
     /// Mean milliseconds per query with learned signals on and off.
     pub latency_on_ms: f64,
     pub latency_off_ms: f64,
+    /// Each trial's lift on the queries with traffic (seed by seed, even queries
+    /// with traffic then odd); the figures above are the trials' means.
+    #[serde(default)]
+    pub traffic_lifts: Vec<f64>,
+    /// Each seed's lift under random clicks.
+    #[serde(default)]
+    pub random_lifts: Vec<f64>,
 }
 
 /// An engine over `data` with a fresh shopper store in `scratch`.
@@ -185,6 +194,48 @@ fn simulate(
     Ok(recorded)
 }
 
+/// One trial: traffic on the queries `traffic` picks, the others without.
+struct Trial {
+    with: usize,
+    without: usize,
+    events: usize,
+    traffic_before: f64,
+    traffic_after: f64,
+    traffic_ceiling: f64,
+    without_before: f64,
+    without_after: f64,
+}
+
+fn trial(
+    crowd: &Engine,
+    set: &JudgedSet,
+    traffic: &dyn Fn(usize) -> bool,
+    rng: &mut ChaCha8Rng,
+) -> Result<Trial> {
+    let without = |i: usize| !traffic(i);
+    let count = |pick: &dyn Fn(usize) -> bool| (0..set.queries.len()).filter(|i| pick(*i)).count();
+    let traffic_before = mean_ndcg(crowd, set, traffic)?;
+    let traffic_ceiling = mean_ceiling(crowd, set, traffic)?;
+    let without_before = mean_ndcg(crowd, set, &without)?;
+    let events = simulate(crowd, set, traffic, false, rng)?;
+    crowd.learn()?;
+    Ok(Trial {
+        with: count(traffic),
+        without: count(&without),
+        events,
+        traffic_before,
+        traffic_after: mean_ndcg(crowd, set, traffic)?,
+        traffic_ceiling,
+        without_before,
+        without_after: mean_ndcg(crowd, set, &without)?,
+    })
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
 /// Runs the suite over the index in `data` (its shopper stores live in `scratch`).
 pub fn evaluate(
     data: &Path,
@@ -192,50 +243,50 @@ pub fn evaluate(
     scratch: &Path,
     set: &JudgedSet,
 ) -> Result<LearningReport> {
-    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-    let traffic = |i: usize| i.is_multiple_of(2);
-    let without = |i: usize| !i.is_multiple_of(2);
-    let every = |_: usize| true;
-
-    let crowd = engine(data, config_dir, &scratch.join("learning-cascade"))?;
-    let traffic_before = mean_ndcg(&crowd, set, &traffic)?;
-    let traffic_ceiling = mean_ceiling(&crowd, set, &traffic)?;
-    let without_before = mean_ndcg(&crowd, set, &without)?;
-    let events = simulate(&crowd, set, &traffic, false, &mut rng)?;
-    crowd.learn()?;
-    let traffic_after = mean_ndcg(&crowd, set, &traffic)?;
-    let without_after = mean_ndcg(&crowd, set, &without)?;
-    let (latency_on_ms, latency_off_ms) = latencies(&crowd, set)?;
-
-    let noise = engine(data, config_dir, &scratch.join("learning-random"))?;
-    let random_before = mean_ndcg(&noise, set, &every)?;
-    simulate(&noise, set, &every, true, &mut rng)?;
-    noise.learn()?;
-    let random_after = mean_ndcg(&noise, set, &every)?;
-
+    let mut trials = Vec::new();
+    let mut random = Vec::new();
+    let mut latency = (0.0, 0.0);
+    for seed in 0..SEEDS {
+        let mut rng = ChaCha8Rng::seed_from_u64(SEED + seed);
+        for half in [0, 1] {
+            let store = scratch.join(format!("learning-cascade-{seed}-{half}"));
+            let crowd = engine(data, config_dir, &store)?;
+            let traffic = move |i: usize| i % 2 == half;
+            trials.push(trial(&crowd, set, &traffic, &mut rng)?);
+            if seed == 0 && half == 0 {
+                latency = latencies(&crowd, set)?;
+            }
+        }
+        let every = |_: usize| true;
+        let noise = engine(
+            data,
+            config_dir,
+            &scratch.join(format!("learning-random-{seed}")),
+        )?;
+        let before = mean_ndcg(&noise, set, &every)?;
+        simulate(&noise, set, &every, true, &mut rng)?;
+        noise.learn()?;
+        random.push((before, mean_ndcg(&noise, set, &every)?));
+    }
+    let of = |f: fn(&Trial) -> f64| mean(trials.iter().map(f));
     Ok(LearningReport {
-        queries_with_traffic: set
-            .queries
+        queries_with_traffic: trials.first().map_or(0, |t| t.with),
+        queries_without: trials.first().map_or(0, |t| t.without),
+        events: trials.iter().map(|t| t.events).sum::<usize>() / trials.len().max(1),
+        traffic_before: of(|t| t.traffic_before),
+        traffic_after: of(|t| t.traffic_after),
+        traffic_ceiling: of(|t| t.traffic_ceiling),
+        without_before: of(|t| t.without_before),
+        without_after: of(|t| t.without_after),
+        random_before: mean(random.iter().map(|r| r.0)),
+        random_after: mean(random.iter().map(|r| r.1)),
+        latency_on_ms: latency.0,
+        latency_off_ms: latency.1,
+        traffic_lifts: trials
             .iter()
-            .enumerate()
-            .filter(|(i, _)| traffic(*i))
-            .count(),
-        queries_without: set
-            .queries
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| without(*i))
-            .count(),
-        events,
-        traffic_before,
-        traffic_after,
-        traffic_ceiling,
-        without_before,
-        without_after,
-        random_before,
-        random_after,
-        latency_on_ms,
-        latency_off_ms,
+            .map(|t| t.traffic_after - t.traffic_before)
+            .collect(),
+        random_lifts: random.iter().map(|r| r.1 - r.0).collect(),
     })
 }
 
@@ -266,16 +317,30 @@ fn median(values: &mut [f64]) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// The smallest and largest of `values` as "a…b" with signs.
+fn spread(values: &[f64]) -> String {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if values.is_empty() {
+        String::new()
+    } else {
+        format!("{lo:+.4}…{hi:+.4}")
+    }
+}
+
 /// The report as lines for a terminal.
 pub fn render(r: &LearningReport) -> String {
     format!(
-        "learning ({} sessions per query with traffic, {} events)\n  queries with traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4}); ceiling (perfect re-sort of the top {}) {:.4} ({:+.4})\n  queries without traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  random clicks on every query: NDCG@10 {:.4} → {:.4} ({:+.4})\n  latency per query: {:.3} ms learned, {:.3} ms unlearned\n",
+        "learning ({} sessions per query with traffic, {} events a trial; means of {} trials: {} seeds × traffic on either half of the queries)\n  queries with traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4}; trials {}); ceiling (perfect re-sort of the top {}) {:.4} ({:+.4})\n  queries without traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  random clicks on every query: NDCG@10 {:.4} → {:.4} ({:+.4}; seeds {})\n  latency per query: {:.3} ms learned, {:.3} ms unlearned\n",
         SESSIONS,
         r.events,
+        r.traffic_lifts.len(),
+        SEEDS,
         r.queries_with_traffic,
         r.traffic_before,
         r.traffic_after,
         r.traffic_after - r.traffic_before,
+        spread(&r.traffic_lifts),
         CEILING_DEPTH,
         r.traffic_ceiling,
         r.traffic_ceiling - r.traffic_before,
@@ -286,6 +351,7 @@ pub fn render(r: &LearningReport) -> String {
         r.random_before,
         r.random_after,
         r.random_after - r.random_before,
+        spread(&r.random_lifts),
         r.latency_on_ms,
         r.latency_off_ms,
     )
