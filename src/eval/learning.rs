@@ -48,6 +48,8 @@ const SEED: u64 = 31_337;
 pub const CEILING_DEPTH: usize = 20;
 /// Seeds of the simulation; each runs with traffic on either half of the queries.
 pub const SEEDS: u64 = 3;
+/// Waves of the live variant: [`SESSIONS`] split into this many, learning between.
+pub const LIVE_WAVES: usize = 5;
 
 /// Results of the learning suite.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -76,6 +78,13 @@ pub struct LearningReport {
     /// Each seed's lift under random clicks.
     #[serde(default)]
     pub random_lifts: Vec<f64>,
+    /// The queries with traffic after the same sessions arrived in [`LIVE_WAVES`]
+    /// waves, the engine learning between them (mean of the trials, and each trial's
+    /// lift).
+    #[serde(default)]
+    pub live_traffic_after: f64,
+    #[serde(default)]
+    pub live_traffic_lifts: Vec<f64>,
 }
 
 /// An engine over `data` with a fresh shopper store in `scratch`.
@@ -180,16 +189,36 @@ fn simulate(
     random: bool,
     rng: &mut ChaCha8Rng,
 ) -> Result<usize> {
+    simulate_in_waves(engine, set, pick, random, 1, rng)
+}
+
+/// As [`simulate`], the sessions of every query arriving in `waves` waves with the
+/// engine learning after each: later shoppers see what the earlier ones taught, as in
+/// a live store whose signals refresh within seconds.
+fn simulate_in_waves(
+    engine: &Engine,
+    set: &JudgedSet,
+    pick: &dyn Fn(usize) -> bool,
+    random: bool,
+    waves: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<usize> {
     let mut recorded = 0;
-    for (i, query) in set.queries.iter().enumerate().filter(|(i, _)| pick(*i)) {
-        let shown = ranked(engine, &query.text, true)?;
-        let mut batch = Vec::new();
-        for s in 0..SESSIONS {
-            let shopper = format!("sim-{}-{i}-{s}", if random { "random" } else { "cascade" });
-            batch.extend(session(&shopper, query, &shown, rng, random));
+    let waves = waves.clamp(1, SESSIONS);
+    for wave in 0..waves {
+        for (i, query) in set.queries.iter().enumerate().filter(|(i, _)| pick(*i)) {
+            let shown = ranked(engine, &query.text, true)?;
+            let mut batch = Vec::new();
+            for s in (wave * SESSIONS / waves)..((wave + 1) * SESSIONS / waves) {
+                let shopper = format!("sim-{}-{i}-{s}", if random { "random" } else { "cascade" });
+                batch.extend(session(&shopper, query, &shown, rng, random));
+            }
+            recorded += batch.len();
+            engine.record_events(&serde_json::to_vec(&batch).unwrap_or_default())?;
         }
-        recorded += batch.len();
-        engine.record_events(&serde_json::to_vec(&batch).unwrap_or_default())?;
+        if wave + 1 < waves {
+            engine.learn()?;
+        }
     }
     Ok(recorded)
 }
@@ -210,6 +239,7 @@ fn trial(
     crowd: &Engine,
     set: &JudgedSet,
     traffic: &dyn Fn(usize) -> bool,
+    waves: usize,
     rng: &mut ChaCha8Rng,
 ) -> Result<Trial> {
     let without = |i: usize| !traffic(i);
@@ -217,7 +247,7 @@ fn trial(
     let traffic_before = mean_ndcg(crowd, set, traffic)?;
     let traffic_ceiling = mean_ceiling(crowd, set, traffic)?;
     let without_before = mean_ndcg(crowd, set, &without)?;
-    let events = simulate(crowd, set, traffic, false, rng)?;
+    let events = simulate_in_waves(crowd, set, traffic, false, waves, rng)?;
     crowd.learn()?;
     Ok(Trial {
         with: count(traffic),
@@ -244,19 +274,23 @@ pub fn evaluate(
     set: &JudgedSet,
 ) -> Result<LearningReport> {
     let mut trials = Vec::new();
+    let mut live = Vec::new();
     let mut random = Vec::new();
     let mut latency = (0.0, 0.0);
     for seed in 0..SEEDS {
-        let mut rng = ChaCha8Rng::seed_from_u64(SEED + seed);
         for half in [0, 1] {
-            let store = scratch.join(format!("learning-cascade-{seed}-{half}"));
-            let crowd = engine(data, config_dir, &store)?;
             let traffic = move |i: usize| i % 2 == half;
-            trials.push(trial(&crowd, set, &traffic, &mut rng)?);
-            if seed == 0 && half == 0 {
-                latency = latencies(&crowd, set)?;
+            for (waves, out) in [(1, &mut trials), (LIVE_WAVES, &mut live)] {
+                let mut rng = ChaCha8Rng::seed_from_u64(SEED + seed * 2 + half as u64);
+                let store = scratch.join(format!("learning-cascade-{seed}-{half}-{waves}"));
+                let crowd = engine(data, config_dir, &store)?;
+                out.push(trial(&crowd, set, &traffic, waves, &mut rng)?);
+                if seed == 0 && half == 0 && waves == 1 {
+                    latency = latencies(&crowd, set)?;
+                }
             }
         }
+        let mut rng = ChaCha8Rng::seed_from_u64(SEED + 1_000 + seed);
         let every = |_: usize| true;
         let noise = engine(
             data,
@@ -287,6 +321,11 @@ pub fn evaluate(
             .map(|t| t.traffic_after - t.traffic_before)
             .collect(),
         random_lifts: random.iter().map(|r| r.1 - r.0).collect(),
+        live_traffic_after: mean(live.iter().map(|t| t.traffic_after)),
+        live_traffic_lifts: live
+            .iter()
+            .map(|t| t.traffic_after - t.traffic_before)
+            .collect(),
     })
 }
 
@@ -331,7 +370,7 @@ fn spread(values: &[f64]) -> String {
 /// The report as lines for a terminal.
 pub fn render(r: &LearningReport) -> String {
     format!(
-        "learning ({} sessions per query with traffic, {} events a trial; means of {} trials: {} seeds × traffic on either half of the queries)\n  queries with traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4}; trials {}); ceiling (perfect re-sort of the top {}) {:.4} ({:+.4})\n  queries without traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  random clicks on every query: NDCG@10 {:.4} → {:.4} ({:+.4}; seeds {})\n  latency per query: {:.3} ms learned, {:.3} ms unlearned\n",
+        "learning ({} sessions per query with traffic, {} events a trial; means of {} trials: {} seeds × traffic on either half of the queries)\n  queries with traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4}; trials {}); ceiling (perfect re-sort of the top {}) {:.4} ({:+.4})\n  live, the same sessions in {} waves with learning between: {:.4} → {:.4} ({:+.4}; trials {})\n  queries without traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  random clicks on every query: NDCG@10 {:.4} → {:.4} ({:+.4}; seeds {})\n  latency per query: {:.3} ms learned, {:.3} ms unlearned\n",
         SESSIONS,
         r.events,
         r.traffic_lifts.len(),
@@ -344,6 +383,11 @@ pub fn render(r: &LearningReport) -> String {
         CEILING_DEPTH,
         r.traffic_ceiling,
         r.traffic_ceiling - r.traffic_before,
+        LIVE_WAVES,
+        r.traffic_before,
+        r.live_traffic_after,
+        r.live_traffic_after - r.traffic_before,
+        spread(&r.live_traffic_lifts),
         r.queries_without,
         r.without_before,
         r.without_after,
