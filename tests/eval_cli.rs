@@ -111,3 +111,81 @@ fn compare_fails_on_a_drop_beyond_the_allowance() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// Four queries: on two, the first page starts with products the judgments call
+/// irrelevant (the short titles BM25 favours); on the other two, every result is good.
+fn learnable_set() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut catalog = String::new();
+    let mut qrels = String::new();
+    for (q, word) in [
+        ("q1", "lamp"),
+        ("q2", "desk"),
+        ("q3", "chair"),
+        ("q4", "sofa"),
+    ] {
+        let bad_top = matches!(word, "lamp" | "desk");
+        for i in 0..4 {
+            let id = format!("{word}-short-{i}");
+            catalog.push_str(&format!("{{\"id\":\"{id}\",\"title\":\"{word}\"}}\n"));
+            qrels.push_str(&format!("{q} 0 {id} {}\n", if bad_top { 0 } else { 2 }));
+        }
+        for i in 0..12 {
+            let id = format!("{word}-long-{i}");
+            catalog.push_str(&format!(
+                "{{\"id\":\"{id}\",\"title\":\"{word} in oak with brass fittings and a linen finish {i}\"}}\n"
+            ));
+            qrels.push_str(&format!("{q} 0 {id} 2\n"));
+        }
+    }
+    std::fs::write(dir.path().join("catalog.jsonl"), catalog).unwrap();
+    std::fs::write(
+        dir.path().join("queries.tsv"),
+        "q1\tlamp\nq2\tdesk\nq3\tchair\nq4\tsofa\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("qrels.tsv"), qrels).unwrap();
+    dir
+}
+
+#[test]
+fn the_learning_suite_measures_a_crowd_that_passes_bad_results_over() {
+    let dir = learnable_set();
+    let out = clerk()
+        .args(["eval", "--suites", "learning", "--json", "--set"])
+        .arg(dir.path())
+        .arg("--catalog")
+        .arg(dir.path().join("catalog.jsonl"))
+        .arg("--config-dir")
+        .arg(dir.path())
+        .arg("--schema")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("index-schema/demo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let l = &report["learning"];
+    let f = |k: &str| l[k].as_f64().unwrap();
+    let lifts = |k: &str| l[k].as_array().map(|a| a.len()).unwrap_or(0);
+    // Six trials (three seeds, traffic on either half), three random-click stores.
+    assert_eq!(
+        (lifts("traffic_lifts"), lifts("live_traffic_lifts")),
+        (6, 6),
+        "{l}"
+    );
+    assert_eq!(lifts("random_lifts"), 3, "{l}");
+    assert_eq!(f("queries_with_traffic"), 2.0, "{l}");
+    // Fifteen shoppers look at the short irrelevant products on top, take none, and
+    // take the good ones below: learning lifts the queries with traffic, at once and
+    // live, and every trial gains.
+    assert!(f("traffic_before") < 0.8, "{l}");
+    assert!(f("traffic_after") > f("traffic_before") + 0.1, "{l}");
+    assert!(f("live_traffic_after") > f("traffic_before") + 0.1, "{l}");
+    for lift in l["traffic_lifts"].as_array().unwrap() {
+        assert!(lift.as_f64().unwrap() > 0.0, "{l}");
+    }
+}
