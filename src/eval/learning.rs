@@ -85,6 +85,25 @@ pub struct LearningReport {
     pub live_traffic_after: f64,
     #[serde(default)]
     pub live_traffic_lifts: Vec<f64>,
+    /// Per judged query, over the trials in which it had traffic: where learning
+    /// gains, loses, and what headroom it leaves.
+    #[serde(default)]
+    pub per_query: Vec<QueryLearning>,
+}
+
+/// One judged query's NDCG@10 in the learning suite, means over the trials in which
+/// it had traffic.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueryLearning {
+    pub query: String,
+    pub trials: usize,
+    pub before: f64,
+    /// After one wave of sessions.
+    pub after: f64,
+    /// After the same sessions in [`LIVE_WAVES`] waves.
+    pub live_after: f64,
+    /// Its unlearned top [`CEILING_DEPTH`] re-sorted perfectly by grade.
+    pub ceiling: f64,
 }
 
 /// An engine over `data` with a fresh shopper store in `scratch`.
@@ -111,10 +130,10 @@ fn ranked(engine: &Engine, query: &str, learn: bool) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Mean NDCG@10 of the picked queries with their top [`CEILING_DEPTH`] results (as
-/// ranked now) re-sorted by grade.
-fn mean_ceiling(engine: &Engine, set: &JudgedSet, pick: &dyn Fn(usize) -> bool) -> Result<f64> {
-    let (mut sum, mut n) = (0.0, 0usize);
+/// Per picked query (its index in the set): NDCG@10 with its top [`CEILING_DEPTH`]
+/// results (as ranked now) re-sorted by grade.
+fn ceilings(engine: &Engine, set: &JudgedSet, pick: &dyn Fn(usize) -> bool) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
     for (_, query) in set.queries.iter().enumerate().filter(|(i, _)| pick(*i)) {
         let request = SearchRequest {
             per_page: CEILING_DEPTH,
@@ -127,20 +146,19 @@ fn mean_ceiling(engine: &Engine, set: &JudgedSet, pick: &dyn Fn(usize) -> bool) 
             .map(|h| h.id)
             .collect();
         top.sort_by_key(|id| std::cmp::Reverse(query.grade(id)));
-        sum += metrics::ndcg(&top, query, K);
-        n += 1;
+        out.push(metrics::ndcg(&top, query, K));
     }
-    Ok(if n == 0 { 0.0 } else { sum / n as f64 })
+    Ok(out)
 }
 
-fn mean_ndcg(engine: &Engine, set: &JudgedSet, pick: &dyn Fn(usize) -> bool) -> Result<f64> {
-    let (mut sum, mut n) = (0.0, 0usize);
-    for (i, query) in set.queries.iter().enumerate().filter(|(i, _)| pick(*i)) {
-        let _ = i;
-        sum += metrics::ndcg(&ranked(engine, &query.text, true)?, query, K);
-        n += 1;
-    }
-    Ok(if n == 0 { 0.0 } else { sum / n as f64 })
+/// Per picked query, in set order: NDCG@10 of its anonymous, learned ranking.
+fn ndcgs(engine: &Engine, set: &JudgedSet, pick: &dyn Fn(usize) -> bool) -> Result<Vec<f64>> {
+    set.queries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pick(*i))
+        .map(|(_, query)| Ok(metrics::ndcg(&ranked(engine, &query.text, true)?, query, K)))
+        .collect()
 }
 
 /// One simulated session's events for `query`, as shown `shown`.
@@ -223,16 +241,23 @@ fn simulate_in_waves(
     Ok(recorded)
 }
 
-/// One trial: traffic on the queries `traffic` picks, the others without.
+/// One trial: traffic on the queries `traffic` picks, the others without. Per-query
+/// figures are in set order of the queries with traffic (`traffic_queries`).
 struct Trial {
-    with: usize,
+    traffic_queries: Vec<usize>,
     without: usize,
     events: usize,
-    traffic_before: f64,
-    traffic_after: f64,
-    traffic_ceiling: f64,
+    traffic_before: Vec<f64>,
+    traffic_after: Vec<f64>,
+    traffic_ceiling: Vec<f64>,
     without_before: f64,
     without_after: f64,
+}
+
+impl Trial {
+    fn lift(&self) -> f64 {
+        mean(self.traffic_after.iter().copied()) - mean(self.traffic_before.iter().copied())
+    }
 }
 
 fn trial(
@@ -243,27 +268,52 @@ fn trial(
     rng: &mut ChaCha8Rng,
 ) -> Result<Trial> {
     let without = |i: usize| !traffic(i);
-    let count = |pick: &dyn Fn(usize) -> bool| (0..set.queries.len()).filter(|i| pick(*i)).count();
-    let traffic_before = mean_ndcg(crowd, set, traffic)?;
-    let traffic_ceiling = mean_ceiling(crowd, set, traffic)?;
-    let without_before = mean_ndcg(crowd, set, &without)?;
+    let traffic_before = ndcgs(crowd, set, traffic)?;
+    let traffic_ceiling = ceilings(crowd, set, traffic)?;
+    let without_before = mean(ndcgs(crowd, set, &without)?.into_iter());
     let events = simulate_in_waves(crowd, set, traffic, false, waves, rng)?;
     crowd.learn()?;
     Ok(Trial {
-        with: count(traffic),
-        without: count(&without),
+        traffic_queries: (0..set.queries.len()).filter(|i| traffic(*i)).collect(),
+        without: (0..set.queries.len()).filter(|i| without(*i)).count(),
         events,
         traffic_before,
-        traffic_after: mean_ndcg(crowd, set, traffic)?,
+        traffic_after: ndcgs(crowd, set, traffic)?,
         traffic_ceiling,
         without_before,
-        without_after: mean_ndcg(crowd, set, &without)?,
+        without_after: mean(ndcgs(crowd, set, &without)?.into_iter()),
     })
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
+/// Per query, its means over the trials in which it had traffic.
+fn per_query(set: &JudgedSet, trials: &[Trial], live: &[Trial]) -> Vec<QueryLearning> {
+    let of = |trials: &[Trial], i: usize, f: fn(&Trial) -> &Vec<f64>| -> Vec<f64> {
+        trials
+            .iter()
+            .filter_map(|t| {
+                let k = t.traffic_queries.iter().position(|q| *q == i)?;
+                f(t).get(k).copied()
+            })
+            .collect()
+    };
+    (0..set.queries.len())
+        .filter_map(|i| {
+            let after = of(trials, i, |t| &t.traffic_after);
+            (!after.is_empty()).then(|| QueryLearning {
+                query: set.queries[i].text.clone(),
+                trials: after.len(),
+                before: mean(of(trials, i, |t| &t.traffic_before).into_iter()),
+                after: mean(after.into_iter()),
+                live_after: mean(of(live, i, |t| &t.traffic_after).into_iter()),
+                ceiling: mean(of(trials, i, |t| &t.traffic_ceiling).into_iter()),
+            })
+        })
+        .collect()
 }
 
 /// Runs the suite over the index in `data` (its shopper stores live in `scratch`).
@@ -297,35 +347,30 @@ pub fn evaluate(
             config_dir,
             &scratch.join(format!("learning-random-{seed}")),
         )?;
-        let before = mean_ndcg(&noise, set, &every)?;
+        let before = mean(ndcgs(&noise, set, &every)?.into_iter());
         simulate(&noise, set, &every, true, &mut rng)?;
         noise.learn()?;
-        random.push((before, mean_ndcg(&noise, set, &every)?));
+        random.push((before, mean(ndcgs(&noise, set, &every)?.into_iter())));
     }
-    let of = |f: fn(&Trial) -> f64| mean(trials.iter().map(f));
+    let of = |f: fn(&Trial) -> &Vec<f64>| mean(trials.iter().map(|t| mean(f(t).iter().copied())));
     Ok(LearningReport {
-        queries_with_traffic: trials.first().map_or(0, |t| t.with),
+        per_query: per_query(set, &trials, &live),
+        queries_with_traffic: trials.first().map_or(0, |t| t.traffic_queries.len()),
         queries_without: trials.first().map_or(0, |t| t.without),
         events: trials.iter().map(|t| t.events).sum::<usize>() / trials.len().max(1),
-        traffic_before: of(|t| t.traffic_before),
-        traffic_after: of(|t| t.traffic_after),
-        traffic_ceiling: of(|t| t.traffic_ceiling),
-        without_before: of(|t| t.without_before),
-        without_after: of(|t| t.without_after),
+        traffic_before: of(|t| &t.traffic_before),
+        traffic_after: of(|t| &t.traffic_after),
+        traffic_ceiling: of(|t| &t.traffic_ceiling),
+        without_before: mean(trials.iter().map(|t| t.without_before)),
+        without_after: mean(trials.iter().map(|t| t.without_after)),
         random_before: mean(random.iter().map(|r| r.0)),
         random_after: mean(random.iter().map(|r| r.1)),
         latency_on_ms: latency.0,
         latency_off_ms: latency.1,
-        traffic_lifts: trials
-            .iter()
-            .map(|t| t.traffic_after - t.traffic_before)
-            .collect(),
+        traffic_lifts: trials.iter().map(Trial::lift).collect(),
         random_lifts: random.iter().map(|r| r.1 - r.0).collect(),
-        live_traffic_after: mean(live.iter().map(|t| t.traffic_after)),
-        live_traffic_lifts: live
-            .iter()
-            .map(|t| t.traffic_after - t.traffic_before)
-            .collect(),
+        live_traffic_after: mean(live.iter().map(|t| mean(t.traffic_after.iter().copied()))),
+        live_traffic_lifts: live.iter().map(Trial::lift).collect(),
     })
 }
 
