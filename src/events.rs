@@ -97,6 +97,12 @@ pub struct Event {
     pub ts: i64,
     /// Filled in by the server when the event is recorded.
     pub variant: Variant,
+    /// For a search: the first page the crowd's learned signals gave the query when it
+    /// was recorded, when that differs from the unlearned ranking (filled in by the
+    /// server, never by a client; absent for holdout shoppers, who are served
+    /// unlearned). Learning reads what shoppers skipped from the page they saw.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub served: Option<Vec<String>>,
 }
 
 #[cfg(test)]
@@ -117,6 +123,7 @@ impl Event {
             position: None,
             ts,
             variant: Variant::Anonymous,
+            served: None,
         }
     }
 }
@@ -313,6 +320,7 @@ fn parse_event(
             position,
             ts,
             variant: Variant::Personalized,
+            served: None,
         }),
         _ => Err(problems),
     }

@@ -265,6 +265,7 @@ mod tests {
             position: None,
             ts,
             variant: Variant::Personalized,
+            served: None,
         }
     }
 

@@ -146,6 +146,7 @@ mod tests {
             position: None,
             ts: 0,
             variant,
+            served: None,
         }
     }
 

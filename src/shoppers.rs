@@ -480,6 +480,7 @@ mod tests {
             position: None,
             ts,
             variant: Variant::Personalized,
+            served: None,
         }
     }
 

@@ -72,6 +72,7 @@ fn view(shopper: &str, product: &str, ts: i64) -> Event {
         position: None,
         ts,
         variant: Variant::Anonymous,
+        served: None,
     }
 }
 

@@ -10,17 +10,20 @@
 //!   fall below the rest of their type/words/typo tier, never below a worse-matching one;
 //! * thin evidence (two shoppers) changes nothing, criteria and order alike;
 //! * holdout shoppers and `learn=false` see the unlearned ranking;
-//! * `explain` shows the criterion's value per hit.
+//! * `explain` shows the criterion's value per hit;
+//! * a search event records the learned page its shopper was served (none for holdout
+//!   shoppers), and an engine restarted over the same events learns the same ranking.
 
 mod common;
 
 use std::sync::Arc;
 
 use clerk::engine::Engine;
+use clerk::events::EventKind;
 use clerk::index::DataDir;
 use clerk::schema::Criterion;
 use clerk::search::{SearchRequest, SearchResponse};
-use clerk::shoppers::{RedbStore, STORE_FILE, in_holdout};
+use clerk::shoppers::{RedbStore, STORE_FILE, ShopperStore, in_holdout};
 use serde_json::{Value, json};
 
 use common::{Fixture, fixture_from_lines};
@@ -59,18 +62,20 @@ fn catalog() -> Vec<Value> {
 }
 
 struct Shop {
-    _fixture: Fixture,
+    fixture: Fixture,
+    store: Arc<RedbStore>,
     engine: Arc<Engine>,
 }
 
 fn shop() -> Shop {
     let fixture = fixture_from_lines(&catalog());
-    let store = RedbStore::open(&fixture.dir.path().join(STORE_FILE)).unwrap();
+    let store = Arc::new(RedbStore::open(&fixture.dir.path().join(STORE_FILE)).unwrap());
     let engine = Engine::open(DataDir::new(fixture.data_dir()))
         .unwrap()
-        .with_shoppers(Arc::new(store));
+        .with_shoppers(store.clone());
     Shop {
-        _fixture: fixture,
+        fixture,
+        store,
         engine: Arc::new(engine),
     }
 }
@@ -223,4 +228,50 @@ fn thin_evidence_changes_nothing() {
         .unwrap();
     shop.engine.learn().unwrap();
     assert_eq!(ids(&shop.search(None, true)), ids(&before));
+}
+
+#[test]
+fn searches_record_the_learned_page_they_were_served() {
+    let shop = shop();
+    shop.sessions("described-buyer", 6, "described");
+    let learned = shop.search(None, true);
+    let unlearned = shop.search(None, false);
+    assert_ne!(ids(&learned), ids(&unlearned));
+
+    let visitor = shopper("visitor", false);
+    let control = shopper("control", true);
+    let events: Vec<Value> = [&visitor, &control]
+        .iter()
+        .map(|s| json!({"type": "search", "shopper": s, "query": QUERY}))
+        .collect();
+    shop.engine
+        .record_events(&serde_json::to_vec(&events).unwrap())
+        .unwrap();
+    let stored = shop.store.events_after(None, 10_000).unwrap();
+    let served = |who: &str| {
+        stored
+            .iter()
+            .rev()
+            .find(|(_, e)| e.shopper == who && e.kind == EventKind::Search)
+            .map(|(_, e)| e.served.clone())
+            .unwrap()
+    };
+    let page: Vec<String> = ids(&learned).iter().map(|s| s.to_string()).collect();
+    assert_eq!(served(&visitor), Some(page));
+    // Holdout shoppers are served the unlearned ranking; so were the first searchers.
+    assert_eq!(served(&control), None);
+    assert_eq!(served("described-buyer-0"), None);
+
+    // An engine started afresh over the same events learns the same ranking.
+    let restarted = Engine::open(DataDir::new(shop.fixture.data_dir()))
+        .unwrap()
+        .with_shoppers(shop.store.clone());
+    restarted.learn().unwrap();
+    let again = restarted
+        .search(&SearchRequest {
+            per_page: 20,
+            ..SearchRequest::query(QUERY)
+        })
+        .unwrap();
+    assert_eq!(ids(&again), ids(&shop.search(None, true)));
 }

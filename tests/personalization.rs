@@ -665,6 +665,7 @@ mod batch_affinities {
                 position: None,
                 ts: now - age,
                 variant: Variant::Personalized,
+                served: None,
             };
             profile.apply(&event, &features, settings);
         }

@@ -368,6 +368,7 @@ mod tests {
                 position: None,
                 ts: *ts,
                 variant: Variant::Personalized,
+                served: None,
             };
             let attribution = sessions.observe(&event);
             model.observe(&event, &attribution);

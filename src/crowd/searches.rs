@@ -107,6 +107,7 @@ mod tests {
             position: None,
             ts: 0,
             variant: Variant::Anonymous,
+            served: None,
         };
         let attribution = Attribution {
             shopper,

@@ -172,6 +172,7 @@ mod tests {
             position: None,
             ts,
             variant: Variant::Personalized,
+            served: None,
         }
     }
 

@@ -137,10 +137,10 @@ impl Engine {
         };
         let snapshot = self.snapshot();
         let settings = snapshot.schema.affinity.clone();
-        let rank = |q: &str| -> Result<Vec<String>> {
+        let ranked = |q: &str, learn: bool, per_page: usize| -> Result<Vec<String>> {
             let request = SearchRequest {
-                per_page: search::MAX_PER_PAGE,
-                learn: false,
+                per_page,
+                learn,
                 ..SearchRequest::query(q)
             };
             Ok(self
@@ -150,8 +150,10 @@ impl Engine {
                 .map(|h| h.id)
                 .collect())
         };
+        let rank = |q: &str| ranked(q, false, search::MAX_PER_PAGE);
+        let rank_learned = |q: &str| ranked(q, true, crate::learning::PAGE);
         let types = |id: &str| product_types(&snapshot, id);
-        learning.refresh(store, &settings, &rank, &types)
+        learning.refresh(store, &settings, &rank, &types, &rank_learned)
     }
 
     /// The configuration in force.

@@ -88,11 +88,22 @@ impl Engine {
                 opted_out.insert(event.shopper.clone(), out);
             }
             event.variant = variant_of(&event.shopper, opted_out[&event.shopper], settings);
+            event.served = self.served_page(&event);
             let features = features_of(&snapshot, &event);
             batch.push((event, features));
         }
         store.record(&batch, settings)?;
         Ok(batch.len())
+    }
+
+    /// For a search event, the learned first page its query is served now (what the
+    /// shopper saw; holdout shoppers are served unlearned).
+    fn served_page(&self, event: &Event) -> Option<Vec<String>> {
+        let learning = self.learning.as_ref()?;
+        let query = event.query.as_deref()?;
+        (event.kind == EventKind::Search && event.variant != Variant::Holdout)
+            .then(|| learning.served_page(query))
+            .flatten()
     }
 
     /// The shopper's profile as shown to them and to the store.

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::signals::Signals;
 use super::verdict::{
-    Engaged, Engagement, PAGE, PageLooks, PositionShape, position_counts, positions, seen_at,
+    Engaged, Engagement, PAGE, PageLooks, PositionShape, SeenPages, Served, position_counts,
     verdicts,
 };
 use super::{FULL_LIFT, MIN_SHOPPERS, PRIOR_CLICKS};
@@ -21,20 +21,43 @@ const MAX_POPULAR_PRODUCTS: usize = 1_000_000;
 /// A related query (same head word) gets this share of a product's learned signal.
 const RELATED_SHARE: f32 = 0.5;
 /// Deepest position looked up in a query's unlearned ranking.
-const RANK_DEPTH: usize = 100;
+pub(super) const RANK_DEPTH: usize = 100;
 /// A product nobody engaged with is demoted once its position alone should have
 /// earned this many engagements: shoppers looked at it and passed it by.
 const SKIPPED_EXPECTED: f32 = 1.5;
 /// Share of the full signal a skip can take away.
 const SKIP_SHARE: f32 = 0.5;
+/// Distinct learned pages remembered per query; later searches are read against the
+/// last one.
+const MAX_PAGES: usize = 32;
 
 /// One query's evidence.
 #[derive(Default)]
 struct QueryEvidence {
-    /// Distinct shoppers who ran it (hashed).
-    searchers: HashSet<u64>,
+    /// Distinct shoppers who ran it (hashed), with the learned page their latest search
+    /// was served (an index into `pages`; `None`: the unlearned ranking).
+    searchers: Served,
+    /// The learned first pages its searches were served, as recorded with them.
+    pages: Vec<Vec<String>>,
     /// Per product, per shopper: their strongest engagement and where they saw it.
     engaged: Engaged,
+}
+
+impl QueryEvidence {
+    /// The index of `served` among the query's learned pages (added when new).
+    fn page_index(&mut self, served: Option<&[String]>) -> Option<u32> {
+        let served = served?;
+        let known = self.pages.iter().rposition(|p| p.as_slice() == served);
+        let index = match known {
+            Some(i) => i,
+            None if self.pages.len() < MAX_PAGES => {
+                self.pages.push(served.to_vec());
+                self.pages.len() - 1
+            }
+            None => self.pages.len() - 1,
+        };
+        Some(index as u32)
+    }
 }
 
 /// What is known of a shopper's current session.
@@ -99,6 +122,11 @@ impl Evidence {
         self.cursor
     }
 
+    /// The first page of `query`'s unlearned ranking, when it was looked up.
+    pub fn unlearned_page(&self, query: &str) -> Option<&[String]> {
+        self.rankings.get(query).map(|r| &r[..r.len().min(PAGE)])
+    }
+
     pub fn has_any(&self) -> bool {
         !self.queries.is_empty() || !self.behaviour.is_empty()
     }
@@ -155,7 +183,7 @@ impl Evidence {
             return;
         }
         for evidence in self.queries.values_mut() {
-            evidence.searchers.retain(|s| !gone.contains(s));
+            evidence.searchers.retain(|s, _| !gone.contains(s));
             evidence.engaged.retain(|_, by| {
                 by.retain(|s, _| !gone.contains(s));
                 !by.is_empty()
@@ -190,8 +218,11 @@ impl Evidence {
                     .map(normalize_query)
                     .filter(|q| !q.is_empty());
                 session.query = q.clone();
-                if let Some(q) = q {
-                    self.query_mut(&q).map(|e| e.searchers.insert(shopper));
+                if let Some(q) = q
+                    && let Some(evidence) = self.query_mut(&q)
+                {
+                    let page = evidence.page_index(event.served.as_deref());
+                    evidence.searchers.insert(shopper, page);
                 }
                 return;
             }
@@ -213,7 +244,7 @@ impl Evidence {
         if let Some(q) = query
             && let Some(evidence) = self.query_mut(&q)
         {
-            evidence.searchers.insert(shopper);
+            evidence.searchers.entry(shopper).or_insert(None);
             if evidence.engaged.len() < MAX_PRODUCTS_PER_QUERY
                 || evidence.engaged.contains_key(product)
             {
@@ -283,9 +314,17 @@ impl Evidence {
                 self.rankings.insert((*query).clone(), ranking);
             }
         }
+        let pages: Vec<SeenPages> = learnable
+            .iter()
+            .map(|q| {
+                let evidence = &self.queries[*q];
+                SeenPages::new(&self.rankings[*q], &evidence.pages, &evidence.searchers)
+            })
+            .collect();
         let counts: Vec<[f32; PAGE]> = learnable
             .iter()
-            .map(|q| position_counts(&self.queries[*q].engaged, &self.rankings[*q]))
+            .zip(&pages)
+            .map(|(q, seen)| position_counts(&self.queries[*q].engaged, seen))
             .collect();
         let mut total = [0.0f32; PAGE];
         for c in &counts {
@@ -298,11 +337,13 @@ impl Evidence {
         let looks: Vec<(PositionShape, PageLooks)> = learnable
             .iter()
             .zip(&counts)
-            .map(|(query, own)| {
+            .zip(&pages)
+            .map(|((query, own), seen)| {
                 let shape = PositionShape::without(&total, own);
                 let evidence = &self.queries[*query];
                 let looks = PageLooks::of(
                     &evidence.searchers,
+                    seen,
                     &evidence.engaged,
                     &self.rankings[*query],
                     &shape,
@@ -314,10 +355,10 @@ impl Evidence {
             let (lc, le) = l.chosen();
             (c + lc, e + le)
         });
-        for (query, (shape, looks)) in learnable.into_iter().zip(&looks) {
+        for ((query, (shape, looks)), seen) in learnable.into_iter().zip(&looks).zip(&pages) {
             let evidence = &self.queries[query];
             let ranking = &self.rankings[query];
-            let learned = query_signals(evidence, ranking, shape);
+            let learned = query_signals(evidence, ranking, seen, shape);
             let own = looks.chosen();
             let others = ((store.0 - own.0).max(0.0), (store.1 - own.1).max(0.0));
             let verdicts = verdicts(looks, &evidence.engaged, ranking, &learned, others);
@@ -369,6 +410,7 @@ fn learnable(evidence: &QueryEvidence) -> bool {
 fn query_signals(
     evidence: &QueryEvidence,
     ranking: &[String],
+    pages: &SeenPages,
     shape: &PositionShape,
 ) -> HashMap<String, f32> {
     // Expected engagement at a position: the query's total × the share the store's
@@ -379,7 +421,6 @@ fn query_signals(
         .flat_map(|by| by.values())
         .map(|e| e.weight)
         .sum();
-    let unlearned = positions(ranking);
     let mut out = HashMap::new();
     for (product, by) in &evidence.engaged {
         if by.len() < MIN_SHOPPERS {
@@ -388,10 +429,12 @@ fn query_signals(
         let clicks: f32 = by.values().map(|e| e.weight).sum();
         // What the positions its shoppers saw it at earn: a product the learned
         // ranking already lifts is measured against where it is shown now.
-        let place = unlearned.get(product.as_str()).copied();
         let share = by
-            .values()
-            .map(|e| shape.share(seen_at(e, place).unwrap_or(RANK_DEPTH + 1)))
+            .iter()
+            .map(|(s, e)| {
+                let seen = pages.seen_at(*s, product, e);
+                shape.share(seen.unwrap_or(RANK_DEPTH + 1))
+            })
             .sum::<f32>()
             / by.len() as f32;
         let expected = total * share;
@@ -401,11 +444,11 @@ fn query_signals(
             out.insert(product.clone(), signal);
         }
     }
-    for (k, product) in ranking.iter().take(PAGE).enumerate() {
+    for product in ranking.iter().take(PAGE) {
         if evidence.engaged.contains_key(product) {
             continue;
         }
-        let expected = total * shape.share(k + 1);
+        let expected = total * pages.mean_share(product, shape);
         if expected >= SKIPPED_EXPECTED {
             let skip = ((expected + PRIOR_CLICKS) / PRIOR_CLICKS).ln() / FULL_LIFT.ln();
             out.insert(product.clone(), -(SKIP_SHARE * skip).clamp(0.0, 1.0));

@@ -32,10 +32,15 @@
 //! * **verdicts** (`verdict`): preferred when the signal is strong and several
 //!   shoppers engaged; passed over when several shoppers looked at it — skipped it for
 //!   something below on the page they saw, or left without engaging after looking as
-//!   deep as the position shape says — and so few took it that chance explains it less
-//!   than 1 % of the time at the rate shoppers take what satisfies them (the query's
-//!   chosen products, shrunk toward the store's: a page nobody took anything from is
-//!   passed over at the store's rate).
+//!   deep as the position shape says — and took it at less than half the rate at which
+//!   shoppers take what satisfies them (the query's chosen products, shrunk toward the
+//!   store's: a page nobody took anything from is passed over at the store's rate), so
+//!   rarely that chance explains it less than 5 % of the time at that rate;
+//! * **the page each shopper saw**: once learning reorders a query, its next searches
+//!   are served that page, and each search event records it (`Event::served`, filled
+//!   in at ingest, absent for holdout shoppers); skips, idle looks and expected clicks
+//!   are read on it, so a good product learning moved down is not blamed for the looks
+//!   it no longer gets, and a restart rebuilds the same evidence from the events.
 //!
 //! Beyond the exact query, the query's product-type word (its head) learns which
 //! categories satisfy it, and related queries sharing that word benefit (a query with
@@ -47,12 +52,14 @@ mod evidence;
 mod signals;
 mod verdict;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
 pub use evidence::Evidence;
 pub use signals::{LearnedBoosts, Signals};
+pub use verdict::PAGE;
 
 use crate::error::{Error, Result};
 use crate::shoppers::ShopperStore;
@@ -65,11 +72,24 @@ pub const PRIOR_CLICKS: f32 = 2.0;
 pub const FULL_LIFT: f32 = 4.0;
 /// How many events one refresh reads at most (the rest wait for the next).
 const EVENTS_PER_REFRESH: usize = 200_000;
+/// How many queries' learned first pages one refresh works out at most (the rest wait
+/// for the next).
+const PAGES_PER_REFRESH: usize = 1_000;
+
+/// Per normalized query, the learned first page in force where it differs from the
+/// unlearned ranking.
+type ServedPages = HashMap<String, Arc<Vec<String>>>;
 
 /// Learned state of one engine.
 pub struct Learning {
     evidence: Mutex<Evidence>,
     signals: ArcSwap<Signals>,
+    /// The first page each learned query is served now: recorded with every search
+    /// event (`Event::served`), so that learning reads what a shopper skipped from the
+    /// page they saw, and a restart rebuilds the same evidence from the events.
+    served: ArcSwap<ServedPages>,
+    /// Per query, the fingerprint of the signals its served page was worked out for.
+    served_for: Mutex<HashMap<String, u64>>,
 }
 
 impl Default for Learning {
@@ -83,7 +103,21 @@ impl Learning {
         Learning {
             evidence: Mutex::new(Evidence::default()),
             signals: ArcSwap::from_pointee(Signals::default()),
+            served: ArcSwap::from_pointee(ServedPages::new()),
+            served_for: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The learned first page a search for `query` is served now, when learning has
+    /// reordered it (what a search event records).
+    pub fn served_page(&self, query: &str) -> Option<Vec<String>> {
+        let pages = self.served.load();
+        if pages.is_empty() {
+            return None;
+        }
+        pages
+            .get(&evidence::normalize_query(query))
+            .map(|p| p.as_ref().clone())
     }
 
     /// The signals in force.
@@ -93,14 +127,16 @@ impl Learning {
 
     /// Reads the events recorded since the last refresh, folds them in, and publishes
     /// new signals; `rank` gives a query's unlearned ranking (product ids, best
-    /// first), the positions shoppers saw, and `types` a product's type words.
-    /// Returns how many events were read.
+    /// first), the positions shoppers saw, `types` a product's type words, and
+    /// `rank_learned` a query's ranking under the signals just published (the page
+    /// its next searches are served). Returns how many events were read.
     pub fn refresh(
         &self,
         store: &dyn ShopperStore,
         settings: &crate::schema::AffinitySettings,
         rank: &dyn Fn(&str) -> Result<Vec<String>>,
         types: &dyn Fn(&str) -> Vec<String>,
+        rank_learned: &dyn Fn(&str) -> Result<Vec<String>>,
     ) -> Result<usize> {
         let mut evidence = self
             .evidence
@@ -125,8 +161,51 @@ impl Learning {
             let now = chrono::Utc::now().timestamp();
             let signals = evidence.signals(rank, types, now, settings.half_life_seconds)?;
             self.signals.store(Arc::new(signals));
+            self.refresh_served(&evidence, rank_learned)?;
         }
         Ok(read)
+    }
+
+    /// Works out the first page of every query whose signals changed since its page
+    /// was last worked out (at most [`PAGES_PER_REFRESH`] a refresh), keeping those
+    /// that differ from the unlearned ranking; queries without signals are served
+    /// unlearned.
+    fn refresh_served(
+        &self,
+        evidence: &Evidence,
+        rank_learned: &dyn Fn(&str) -> Result<Vec<String>>,
+    ) -> Result<()> {
+        let signals = self.signals.load();
+        let mut served_for = self
+            .served_for
+            .lock()
+            .map_err(|_| Error::Internal("learning state poisoned".into()))?;
+        let fingerprints = signals.fingerprints();
+        let stale: Vec<(&String, u64)> = fingerprints
+            .iter()
+            .filter(|(q, f)| served_for.get(*q) != Some(f))
+            .map(|(q, f)| (q, *f))
+            .take(PAGES_PER_REFRESH)
+            .collect();
+        let gone = served_for.keys().any(|q| !fingerprints.contains_key(q));
+        if stale.is_empty() && !gone {
+            return Ok(());
+        }
+        let mut pages = ServedPages::clone(&self.served.load());
+        pages.retain(|q, _| fingerprints.contains_key(q));
+        served_for.retain(|q, _| fingerprints.contains_key(q));
+        for (query, fingerprint) in stale {
+            let mut page = rank_learned(query)?;
+            page.truncate(verdict::PAGE);
+            if evidence.unlearned_page(query) == Some(page.as_slice()) {
+                pages.remove(query);
+            } else {
+                pages.insert(query.clone(), Arc::new(page));
+            }
+            served_for.insert(query.clone(), fingerprint);
+        }
+        self.served.store(Arc::new(pages));
+        Ok(())
     }
 
     /// Forgets evidence from events stamped before `cutoff` (retention; see

@@ -33,6 +33,36 @@ pub struct Signals {
     dense: Mutex<Option<DenseFor>>,
 }
 
+impl Signals {
+    /// Per query with signals or verdicts of its own, a fingerprint of them: equal
+    /// fingerprints rank the query's products alike.
+    pub fn fingerprints(&self) -> HashMap<String, u64> {
+        use std::hash::{Hash, Hasher};
+        let mut out = HashMap::new();
+        for query in self.queries.keys().chain(self.verdicts.keys()) {
+            if out.contains_key(query) {
+                continue;
+            }
+            let mut entries: Vec<(&str, i32, i8)> = Vec::new();
+            if let Some(signals) = self.queries.get(query) {
+                entries.extend(
+                    signals
+                        .iter()
+                        .map(|(p, s)| (p.as_str(), (s * 1_000.0).round() as i32, 0)),
+                );
+            }
+            if let Some(verdicts) = self.verdicts.get(query) {
+                entries.extend(verdicts.iter().map(|(p, v)| (p.as_str(), 0, *v)));
+            }
+            entries.sort_unstable();
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            entries.hash(&mut hasher);
+            out.insert(query.clone(), hasher.finish());
+        }
+        out
+    }
+}
+
 /// One query's learned signals, by document.
 #[derive(Debug, Default, Clone)]
 pub struct LearnedBoosts {

@@ -1,31 +1,36 @@
 //! Position bias learned from the store's own clicks, and the crowd's coarse verdict on
 //! a product for one query (the `learned` ranking criterion).
 //!
-//! Input: per query, the distinct shoppers who ran it, each product's engaged shoppers
-//! with the position their clicks report, and the query's unlearned ranking. Output:
+//! Input: per query, the distinct shoppers who ran it with the page each was served,
+//! each product's engaged shoppers with the position their clicks report, and the
+//! query's unlearned ranking. Output:
 //! [`PositionShape`], the share of all engagement that lands at each position of the
 //! first page, learned from the other queries' clicks (so random clicks give a flat
 //! shape and a real, attention-fading crowd a steep one); [`PageLooks`], who looked at
 //! each product of the query's first page; and [`verdicts`], per product: preferred
 //! (+1) or passed over (-1). Products without strong evidence get no verdict (neutral).
 //!
-//! * **passed over**: shoppers who engaged with a product ranked below it looked at it
-//!   and skipped it ("skip above") — read only from engagements at the position the
-//!   unlearned ranking gives (a shopper whose page was reordered, by learning or by
-//!   taste, saw other products above); shoppers who engaged with nothing looked at the
-//!   top of the page, each position as likely as the position shape says. Its
-//!   engagement over those examinations is compared with the rate at which shoppers
-//!   take the query's chosen products (those several distinct shoppers engaged with),
-//!   shrunk toward the store's rate over all other queries ([`STORE_RATE_WEIGHT`]
-//!   examinations of it): passed over when at least [`MIN_SHOPPERS`] shoppers looked
-//!   at it without taking it and so few engagements would happen by chance less than
-//!   [`PASSED_OVER_CHANCE`] of the time. A page every shopper left is judged at the
-//!   store's rate alone.
+//! * **passed over**: each shopper is read on the page they were served ([`SeenPages`]:
+//!   the learned page their search recorded, else the unlearned ranking). Shoppers who
+//!   engaged with a product placed below it there looked at it and skipped it ("skip
+//!   above") — read only from engagements at the position that page gives (a shopper
+//!   whose page was reordered by taste saw other products above); shoppers who
+//!   engaged with nothing looked at the top of their page, each position as likely as
+//!   the position shape says. Its engagement over those examinations is compared with
+//!   the rate at which shoppers take the query's chosen products (those several
+//!   distinct shoppers engaged with), shrunk toward the store's rate over all other
+//!   queries ([`STORE_RATE_WEIGHT`] examinations of it): passed over when at least
+//!   [`MIN_SHOPPERS`] shoppers looked at it without taking it, they took it at less
+//!   than [`PASSED_OVER_SHARE`] of that rate, and so few engagements would happen by
+//!   chance less than [`PASSED_OVER_CHANCE`] of the time at the full rate (with plenty
+//!   of evidence, significance alone would pass over a good product taken a little
+//!   less often than the best). A page every shopper left is judged at the store's
+//!   rate alone.
 //! * **preferred**: at least [`MIN_SHOPPERS`] distinct shoppers engaged and its
 //!   position-corrected signal (clicks over expected clicks, see `super::evidence`) is
 //!   at least [`PREFERRED_SIGNAL`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::MIN_SHOPPERS;
 
@@ -36,7 +41,11 @@ const PRIOR_DECAY: f32 = 0.8;
 /// Pseudo-engagements spread by the prior shape: how much data it takes to learn one.
 const PRIOR_WEIGHT: f32 = 20.0;
 /// A product whose engagement is this unlikely at the query's rate is passed over.
-pub const PASSED_OVER_CHANCE: f64 = 0.01;
+pub const PASSED_OVER_CHANCE: f64 = 0.05;
+/// A product is passed over only when shoppers take it at less than this share of the
+/// rate at which they take what satisfies the query: with plenty of evidence, a
+/// product taken a little less often than the best is still a good answer.
+pub const PASSED_OVER_SHARE: f64 = 0.5;
 /// Examinations at the store's chosen-product rate added to a query's own.
 pub const STORE_RATE_WEIGHT: f32 = 10.0;
 /// Position-corrected signal (in [0, 1]) from which a product is preferred.
@@ -57,15 +66,16 @@ pub struct Engagement {
 pub type Engaged = HashMap<String, HashMap<u64, Engagement>>;
 
 /// Where a shopper saw a product: the position their click reported, else its place
-/// in the unlearned ranking (`unlearned`, 1-based).
-pub fn seen_at(engagement: &Engagement, unlearned: Option<usize>) -> Option<usize> {
-    engagement.shown_at.map(|p| p as usize).or(unlearned)
+/// on the page they were served (`served`, 1-based).
+fn seen_at(engagement: &Engagement, served: Option<usize>) -> Option<usize> {
+    engagement.shown_at.map(|p| p as usize).or(served)
 }
 
-/// Whether a shopper's engagement happened where the unlearned ranking places the
-/// product: only then do the unlearned products above it say what they looked at.
-fn as_unlearned(engagement: &Engagement, unlearned: usize) -> bool {
-    engagement.shown_at.is_none_or(|p| p as usize == unlearned)
+/// Whether a shopper's engagement happened where their page placed the product (at
+/// 1-based `shown`): only then do the products above it on that page say what they
+/// looked at.
+fn as_shown(engagement: &Engagement, shown: usize) -> bool {
+    engagement.shown_at.is_none_or(|p| p as usize == shown)
 }
 
 /// 1-based positions of the unlearned ranking's products.
@@ -75,6 +85,69 @@ pub fn positions(ranking: &[String]) -> HashMap<&str, usize> {
         .enumerate()
         .map(|(k, p)| (p.as_str(), k + 1))
         .collect()
+}
+
+/// Per searcher of one query (hashed): which page they were served — an index into
+/// the query's learned pages, or `None` for the unlearned ranking.
+pub type Served = HashMap<u64, Option<u32>>;
+
+/// The pages one query's shoppers saw: each searcher's learned first page, recorded
+/// with their search when the crowd's signals had reordered it, else the unlearned
+/// ranking (also for shoppers with no search on record).
+pub struct SeenPages<'a> {
+    unlearned: HashMap<&'a str, usize>,
+    learned: Vec<HashMap<&'a str, usize>>,
+    served: &'a Served,
+    /// How many searchers saw each page.
+    tally: HashMap<Option<u32>, f32>,
+}
+
+impl<'a> SeenPages<'a> {
+    pub fn new(ranking: &'a [String], learned: &'a [Vec<String>], served: &'a Served) -> Self {
+        let mut tally = HashMap::new();
+        for page in served.values() {
+            *tally.entry(*page).or_insert(0.0) += 1.0;
+        }
+        SeenPages {
+            unlearned: positions(ranking),
+            learned: learned.iter().map(|p| positions(p)).collect(),
+            served,
+            tally,
+        }
+    }
+
+    /// The share of engagement the positions at which the query's searchers were
+    /// shown `product` earn, on average (beyond their page: the prior's tail); its
+    /// unlearned position's without searchers.
+    pub fn mean_share(&self, product: &str, shape: &PositionShape) -> f32 {
+        let beyond = super::evidence::RANK_DEPTH + 1;
+        let share = |page: Option<u32>| {
+            shape.share(self.page(page).get(product).copied().unwrap_or(beyond))
+        };
+        let searchers: f32 = self.tally.values().sum();
+        if searchers == 0.0 {
+            return share(None);
+        }
+        self.tally.iter().map(|(p, n)| n * share(*p)).sum::<f32>() / searchers
+    }
+
+    /// The positions of a page: learned page `page`, or the unlearned ranking.
+    fn page(&self, page: Option<u32>) -> &HashMap<&'a str, usize> {
+        page.and_then(|i| self.learned.get(i as usize))
+            .unwrap_or(&self.unlearned)
+    }
+
+    /// Where `shopper`'s page placed `product` (1-based), if it did.
+    pub fn position(&self, shopper: u64, product: &str) -> Option<usize> {
+        let page = self.served.get(&shopper).copied().flatten();
+        self.page(page).get(product).copied()
+    }
+
+    /// Where a shopper saw a product they engaged with: the position their click
+    /// reported, else its place on the page they were served.
+    pub fn seen_at(&self, shopper: u64, product: &str, engagement: &Engagement) -> Option<usize> {
+        seen_at(engagement, self.position(shopper, product))
+    }
 }
 
 /// Share of a query's engagement that lands at each 1-based position of the first page.
@@ -143,14 +216,15 @@ impl PositionShape {
 }
 
 /// Per position of the first page, how many distinct shoppers engaged there: where
-/// their clicks say they saw the product, else where `ranking` (unlearned) places it.
-pub fn position_counts(engaged: &Engaged, ranking: &[String]) -> [f32; PAGE] {
-    let unlearned = positions(ranking);
+/// their clicks say they saw the product, else where the page they were served placed it.
+pub fn position_counts(engaged: &Engaged, pages: &SeenPages) -> [f32; PAGE] {
     let mut counts = [0.0f32; PAGE];
     for (product, by) in engaged {
-        let place = unlearned.get(product.as_str()).copied();
-        for e in by.values() {
-            if let Some(k) = seen_at(e, place).filter(|k| (1..=PAGE).contains(k)) {
+        for (shopper, e) in by {
+            if let Some(k) = pages
+                .seen_at(*shopper, product, e)
+                .filter(|k| (1..=PAGE).contains(k))
+            {
                 counts[k - 1] += 1.0;
             }
         }
@@ -193,7 +267,8 @@ impl Look {
 }
 
 /// How one query's shoppers looked at its first page: per position of the unlearned
-/// ranking, who engaged, who skipped, who probably looked and left.
+/// ranking, who engaged, who skipped, who probably looked and left — each shopper on
+/// the page they were served.
 #[derive(Debug, Clone)]
 pub struct PageLooks {
     looks: Vec<Look>,
@@ -201,46 +276,62 @@ pub struct PageLooks {
 
 impl PageLooks {
     /// The looks of `ranking`'s first page (unlearned), given the query's distinct
-    /// `searchers`, their engagement, and where the store's shoppers look.
+    /// searchers and the pages they saw (`pages`), their engagement, and where the
+    /// store's shoppers look.
     pub fn of(
-        searchers: &HashSet<u64>,
+        searchers: &Served,
+        pages: &SeenPages,
         engaged: &Engaged,
         ranking: &[String],
         shape: &PositionShape,
     ) -> PageLooks {
-        let position = positions(ranking);
-        // Each engaging shopper's deepest engagement where the unlearned ranking
-        // placed it: everything above was looked at. A shopper who engaged only where
-        // the page they saw differed (learned, personalized, or deeper than the
-        // ranking kept) looked at something else above it, so they skip nothing, nor
-        // are idle.
+        // Each engaging shopper's deepest engagement where their page placed it:
+        // everything above it there was looked at. A shopper who engaged only where
+        // the page showed something else (personalized, or deeper than the page
+        // kept) looked at something else above it, so they skip nothing, nor are idle.
         let mut deepest: HashMap<u64, usize> = HashMap::new();
         for (product, by) in engaged {
-            let place = position.get(product.as_str()).copied();
             for (shopper, e) in by {
                 let d = deepest.entry(*shopper).or_insert(0);
-                if let Some(k) = place.filter(|k| as_unlearned(e, *k)) {
+                if let Some(k) = pages
+                    .position(*shopper, product)
+                    .filter(|k| as_shown(e, *k))
+                {
                     *d = (*d).max(k);
                 }
             }
         }
-        let idle = searchers
-            .iter()
-            .filter(|s| !deepest.contains_key(*s))
-            .count() as f32;
+        // Shoppers who engaged with nothing, by the page they were served.
+        let mut idle: HashMap<Option<u32>, f32> = HashMap::new();
+        for (shopper, page) in searchers {
+            if !deepest.contains_key(shopper) {
+                *idle.entry(*page).or_insert(0.0) += 1.0;
+            }
+        }
         let looks = ranking
             .iter()
             .take(PAGE)
-            .enumerate()
-            .map(|(k, product)| {
+            .map(|product| {
                 let by = engaged.get(product);
                 Look {
                     chose: by.map(|b| b.len()).unwrap_or(0),
                     skipped: deepest
                         .iter()
-                        .filter(|(s, d)| **d > k + 1 && by.is_none_or(|b| !b.contains_key(*s)))
+                        .filter(|(s, d)| {
+                            by.is_none_or(|b| !b.contains_key(*s))
+                                && pages.position(**s, product).is_some_and(|k| k < **d)
+                        })
                         .count(),
-                    idle: idle * shape.examination(k + 1),
+                    idle: idle
+                        .iter()
+                        .map(|(page, n)| {
+                            pages
+                                .page(*page)
+                                .get(product.as_str())
+                                .filter(|k| **k <= PAGE)
+                                .map_or(0.0, |k| n * shape.examination(*k))
+                        })
+                        .sum(),
                 }
             })
             .collect();
@@ -284,6 +375,7 @@ pub fn verdicts(
     for (product, look) in ranking.iter().zip(&looks.looks) {
         let looked_away = look.skipped as f32 + look.idle;
         if looked_away >= MIN_SHOPPERS as f32
+            && (look.chose as f64) < PASSED_OVER_SHARE * rate * look.examined() as f64
             && binomial_at_most(look.chose, look.examined() as f64, rate) < PASSED_OVER_CHANCE
         {
             out.insert(product.clone(), -1);
@@ -305,6 +397,8 @@ fn reference_rate(own: (f32, f32), store: (f32, f32)) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn engaged(clicks: &[(&str, &[u64])]) -> Engaged {
@@ -325,7 +419,8 @@ mod tests {
     /// A store whose other queries taught nothing.
     const NO_STORE: (f32, f32) = (0.0, 0.0);
 
-    /// The verdicts on `p1..=pN` ranked in that order.
+    /// The verdicts on `p1..=pN` ranked in that order, every searcher served that
+    /// unlearned ranking.
     fn judge(
         searchers: &HashSet<u64>,
         engaged: &Engaged,
@@ -334,9 +429,88 @@ mod tests {
         shape: &PositionShape,
         store: (f32, f32),
     ) -> HashMap<String, i8> {
+        let served: Served = searchers.iter().map(|s| (*s, None)).collect();
+        judge_served(&served, &[], engaged, n, signals, shape, store)
+    }
+
+    /// The same, each searcher served the learned page `served` names.
+    fn judge_served(
+        served: &Served,
+        learned: &[Vec<String>],
+        engaged: &Engaged,
+        n: usize,
+        signals: &HashMap<String, f32>,
+        shape: &PositionShape,
+        store: (f32, f32),
+    ) -> HashMap<String, i8> {
         let ranking = ranking(n);
-        let looks = PageLooks::of(searchers, engaged, &ranking, shape);
+        let pages = SeenPages::new(&ranking, learned, served);
+        let looks = PageLooks::of(served, &pages, engaged, &ranking, shape);
         verdicts(&looks, engaged, &ranking, signals, store)
+    }
+
+    #[test]
+    fn shoppers_are_read_on_the_page_they_were_served() {
+        // p1 leads the unlearned ranking; the crowd's learned page had moved it to
+        // the bottom. Fifteen shoppers were served that page and took nothing.
+        let mut learned: Vec<String> = ranking(20);
+        learned.rotate_left(1);
+        let mut steep = [0.0f32; PAGE];
+        steep[..5].copy_from_slice(&[100.0, 60.0, 30.0, 10.0, 5.0]);
+        let shape = PositionShape::learn(std::iter::once(&steep));
+        let store = (500.0, 1_000.0);
+        let none = engaged(&[]);
+        let served: Served = (0..15).map(|s| (s, Some(0))).collect();
+        let v = judge_served(
+            &served,
+            &[learned.clone()],
+            &none,
+            20,
+            &HashMap::new(),
+            &shape,
+            store,
+        );
+        // Nobody looked as deep as where they were shown p1: it keeps no verdict.
+        assert!(!v.contains_key("p1"), "{v:?}");
+        // p2, shown first to all of them, was passed over.
+        assert_eq!(v.get("p2"), Some(&-1), "{v:?}");
+        // Read against the unlearned ranking, p1 would have been passed over.
+        let unlearned: Served = (0..15).map(|s| (s, None)).collect();
+        let v = judge_served(
+            &unlearned,
+            &[learned],
+            &none,
+            20,
+            &HashMap::new(),
+            &shape,
+            store,
+        );
+        assert_eq!(v.get("p1"), Some(&-1), "{v:?}");
+
+        // Six shoppers chose p3 where their learned page showed it, third: they
+        // skipped what that page put above it (p2 and p4), not the unlearned p1, p2.
+        let moved = ["p2", "p4", "p3", "p1"]
+            .into_iter()
+            .map(String::from)
+            .chain((5..=20).map(|k| format!("p{k}")))
+            .collect::<Vec<_>>();
+        let at_3 = Engagement {
+            weight: 1.0,
+            shown_at: Some(3),
+        };
+        let chose: Engaged = [("p3".to_string(), (0..6).map(|s| (s, at_3)).collect())].into();
+        let served: Served = (0..6).map(|s| (s, Some(0))).collect();
+        let v = judge_served(
+            &served,
+            &[moved],
+            &chose,
+            20,
+            &HashMap::new(),
+            &shape,
+            NO_STORE,
+        );
+        assert_eq!(v.get("p4"), Some(&-1), "{v:?}");
+        assert!(!v.contains_key("p1"), "{v:?}");
     }
 
     #[test]
