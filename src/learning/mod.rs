@@ -53,6 +53,7 @@ mod signals;
 mod verdict;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -74,7 +75,7 @@ pub const FULL_LIFT: f32 = 4.0;
 const EVENTS_PER_REFRESH: usize = 200_000;
 /// How many queries' learned first pages one refresh works out at most (the rest wait
 /// for the next).
-const PAGES_PER_REFRESH: usize = 1_000;
+const PAGES_PER_REFRESH: usize = 200;
 
 /// Per normalized query, the learned first page in force where it differs from the
 /// unlearned ranking.
@@ -90,6 +91,8 @@ pub struct Learning {
     served: ArcSwap<ServedPages>,
     /// Per query, the fingerprint of the signals its served page was worked out for.
     served_for: Mutex<HashMap<String, u64>>,
+    /// Whether some queries' pages wait for the next refresh.
+    served_pending: AtomicBool,
 }
 
 impl Default for Learning {
@@ -105,6 +108,7 @@ impl Learning {
             signals: ArcSwap::from_pointee(Signals::default()),
             served: ArcSwap::from_pointee(ServedPages::new()),
             served_for: Mutex::new(HashMap::new()),
+            served_pending: AtomicBool::new(false),
         }
     }
 
@@ -162,6 +166,8 @@ impl Learning {
             let signals = evidence.signals(rank, types, now, settings.half_life_seconds)?;
             self.signals.store(Arc::new(signals));
             self.refresh_served(&evidence, rank_learned)?;
+        } else if self.served_pending.load(Ordering::Relaxed) {
+            self.refresh_served(&evidence, rank_learned)?;
         }
         Ok(read)
     }
@@ -181,12 +187,14 @@ impl Learning {
             .lock()
             .map_err(|_| Error::Internal("learning state poisoned".into()))?;
         let fingerprints = signals.fingerprints();
-        let stale: Vec<(&String, u64)> = fingerprints
+        let mut stale: Vec<(&String, u64)> = fingerprints
             .iter()
             .filter(|(q, f)| served_for.get(*q) != Some(f))
             .map(|(q, f)| (q, *f))
-            .take(PAGES_PER_REFRESH)
             .collect();
+        self.served_pending
+            .store(stale.len() > PAGES_PER_REFRESH, Ordering::Relaxed);
+        stale.truncate(PAGES_PER_REFRESH);
         let gone = served_for.keys().any(|q| !fingerprints.contains_key(q));
         if stale.is_empty() && !gone {
             return Ok(());

@@ -18,6 +18,9 @@ use crate::columns::SegmentColumns;
 use crate::index::Snapshot;
 use crate::schema::fields::TYPE_COLUMN;
 
+/// Signals closer than this share a fingerprint ([`Signals::fingerprints`]).
+const FINGERPRINT_STEP: f32 = 0.05;
+
 /// Per-segment popularity arrays and the snapshot they were computed for.
 type DenseFor = (Weak<Snapshot>, Arc<Vec<Vec<f32>>>);
 
@@ -34,8 +37,10 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Per query with signals or verdicts of its own, a fingerprint of them: equal
-    /// fingerprints rank the query's products alike.
+    /// Per query with signals or verdicts of its own, a fingerprint of them (signals
+    /// to the nearest [`FINGERPRINT_STEP`]): equal fingerprints rank the query's
+    /// products alike, or nearly, so a page need not be worked out again for the
+    /// small drift every new event brings.
     pub fn fingerprints(&self) -> HashMap<String, u64> {
         use std::hash::{Hash, Hasher};
         let mut out = HashMap::new();
@@ -48,7 +53,7 @@ impl Signals {
                 entries.extend(
                     signals
                         .iter()
-                        .map(|(p, s)| (p.as_str(), (s * 1_000.0).round() as i32, 0)),
+                        .map(|(p, s)| (p.as_str(), (s / FINGERPRINT_STEP).round() as i32, 0)),
                 );
             }
             if let Some(verdicts) = self.verdicts.get(query) {
