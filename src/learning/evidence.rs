@@ -29,7 +29,7 @@ const SKIPPED_EXPECTED: f32 = 1.5;
 const SKIP_SHARE: f32 = 0.5;
 /// Distinct learned pages remembered per query; later searches are read against the
 /// last one.
-const MAX_PAGES: usize = 32;
+const MAX_PAGES: usize = 8;
 
 /// One query's evidence.
 #[derive(Default)]
@@ -37,27 +37,50 @@ struct QueryEvidence {
     /// Distinct shoppers who ran it (hashed), with the learned page their latest search
     /// was served (an index into `pages`; `None`: the unlearned ranking).
     searchers: Served,
-    /// The learned first pages its searches were served, as recorded with them.
-    pages: Vec<Vec<String>>,
+    /// The learned first pages its searches were served, as recorded with them (product
+    /// ids interned in [`Evidence::page_products`]).
+    pages: Vec<Vec<u32>>,
     /// Per product, per shopper: their strongest engagement and where they saw it.
     engaged: Engaged,
 }
 
-impl QueryEvidence {
-    /// The index of `served` among the query's learned pages (added when new).
-    fn page_index(&mut self, served: Option<&[String]>) -> Option<u32> {
-        let served = served?;
-        let known = self.pages.iter().rposition(|p| p.as_slice() == served);
-        let index = match known {
-            Some(i) => i,
-            None if self.pages.len() < MAX_PAGES => {
-                self.pages.push(served.to_vec());
-                self.pages.len() - 1
-            }
-            None => self.pages.len() - 1,
-        };
-        Some(index as u32)
+/// Product ids as small numbers, so that a query's remembered pages cost 4 bytes a
+/// product; holds at most the products some learned page showed.
+#[derive(Default)]
+struct Interned {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interned {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
     }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", String::as_str)
+    }
+}
+
+/// The index of `served` among a query's learned `pages` (added when new; past
+/// [`MAX_PAGES`], the last one).
+fn page_index(pages: &mut Vec<Vec<u32>>, names: &mut Interned, served: &[String]) -> Option<u32> {
+    let served: Vec<u32> = served.iter().map(|p| names.id(p)).collect();
+    let index = match pages.iter().rposition(|p| *p == served) {
+        Some(i) => i,
+        None if pages.len() < MAX_PAGES => {
+            pages.push(served);
+            pages.len() - 1
+        }
+        None => pages.len().checked_sub(1)?,
+    };
+    Some(index as u32)
 }
 
 /// What is known of a shopper's current session.
@@ -81,6 +104,19 @@ pub struct Evidence {
     active: HashMap<u64, i64>,
     /// Whether something was forgotten since signals were last made.
     forgot: bool,
+    /// The products of the learned pages searches recorded.
+    page_products: Interned,
+}
+
+/// A query's evidence, made when new unless [`MAX_QUERIES`] are tracked already.
+fn query_mut<'a>(
+    queries: &'a mut HashMap<String, QueryEvidence>,
+    q: &str,
+) -> Option<&'a mut QueryEvidence> {
+    if !queries.contains_key(q) && queries.len() >= MAX_QUERIES {
+        return None;
+    }
+    Some(queries.entry(q.to_string()).or_default())
 }
 
 /// A query as learned: words folded, spaces collapsed.
@@ -218,10 +254,14 @@ impl Evidence {
                     .map(normalize_query)
                     .filter(|q| !q.is_empty());
                 session.query = q.clone();
+                let names = &mut self.page_products;
                 if let Some(q) = q
-                    && let Some(evidence) = self.query_mut(&q)
+                    && let Some(evidence) = query_mut(&mut self.queries, &q)
                 {
-                    let page = evidence.page_index(event.served.as_deref());
+                    let page = event
+                        .served
+                        .as_deref()
+                        .and_then(|served| page_index(&mut evidence.pages, names, served));
                     evidence.searchers.insert(shopper, page);
                 }
                 return;
@@ -266,10 +306,7 @@ impl Evidence {
     }
 
     fn query_mut(&mut self, q: &str) -> Option<&mut QueryEvidence> {
-        if !self.queries.contains_key(q) && self.queries.len() >= MAX_QUERIES {
-            return None;
-        }
-        Some(self.queries.entry(q.to_string()).or_default())
+        query_mut(&mut self.queries, q)
     }
 
     fn add_behaviour(&mut self, product: &str, shopper: u64, event: &Event) {
@@ -318,7 +355,12 @@ impl Evidence {
             .iter()
             .map(|q| {
                 let evidence = &self.queries[*q];
-                SeenPages::new(&self.rankings[*q], &evidence.pages, &evidence.searchers)
+                let learned = evidence
+                    .pages
+                    .iter()
+                    .map(|page| page.iter().map(|p| self.page_products.name(*p)).collect())
+                    .collect();
+                SeenPages::new(&self.rankings[*q], learned, &evidence.searchers)
             })
             .collect();
         let counts: Vec<[f32; PAGE]> = learnable
@@ -575,6 +617,30 @@ mod tests {
         let lifted = signal_of_p12(1);
         assert!(deep > 0.5, "{deep}");
         assert!(lifted < deep / 2.0, "{lifted} vs {deep}");
+    }
+
+    #[test]
+    fn searches_remember_a_few_distinct_served_pages() {
+        let mut evidence = Evidence::default();
+        for i in 0..20 {
+            let mut e = Event::test(EventKind::Search, &format!("s{i}"), None, Some("lamp"), i);
+            e.served = Some(vec![format!("p{}", i % 10), "x".into()]);
+            evidence.add(i as u64, &e, 1_800);
+        }
+        let lamp = &evidence.queries["lamp"];
+        let page_of = |s: &str| lamp.searchers[&shopper_hash(s)];
+        assert_eq!(lamp.pages.len(), MAX_PAGES);
+        // A page served before is remembered once.
+        assert_eq!(page_of("s10"), page_of("s0"));
+        assert_eq!(page_of("s0"), Some(0));
+        // Past the cap, searches are read against the last page remembered.
+        assert_eq!(page_of("s9"), Some(MAX_PAGES as u32 - 1));
+        // Product ids are kept once, whatever the number of pages.
+        assert_eq!(evidence.page_products.names.len(), 11);
+        // A search recorded without a page was served the unlearned ranking.
+        let plain = Event::test(EventKind::Search, "t", None, Some("lamp"), 30);
+        evidence.add(30, &plain, 1_800);
+        assert_eq!(evidence.queries["lamp"].searchers[&shopper_hash("t")], None);
     }
 
     #[test]

@@ -103,14 +103,19 @@ pub struct SeenPages<'a> {
 }
 
 impl<'a> SeenPages<'a> {
-    pub fn new(ranking: &'a [String], learned: &'a [Vec<String>], served: &'a Served) -> Self {
+    /// The pages of a query whose unlearned ranking is `ranking`, whose searches were
+    /// served the `learned` pages, each searcher the one `served` names.
+    pub fn new(ranking: &'a [String], learned: Vec<Vec<&'a str>>, served: &'a Served) -> Self {
         let mut tally = HashMap::new();
         for page in served.values() {
             *tally.entry(*page).or_insert(0.0) += 1.0;
         }
         SeenPages {
             unlearned: positions(ranking),
-            learned: learned.iter().map(|p| positions(p)).collect(),
+            learned: learned
+                .into_iter()
+                .map(|page| page.into_iter().zip(1..).collect())
+                .collect(),
             served,
             tally,
         }
@@ -444,6 +449,10 @@ mod tests {
         store: (f32, f32),
     ) -> HashMap<String, i8> {
         let ranking = ranking(n);
+        let learned = learned
+            .iter()
+            .map(|page| page.iter().map(String::as_str).collect())
+            .collect();
         let pages = SeenPages::new(&ranking, learned, served);
         let looks = PageLooks::of(served, &pages, engaged, &ranking, shape);
         verdicts(&looks, engaged, &ranking, signals, store)
