@@ -414,7 +414,7 @@ fn spread(values: &[f64]) -> String {
 
 /// The report as lines for a terminal.
 pub fn render(r: &LearningReport) -> String {
-    format!(
+    let mut out = format!(
         "learning ({} sessions per query with traffic, {} events a trial; means of {} trials: {} seeds × traffic on either half of the queries)\n  queries with traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4}; trials {}); ceiling (perfect re-sort of the top {}) {:.4} ({:+.4})\n  live, the same sessions in {} waves with learning between: {:.4} → {:.4} ({:+.4}; trials {})\n  queries without traffic ({}): NDCG@10 {:.4} → {:.4} ({:+.4})\n  random clicks on every query: NDCG@10 {:.4} → {:.4} ({:+.4}; seeds {})\n  latency per query: {:.3} ms learned, {:.3} ms unlearned\n",
         SESSIONS,
         r.events,
@@ -443,5 +443,68 @@ pub fn render(r: &LearningReport) -> String {
         spread(&r.random_lifts),
         r.latency_on_ms,
         r.latency_off_ms,
-    )
+    );
+    let moved = most_moved(&r.per_query, MOST_MOVED);
+    if !moved.is_empty() {
+        out.push_str("  most moved (one wave; live):");
+        for q in moved {
+            out.push_str(&format!(
+                " {} {:+.3} ({:+.3});",
+                q.query,
+                q.after - q.before,
+                q.live_after - q.before
+            ));
+        }
+        out.pop();
+        out.push('\n');
+    }
+    out
+}
+
+/// How many queries `render` names as the most moved.
+const MOST_MOVED: usize = 6;
+
+/// The `n` queries learning moved most, either way, one wave or live, largest first.
+fn most_moved(per_query: &[QueryLearning], n: usize) -> Vec<&QueryLearning> {
+    let moved = |q: &QueryLearning| {
+        (q.after - q.before)
+            .abs()
+            .max((q.live_after - q.before).abs())
+    };
+    let mut queries: Vec<&QueryLearning> = per_query.iter().filter(|q| moved(q) >= 0.001).collect();
+    queries.sort_by(|a, b| moved(b).total_cmp(&moved(a)));
+    queries.truncate(n);
+    queries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &str, before: f64, after: f64, live_after: f64) -> QueryLearning {
+        QueryLearning {
+            query: name.into(),
+            trials: 3,
+            before,
+            after,
+            live_after,
+            ceiling: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_most_moved_queries_come_either_way_largest_first() {
+        let per_query = [
+            query("still", 0.9, 0.9, 0.9),
+            query("gain", 0.5, 0.8, 0.7),
+            query("loss live", 1.0, 1.0, 0.6),
+            query("small", 0.5, 0.52, 0.5),
+        ];
+        let names: Vec<&str> = most_moved(&per_query, 2)
+            .iter()
+            .map(|q| q.query.as_str())
+            .collect();
+        assert_eq!(names, ["loss live", "gain"]);
+        assert_eq!(most_moved(&per_query, 10).len(), 3);
+    }
 }
