@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::signals::Signals;
 use super::verdict::{
-    Engaged, Engagement, PAGE, PageLooks, PositionShape, SeenPages, Served, position_counts,
-    verdicts,
+    Engaged, Engagement, PAGE, PageLooks, PositionRates, PositionShape, SeenPages, Served,
+    position_counts, verdicts,
 };
 use super::{FULL_LIFT, MIN_SHOPPERS, PRIOR_CLICKS};
 use crate::error::Result;
@@ -397,13 +397,31 @@ impl Evidence {
             let (lc, le) = l.chosen();
             (c + lc, e + le)
         });
+        let mut positions_total = [(0.0f32, 0.0f32); PAGE];
+        for (_, l) in &looks {
+            for (t, (c, e)) in positions_total.iter_mut().zip(l.by_position()) {
+                *t = (t.0 + c, t.1 + e);
+            }
+        }
         for ((query, (shape, looks)), seen) in learnable.into_iter().zip(&looks).zip(&pages) {
             let evidence = &self.queries[query];
             let ranking = &self.rankings[query];
             let learned = query_signals(evidence, ranking, seen, shape);
             let own = looks.chosen();
             let others = ((store.0 - own.0).max(0.0), (store.1 - own.1).max(0.0));
-            let verdicts = verdicts(looks, &evidence.engaged, ranking, &learned, others);
+            let mut rest = positions_total;
+            for (r, (c, e)) in rest.iter_mut().zip(looks.by_position()) {
+                *r = ((r.0 - c).max(0.0), (r.1 - e).max(0.0));
+            }
+            let position_rates = PositionRates::of(&rest);
+            let verdicts = verdicts(
+                looks,
+                &evidence.engaged,
+                ranking,
+                &learned,
+                others,
+                &position_rates,
+            );
             if let Some(head) = head_word(query) {
                 for (product, s) in learned.iter().filter(|(_, s)| **s > 0.0) {
                     let related = signals.heads.entry(head.to_string()).or_default();
@@ -617,6 +635,68 @@ mod tests {
         let lifted = signal_of_p12(1);
         assert!(deep > 0.5, "{deep}");
         assert!(lifted < deep / 2.0, "{lifted} vs {deep}");
+    }
+
+    #[test]
+    fn clicks_at_random_over_many_queries_pass_the_top_over_no_more_than_the_rest() {
+        const QUERIES: usize = 80;
+        // Eighty queries; each of fifteen shoppers clicks two products of the first
+        // ten at random. Read from clicks, the top looks examined by nearly everyone
+        // (someone clicked below it) and the deep products only by their clickers.
+        let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
+        let mut events = Vec::new();
+        let mut state: u64 = 7;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        for q in 0..QUERIES {
+            let query = format!("query {q}");
+            for s in 0..15 {
+                let shopper = format!("q{q}-s{s}");
+                let ts = (q * 100 + s) as i64 * 10;
+                events.push(Event::test(
+                    EventKind::Search,
+                    &shopper,
+                    None,
+                    Some(&query),
+                    ts,
+                ));
+                for _ in 0..2 {
+                    let k = next(10) as usize;
+                    let mut click = Event::test(
+                        EventKind::Click,
+                        &shopper,
+                        Some(&ranking[k]),
+                        Some(&query),
+                        ts + 1,
+                    );
+                    click.position = Some(k as u32 + 1);
+                    events.push(click);
+                }
+            }
+        }
+        let ranked: Vec<&str> = ranking.iter().map(String::as_str).collect();
+        let signals = learn(&events, &ranked);
+        let passed_over = |k: usize| {
+            signals
+                .verdicts
+                .values()
+                .filter(|v| v.get(&ranking[k]) == Some(&-1))
+                .count()
+        };
+        let top: usize = (0..3).map(passed_over).sum();
+        let rest: usize = (3..10).map(passed_over).sum();
+        // Per product, the top three are passed over at most twice as often as the
+        // next seven (without the position correction: 22 of 240 against 10 of 560),
+        // and rarely (at most 5 %).
+        assert!(
+            top * 7 <= (rest + 2) * 3 * 2,
+            "top three {top} times, next seven {rest} times"
+        );
+        assert!(top * 20 <= 3 * QUERIES, "top three passed over {top} times");
     }
 
     #[test]

@@ -34,8 +34,9 @@
 //!   something below on the page they saw, or left without engaging after looking as
 //!   deep as the position shape says — and took it at less than half the rate at which
 //!   shoppers take what satisfies them (the query's chosen products, shrunk toward the
-//!   store's: a page nobody took anything from is passed over at the store's rate), so
-//!   rarely that chance explains it less than 5 % of the time at that rate;
+//!   store's: a page nobody took anything from is passed over at the store's rate, and
+//!   corrected for its position as the other queries' clicks read positions), so
+//!   rarely that chance explains it less than 1 % of the time at that rate;
 //! * **the page each shopper saw**: once learning reorders a query, its next searches
 //!   are served that page, and each search event records it (`Event::served`, filled
 //!   in at ingest, absent for holdout shoppers); skips, idle looks and expected clicks

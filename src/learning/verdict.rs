@@ -19,7 +19,10 @@
 //!   the position shape says. Its engagement over those examinations is compared with
 //!   the rate at which shoppers take the query's chosen products (those several
 //!   distinct shoppers engaged with), shrunk toward the store's rate over all other
-//!   queries ([`STORE_RATE_WEIGHT`] examinations of it): passed over when at least
+//!   queries ([`STORE_RATE_WEIGHT`] examinations of it), and multiplied by how the
+//!   product's position's rate compares with the page's across the other queries
+//!   ([`PositionRates`]: looks read from clicks favour the top, and under clicks at
+//!   random the top would look least taken): passed over when at least
 //!   [`MIN_SHOPPERS`] shoppers looked at it without taking it, they took it at less
 //!   than [`PASSED_OVER_SHARE`] of that rate, and so few engagements would happen by
 //!   chance less than [`PASSED_OVER_CHANCE`] of the time at the full rate (with plenty
@@ -41,7 +44,7 @@ const PRIOR_DECAY: f32 = 0.8;
 /// Pseudo-engagements spread by the prior shape: how much data it takes to learn one.
 const PRIOR_WEIGHT: f32 = 20.0;
 /// A product whose engagement is this unlikely at the query's rate is passed over.
-pub const PASSED_OVER_CHANCE: f64 = 0.05;
+pub const PASSED_OVER_CHANCE: f64 = 0.01;
 /// A product is passed over only when shoppers take it at less than this share of the
 /// rate at which they take what satisfies the query: with plenty of evidence, a
 /// product taken a little less often than the best is still a good answer.
@@ -343,6 +346,16 @@ impl PageLooks {
         PageLooks { looks }
     }
 
+    /// Per position of the page, how often shoppers who looked took its product:
+    /// (engagements, examinations).
+    pub fn by_position(&self) -> [(f32, f32); PAGE] {
+        let mut out = [(0.0, 0.0); PAGE];
+        for (o, l) in out.iter_mut().zip(&self.looks) {
+            *o = (l.chose as f32, l.examined());
+        }
+        out
+    }
+
     /// How often shoppers who looked at them took the products this query's crowd
     /// chose (each by several distinct shoppers): (engagements, examinations).
     pub fn chosen(&self) -> (f32, f32) {
@@ -352,6 +365,46 @@ impl PageLooks {
             .fold((0.0, 0.0), |(c, e), l| {
                 (c + l.chose as f32, e + l.examined())
             })
+    }
+}
+
+/// How a position's take rate compares with the page's, as the store's other queries
+/// measured it: looks are read from clicks, and a shopper's looks at deep positions
+/// show only when they engaged there or further down, so the top of a page is always
+/// read as looked at more and taken less than the rest. Under clicks spread at random
+/// every position has the same true rate, and the top would be passed over without
+/// this correction; under shoppers who read down the page it is close to 1.
+#[derive(Debug, Clone)]
+pub struct PositionRates {
+    factor: [f64; PAGE],
+}
+
+/// Examinations at the page's overall rate added to each position's own.
+const POSITION_RATE_WEIGHT: f32 = 20.0;
+
+impl PositionRates {
+    /// From per-position (engagements, examinations) summed over the store's queries.
+    pub fn of(by_position: &[(f32, f32); PAGE]) -> PositionRates {
+        let (chose, looked) = by_position
+            .iter()
+            .fold((0.0f32, 0.0f32), |(c, e), (pc, pe)| (c + pc, e + pe));
+        let mut factor = [1.0f64; PAGE];
+        if chose > 0.0 && looked > 0.0 {
+            let overall = chose / looked;
+            for (f, (c, e)) in factor.iter_mut().zip(by_position) {
+                let rate = (c + POSITION_RATE_WEIGHT * overall) / (e + POSITION_RATE_WEIGHT);
+                *f = f64::from(rate / overall).clamp(0.25, 4.0);
+            }
+        }
+        PositionRates { factor }
+    }
+
+    /// The factor of 1-based position `k` (1 beyond the page).
+    fn factor(&self, k: usize) -> f64 {
+        k.checked_sub(1)
+            .and_then(|i| self.factor.get(i))
+            .copied()
+            .unwrap_or(1.0)
     }
 }
 
@@ -366,6 +419,7 @@ pub fn verdicts(
     ranking: &[String],
     signals: &HashMap<String, f32>,
     store: (f32, f32),
+    position_rates: &PositionRates,
 ) -> HashMap<String, i8> {
     let mut out: HashMap<String, i8> = signals
         .iter()
@@ -374,10 +428,11 @@ pub fn verdicts(
         })
         .map(|(p, _)| (p.clone(), 1))
         .collect();
-    let Some(rate) = reference_rate(looks.chosen(), store) else {
+    let Some(page_rate) = reference_rate(looks.chosen(), store) else {
         return out;
     };
-    for (product, look) in ranking.iter().zip(&looks.looks) {
+    for (k, (product, look)) in ranking.iter().zip(&looks.looks).enumerate() {
+        let rate = (page_rate * position_rates.factor(k + 1)).min(1.0);
         let looked_away = look.skipped as f32 + look.idle;
         if looked_away >= MIN_SHOPPERS as f32
             && (look.chose as f64) < PASSED_OVER_SHARE * rate * look.examined() as f64
@@ -423,6 +478,10 @@ mod tests {
 
     /// A store whose other queries taught nothing.
     const NO_STORE: (f32, f32) = (0.0, 0.0);
+    /// Nor anything about positions.
+    const NO_POSITION_RATES: PositionRates = PositionRates {
+        factor: [1.0; PAGE],
+    };
 
     /// The verdicts on `p1..=pN` ranked in that order, every searcher served that
     /// unlearned ranking.
@@ -455,7 +514,14 @@ mod tests {
             .collect();
         let pages = SeenPages::new(&ranking, learned, served);
         let looks = PageLooks::of(served, &pages, engaged, &ranking, shape);
-        verdicts(&looks, engaged, &ranking, signals, store)
+        verdicts(
+            &looks,
+            engaged,
+            &ranking,
+            signals,
+            store,
+            &NO_POSITION_RATES,
+        )
     }
 
     #[test]
