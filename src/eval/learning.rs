@@ -181,7 +181,9 @@ fn session(
         return events;
     }
     for (k, id) in shown.iter().enumerate() {
-        if rng.random_bool(1.0 - ATTENTION.powi(k as i32).min(1.0)) {
+        // Having looked at position k (1-based), a shopper looks one further with
+        // probability ATTENTION: position k is looked at with ATTENTION^(k-1).
+        if k > 0 && !rng.random_bool(ATTENTION) {
             break;
         }
         let grade = query.grade(id).min(2) as usize;
