@@ -22,39 +22,54 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use crate::autocomplete::Suggestion;
+use crate::columns::{ColumnKind, ValueId};
 use crate::config::{LoadReport, StoreConfig};
 use crate::error::{Error, Result};
 use crate::events::Variant;
 use crate::index::{DataDir, LiveIndex, Snapshot};
-use crate::learning::Learning;
+use crate::learning::{Learning, ProductKinds, category_key};
 use crate::product_feed::ProductFeed;
 use crate::rules::CompiledRules;
 use crate::search::{self, SearchContext, SearchRequest, SearchResponse, ShopperContext};
 use crate::shoppers::ShopperStore;
 
-/// A product's type words (`_type`), for learning which types a query leads to.
-fn product_types(snapshot: &Snapshot, id: &str) -> Vec<String> {
-    let Some(column) = snapshot
-        .vocabulary
-        .column_id(crate::schema::fields::TYPE_COLUMN)
-    else {
-        return Vec::new();
-    };
+/// What the catalog says a product is, for learning what a query leads to: its type
+/// words (`_type`) and the leaf paths of its categories.
+fn product_kinds(snapshot: &Snapshot, id: &str) -> ProductKinds {
     let Some(address) = snapshot.find(id) else {
-        return Vec::new();
+        return ProductKinds::default();
     };
-    let dict = snapshot.vocabulary.column(column);
-    snapshot
-        .columns
-        .get(address.segment_ord as usize)
-        .and_then(|c| c.keyword(column))
-        .map(|c| {
-            c.values(address.doc_id)
-                .iter()
-                .map(|&v| dict.label(v).to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+    let Some(columns) = snapshot.columns.get(address.segment_ord as usize) else {
+        return ProductKinds::default();
+    };
+    let vocabulary = &snapshot.vocabulary;
+    let values = |column: usize| {
+        columns
+            .keyword(column)
+            .map_or(&[][..], |c| c.values(address.doc_id))
+    };
+    let mut kinds = ProductKinds::default();
+    if let Some(column) = vocabulary.column_id(crate::schema::fields::TYPE_COLUMN) {
+        let dict = vocabulary.column(column);
+        kinds.types = values(column)
+            .iter()
+            .map(|&v| dict.label(v).to_string())
+            .collect();
+    }
+    for (column, dict) in vocabulary.columns().iter().enumerate() {
+        if dict.kind != ColumnKind::Category {
+            continue;
+        }
+        let held = values(column);
+        // Leaves: the values no other value of the product descends from.
+        let parents: Vec<ValueId> = held.iter().map(|&v| dict.parent(v)).collect();
+        kinds.categories.extend(
+            held.iter()
+                .filter(|v| !parents.contains(v))
+                .map(|&v| category_key(&dict.name, &dict.path(v))),
+        );
+    }
+    kinds
 }
 
 /// A data directory's live index and the store's configuration, ready to search.
@@ -152,8 +167,8 @@ impl Engine {
         };
         let rank = |q: &str| ranked(q, false, search::MAX_PER_PAGE);
         let rank_learned = |q: &str| ranked(q, true, crate::learning::PAGE);
-        let types = |id: &str| product_types(&snapshot, id);
-        learning.refresh(store, &settings, &rank, &types, &rank_learned)
+        let kinds = |id: &str| product_kinds(&snapshot, id);
+        learning.refresh(store, &settings, &rank, &kinds, &rank_learned)
     }
 
     /// The configuration in force.

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use super::signals::Signals;
 use super::verdict::{
     Engaged, Engagement, PAGE, PageLooks, PositionRates, PositionShape, SeenPages, Served,
-    position_counts, verdicts,
+    chosen_categories, position_counts, verdicts,
 };
-use super::{FULL_LIFT, MIN_SHOPPERS, PRIOR_CLICKS};
+use super::{FULL_LIFT, MIN_SHOPPERS, PRIOR_CLICKS, ProductKinds};
 use crate::error::Result;
 use crate::events::{Event, EventKind};
 
@@ -328,11 +328,11 @@ impl Evidence {
     }
 
     /// The signals this evidence supports now; `rank` gives a query's unlearned
-    /// ranking, `types` a product's type words.
+    /// ranking, `kinds` what the catalog says a product is.
     pub fn signals(
         &mut self,
         rank: &dyn Fn(&str) -> Result<Vec<String>>,
-        types: &dyn Fn(&str) -> Vec<String>,
+        kinds: &dyn Fn(&str) -> ProductKinds,
         now: i64,
         half_life: f64,
     ) -> Result<Signals> {
@@ -422,12 +422,19 @@ impl Evidence {
                 others,
                 &position_rates,
             );
+            let categories = chosen_categories(
+                looks,
+                &evidence.engaged,
+                ranking,
+                &|p| kinds(p).categories,
+                &position_rates,
+            );
             if let Some(head) = head_word(query) {
                 for (product, s) in learned.iter().filter(|(_, s)| **s > 0.0) {
                     let related = signals.heads.entry(head.to_string()).or_default();
                     let v = related.entry(product.clone()).or_insert(0.0);
                     *v = v.max(s * RELATED_SHARE);
-                    for t in types(product) {
+                    for t in kinds(product).types {
                         *head_types
                             .entry(head.to_string())
                             .or_default()
@@ -441,6 +448,9 @@ impl Evidence {
             }
             if !verdicts.is_empty() {
                 signals.verdicts.insert(query.clone(), verdicts);
+            }
+            if !categories.is_empty() {
+                signals.categories.insert(query.clone(), categories);
             }
         }
         for (head, by_type) in head_types {
@@ -547,14 +557,37 @@ mod tests {
     use super::*;
 
     fn learn(events: &[Event], ranking: &[&str]) -> Signals {
+        learn_with(events, ranking, &|_| ProductKinds::default())
+    }
+
+    /// As [`learn`], the catalog saying what each product is.
+    fn learn_with(
+        events: &[Event],
+        ranking: &[&str],
+        kinds: &dyn Fn(&str) -> ProductKinds,
+    ) -> Signals {
         let mut evidence = Evidence::default();
         for (i, e) in events.iter().enumerate() {
             evidence.add(i as u64, e, 1_800);
         }
         let ranking: Vec<String> = ranking.iter().map(|s| s.to_string()).collect();
         evidence
-            .signals(&|_| Ok(ranking.clone()), &|_| Vec::new(), 10_000, 86_400.0)
+            .signals(&|_| Ok(ranking.clone()), kinds, 10_000, 86_400.0)
             .unwrap()
+    }
+
+    /// Products `p1..=p5` in no category, `p6..=p12` in `c/cards`, the rest in `c/other`.
+    fn in_blocks(product: &str) -> ProductKinds {
+        let k: usize = product.trim_start_matches('p').parse().unwrap_or(0);
+        let categories = match k {
+            1..=5 => vec![],
+            6..=12 => vec![super::super::category_key("category", "c/cards")],
+            _ => vec![super::super::category_key("category", "c/other")],
+        };
+        ProductKinds {
+            types: vec![],
+            categories,
+        }
     }
 
     /// Shoppers 0..n search `q` and click `product`.
@@ -637,12 +670,9 @@ mod tests {
         assert!(lifted < deep / 2.0, "{lifted} vs {deep}");
     }
 
-    #[test]
-    fn clicks_at_random_over_many_queries_pass_the_top_over_no_more_than_the_rest() {
-        const QUERIES: usize = 80;
-        // Eighty queries; each of fifteen shoppers clicks two products of the first
-        // ten at random. Read from clicks, the top looks examined by nearly everyone
-        // (someone clicked below it) and the deep products only by their clickers.
+    /// `queries` queries ranked `p1..=p20`; each of fifteen shoppers clicks two
+    /// products of the first ten at random.
+    fn clicks_at_random(queries: usize) -> (Vec<String>, Vec<Event>) {
         let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
         let mut events = Vec::new();
         let mut state: u64 = 7;
@@ -652,7 +682,7 @@ mod tests {
                 .wrapping_add(1);
             (state >> 33) % n
         };
-        for q in 0..QUERIES {
+        for q in 0..queries {
             let query = format!("query {q}");
             for s in 0..15 {
                 let shopper = format!("q{q}-s{s}");
@@ -678,6 +708,16 @@ mod tests {
                 }
             }
         }
+        (ranking, events)
+    }
+
+    #[test]
+    fn clicks_at_random_over_many_queries_pass_the_top_over_no_more_than_the_rest() {
+        const QUERIES: usize = 80;
+        // Eighty queries of random clicks. Read from clicks, the top looks examined by
+        // nearly everyone (someone clicked below it) and the deep products only by
+        // their clickers.
+        let (ranking, events) = clicks_at_random(QUERIES);
         let ranked: Vec<&str> = ranking.iter().map(String::as_str).collect();
         let signals = learn(&events, &ranked);
         let passed_over = |k: usize| {
@@ -697,6 +737,80 @@ mod tests {
             "top three {top} times, next seven {rest} times"
         );
         assert!(top * 20 <= 3 * QUERIES, "top three passed over {top} times");
+    }
+
+    #[test]
+    fn clicks_at_random_choose_no_category() {
+        const QUERIES: usize = 80;
+        let (ranking, events) = clicks_at_random(QUERIES);
+        let ranked: Vec<&str> = ranking.iter().map(String::as_str).collect();
+        let signals = learn_with(&events, &ranked, &in_blocks);
+        // Two categories share the first ten; clicks at random favour neither.
+        assert!(
+            signals.categories.len() * 20 <= QUERIES,
+            "{} of {QUERIES} queries chose a category: {:?}",
+            signals.categories.len(),
+            signals.categories
+        );
+    }
+
+    /// Twelve shoppers search "network card" over `p1..=p20`: `deep` of them each click
+    /// one of `p6..=p8`, one clicks `p2`, the rest leave without clicking.
+    fn network_card_sessions(deep: usize) -> Vec<Event> {
+        let mut events = Vec::new();
+        for i in 0..12 {
+            let s = format!("nc-{i}");
+            let ts = 100_000 + i as i64 * 10;
+            events.push(Event::test(
+                EventKind::Search,
+                &s,
+                None,
+                Some("network card"),
+                ts,
+            ));
+            let clicked = match i {
+                i if i < deep => Some(6 + i % 3),
+                11 => Some(2),
+                _ => None,
+            };
+            if let Some(k) = clicked {
+                let product = format!("p{k}");
+                let mut click = Event::test(
+                    EventKind::Click,
+                    &s,
+                    Some(&product),
+                    Some("network card"),
+                    ts + 1,
+                );
+                click.position = Some(k as u32);
+                events.push(click);
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn a_category_shoppers_take_from_below_an_abandoned_top_is_chosen() {
+        let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
+        let ranked: Vec<&str> = ranking.iter().map(String::as_str).collect();
+        // Background queries teach the store's rates: shoppers take the top.
+        let mut background = Vec::new();
+        for (k, product) in ranked.iter().take(4).enumerate() {
+            background.extend(sessions(12 >> k, "tables", product, 1_000 * k as i64));
+        }
+        let chosen = |deep: usize| {
+            let mut events = background.clone();
+            events.extend(network_card_sessions(deep));
+            learn_with(&events, &ranked, &in_blocks)
+                .chosen_categories("network card")
+                .to_vec()
+        };
+        // The products of no category on top: one click in twelve searches. Five
+        // shoppers take the category's products further down: it is chosen.
+        let cards = super::super::category_key("category", "c/cards");
+        assert_eq!(chosen(5), [cards]);
+        // Two shoppers are too few.
+        assert!(chosen(2).is_empty());
     }
 
     #[test]
@@ -786,7 +900,12 @@ mod tests {
         }
         let make = |evidence: &mut Evidence| {
             evidence
-                .signals(&|_| Ok(ranked.clone()), &|_| Vec::new(), 100_100, 86_400.0)
+                .signals(
+                    &|_| Ok(ranked.clone()),
+                    &|_| ProductKinds::default(),
+                    100_100,
+                    86_400.0,
+                )
                 .unwrap()
         };
         let before = make(&mut evidence);

@@ -36,7 +36,16 @@
 //!   shoppers take what satisfies them (the query's chosen products, shrunk toward the
 //!   store's: a page nobody took anything from is passed over at the store's rate, and
 //!   corrected for its position as the other queries' clicks read positions), so
-//!   rarely that chance explains it less than 1 % of the time at that rate;
+//!   rarely that chance explains it less than 1 % of the time at that rate; a
+//!   product's own looks are pooled with ten at the rate the rest of its page earns,
+//!   so on a page shoppers abandon as a whole, a product few looked at is presumed to
+//!   fail like the rest;
+//! * **query categories** (`verdict::chosen_categories`): a category (a leaf of the
+//!   schema's category fields) whose products on the page several distinct shoppers
+//!   took at twice the rest of the page's rate or more, beyond what chance explains
+//!   1 % of the time, is chosen for the query: its products without a verdict of their
+//!   own are preferred, also those nobody clicked yet — shoppers who scroll past an
+//!   abandoned top to take network cards lift every network card above it;
 //! * **the page each shopper saw**: once learning reorders a query, its next searches
 //!   are served that page, and each search event records it (`Event::served`, filled
 //!   in at ingest, absent for holdout shoppers); skips, idle looks and expected clicks
@@ -77,6 +86,22 @@ const EVENTS_PER_REFRESH: usize = 200_000;
 /// How many queries' learned first pages one refresh works out at most (the rest wait
 /// for the next).
 const PAGES_PER_REFRESH: usize = 200;
+
+/// What the catalog says a product is, for learning what a query leads to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProductKinds {
+    /// Its type words (`_type`).
+    pub types: Vec<String>,
+    /// Its categories: the leaf paths of the schema's category fields, each
+    /// [`category_key`]`(field, path)`.
+    pub categories: Vec<String>,
+}
+
+/// How a category leaf is named in learned signals: the field, a unit separator, the
+/// path with levels joined by `/`.
+pub fn category_key(field: &str, path: &str) -> String {
+    format!("{field}\u{1f}{path}")
+}
 
 /// Per normalized query, the learned first page in force where it differs from the
 /// unlearned ranking.
@@ -132,7 +157,7 @@ impl Learning {
 
     /// Reads the events recorded since the last refresh, folds them in, and publishes
     /// new signals; `rank` gives a query's unlearned ranking (product ids, best
-    /// first), the positions shoppers saw, `types` a product's type words, and
+    /// first), the positions shoppers saw, `kinds` what the catalog says a product is, and
     /// `rank_learned` a query's ranking under the signals just published (the page
     /// its next searches are served). Returns how many events were read.
     pub fn refresh(
@@ -140,7 +165,7 @@ impl Learning {
         store: &dyn ShopperStore,
         settings: &crate::schema::AffinitySettings,
         rank: &dyn Fn(&str) -> Result<Vec<String>>,
-        types: &dyn Fn(&str) -> Vec<String>,
+        kinds: &dyn Fn(&str) -> ProductKinds,
         rank_learned: &dyn Fn(&str) -> Result<Vec<String>>,
     ) -> Result<usize> {
         let mut evidence = self
@@ -164,7 +189,7 @@ impl Learning {
         let stale = evidence.forgot_since_signals();
         if read > 0 || stale || self.signals.load().is_empty() && evidence.has_any() {
             let now = chrono::Utc::now().timestamp();
-            let signals = evidence.signals(rank, types, now, settings.half_life_seconds)?;
+            let signals = evidence.signals(rank, kinds, now, settings.half_life_seconds)?;
             self.signals.store(Arc::new(signals));
             self.refresh_served(&evidence, rank_learned)?;
         } else if self.served_pending.load(Ordering::Relaxed) {

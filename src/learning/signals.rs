@@ -31,6 +31,8 @@ pub struct Signals {
     pub(super) verdicts: HashMap<String, HashMap<String, i8>>,
     pub(super) heads: HashMap<String, HashMap<String, f32>>,
     pub(super) head_types: HashMap<String, HashMap<String, f32>>,
+    /// Per query, the categories its shoppers chose ([`super::category_key`]s).
+    pub(super) categories: HashMap<String, Vec<String>>,
     pub(super) popularity: HashMap<String, f32>,
     /// Behavioural popularity as per-segment arrays of the last snapshot asked for.
     dense: Mutex<Option<DenseFor>>,
@@ -44,7 +46,8 @@ impl Signals {
     pub fn fingerprints(&self) -> HashMap<String, u64> {
         use std::hash::{Hash, Hasher};
         let mut out = HashMap::new();
-        for query in self.queries.keys().chain(self.verdicts.keys()) {
+        let queries = self.queries.keys().chain(self.verdicts.keys());
+        for query in queries.chain(self.categories.keys()) {
             if out.contains_key(query) {
                 continue;
             }
@@ -58,6 +61,9 @@ impl Signals {
             }
             if let Some(verdicts) = self.verdicts.get(query) {
                 entries.extend(verdicts.iter().map(|(p, v)| (p.as_str(), 0, *v)));
+            }
+            if let Some(categories) = self.categories.get(query) {
+                entries.extend(categories.iter().map(|c| (c.as_str(), 0, 2)));
             }
             entries.sort_unstable();
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -74,6 +80,9 @@ pub struct LearnedBoosts {
     by_doc: HashMap<DocAddress, f32>,
     /// The crowd's verdicts: 1 preferred, -1 passed over.
     verdicts: HashMap<DocAddress, i8>,
+    /// The categories the query's shoppers chose: per category column, whether each
+    /// of its values lies in one (the value or an ancestor chosen).
+    chosen: Vec<(usize, Vec<bool>)>,
     /// The type column and the signal of each of its values for this query.
     by_type: Option<(usize, Vec<f32>)>,
     popularity: Option<Arc<Vec<Vec<f32>>>>,
@@ -102,17 +111,25 @@ impl LearnedBoosts {
 
     /// Whether the crowd has a verdict on some document for this query.
     pub fn has_verdicts(&self) -> bool {
-        !self.verdicts.is_empty()
+        !self.verdicts.is_empty() || !self.chosen.is_empty()
     }
 
     /// The crowd's verdict on a document for this query: 1 preferred, -1 passed over,
-    /// 0 without strong evidence.
+    /// 0 without strong evidence. A document's own verdict comes first; one without
+    /// is preferred when it lies in a category the query's shoppers chose.
     #[inline]
-    pub fn verdict(&self, address: DocAddress) -> i8 {
-        if self.verdicts.is_empty() {
-            return 0;
+    pub fn verdict(&self, columns: &SegmentColumns, address: DocAddress) -> i8 {
+        if let Some(&own) = self.verdicts.get(&address) {
+            return own;
         }
-        self.verdicts.get(&address).copied().unwrap_or(0)
+        let in_chosen = self.chosen.iter().any(|(column, chosen)| {
+            columns.keyword(*column).is_some_and(|c| {
+                c.values(address.doc_id)
+                    .iter()
+                    .any(|&v| chosen.get(v as usize).copied().unwrap_or(false))
+            })
+        });
+        i8::from(in_chosen)
     }
 
     /// The largest signal any document has (for pruning).
@@ -149,6 +166,7 @@ impl LearnedBoosts {
     pub fn is_empty(&self) -> bool {
         self.by_doc.is_empty()
             && self.verdicts.is_empty()
+            && self.chosen.is_empty()
             && self.by_type.is_none()
             && self.popularity.is_none()
     }
@@ -176,6 +194,9 @@ impl Signals {
         }
         let exact = self.queries.get(&normalized);
         let verdicts = self.verdicts.get(&normalized);
+        if let Some(categories) = self.categories.get(&normalized) {
+            boosts.chosen = chosen_values(categories, snapshot);
+        }
         // A query with evidence of its own learns from it alone; related queries'
         // evidence and the head word's product types serve the others.
         let head = match exact.is_some() || verdicts.is_some() {
@@ -210,6 +231,13 @@ impl Signals {
         boosts
     }
 
+    /// The categories `query`'s shoppers chose, as [`super::category_key`]s.
+    pub fn chosen_categories(&self, query: &str) -> &[String] {
+        self.categories
+            .get(&normalize_query(query))
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Behavioural popularity as per-segment arrays, computed once per snapshot.
     fn dense_popularity(&self, snapshot: &Arc<Snapshot>) -> Option<Arc<Vec<Vec<f32>>>> {
         if self.popularity.is_empty() {
@@ -242,4 +270,44 @@ impl Signals {
         }
         Some(dense)
     }
+}
+
+/// Per category column of `snapshot`, which of its values lie in one of `categories`
+/// ([`super::category_key`]s): the chosen node itself or any node below it. Columns
+/// with none are left out; unknown categories are ignored.
+fn chosen_values(categories: &[String], snapshot: &Snapshot) -> Vec<(usize, Vec<bool>)> {
+    let vocabulary = &snapshot.vocabulary;
+    let mut by_column: HashMap<usize, Vec<u32>> = HashMap::new();
+    for key in categories {
+        let Some((field, path)) = key.split_once('\u{1f}') else {
+            continue;
+        };
+        if let Some(column) = vocabulary.column_id(field)
+            && let Some(node) = vocabulary.column(column).lookup(path)
+        {
+            by_column.entry(column).or_default().push(node);
+        }
+    }
+    by_column
+        .into_iter()
+        .map(|(column, nodes)| {
+            let dict = vocabulary.column(column);
+            let within = (0..dict.len() as u32)
+                .map(|value| {
+                    let mut node = value;
+                    for _ in 0..64 {
+                        if nodes.contains(&node) {
+                            return true;
+                        }
+                        node = dict.parent(node);
+                        if node == crate::columns::NO_PARENT {
+                            break;
+                        }
+                    }
+                    false
+                })
+                .collect();
+            (column, within)
+        })
+        .collect()
 }

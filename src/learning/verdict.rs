@@ -29,6 +29,13 @@
 //!   of evidence, significance alone would pass over a good product taken a little
 //!   less often than the best). A page every shopper left is judged at the store's
 //!   rate alone.
+//!   A product's own looks are pooled with [`PAGE_RATE_WEIGHT`] examinations at the
+//!   rate the rest of its page earns at its position (empirical Bayes: a page's
+//!   products share its fate until their own looks say otherwise), so a product few
+//!   shoppers reached on a page they abandoned as a whole is passed over with it.
+//! * **chosen categories** ([`chosen_categories`]): a category whose products on the
+//!   page several shoppers took far more often than the rest of the page; its
+//!   products without a verdict of their own are preferred.
 //! * **preferred**: at least [`MIN_SHOPPERS`] distinct shoppers engaged and its
 //!   position-corrected signal (clicks over expected clicks, see `super::evidence`) is
 //!   at least [`PREFERRED_SIGNAL`].
@@ -49,8 +56,14 @@ pub const PASSED_OVER_CHANCE: f64 = 0.01;
 /// rate at which they take what satisfies the query: with plenty of evidence, a
 /// product taken a little less often than the best is still a good answer.
 pub const PASSED_OVER_SHARE: f64 = 0.5;
+/// Examinations at the rate of the rest of its page added to a product's own when
+/// judging whether it was passed over.
+const PAGE_RATE_WEIGHT: f64 = 10.0;
 /// Examinations at the store's chosen-product rate added to a query's own.
 pub const STORE_RATE_WEIGHT: f32 = 10.0;
+/// A category is chosen for a query when its products are taken at least this many
+/// times as often as the rest of the page ([`chosen_categories`]).
+pub const CATEGORY_LIFT: f64 = 2.0;
 /// Position-corrected signal (in [0, 1]) from which a product is preferred.
 pub const PREFERRED_SIGNAL: f32 = 0.5;
 
@@ -431,17 +444,141 @@ pub fn verdicts(
     let Some(page_rate) = reference_rate(looks.chosen(), store) else {
         return out;
     };
+    // The page's take rate, each product's examinations weighed by its position's
+    // factor: what a product of this page is presumed to earn before its own looks.
+    let weighed: Vec<(f64, f64)> = looks
+        .looks
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let factor = position_rates.factor(k + 1);
+            (l.chose as f64, f64::from(l.examined()) * factor)
+        })
+        .collect();
+    let (page_chose, page_weighed) = weighed
+        .iter()
+        .fold((0.0, 0.0), |(c, w), (lc, lw)| (c + lc, w + lw));
     for (k, (product, look)) in ranking.iter().zip(&looks.looks).enumerate() {
-        let rate = (page_rate * position_rates.factor(k + 1)).min(1.0);
+        let factor = position_rates.factor(k + 1);
+        let rate = (page_rate * factor).min(1.0);
         let looked_away = look.skipped as f32 + look.idle;
+        // Taken at under half the rate by its own looks; unlikely by chance with its
+        // looks pooled with PAGE_RATE_WEIGHT examinations at the rate the rest of its
+        // page earns at its position: on a page shoppers abandon as a whole, a
+        // product few looked at is presumed to fail like the rest. A product the crowd
+        // prefers is never passed over.
+        let (own_chose, own_weighed) = weighed[k];
+        let (rest_chose, rest_weighed) = (page_chose - own_chose, page_weighed - own_weighed);
+        let pseudo = match rest_weighed > 0.0 {
+            true => PAGE_RATE_WEIGHT * (rest_chose / rest_weighed * factor).min(1.0),
+            false => PAGE_RATE_WEIGHT * rate,
+        };
+        let chose = look.chose as f64 + pseudo;
+        let examined = f64::from(look.examined()) + PAGE_RATE_WEIGHT;
         if looked_away >= MIN_SHOPPERS as f32
-            && (look.chose as f64) < PASSED_OVER_SHARE * rate * look.examined() as f64
-            && binomial_at_most(look.chose, look.examined() as f64, rate) < PASSED_OVER_CHANCE
+            && (look.chose as f64) < PASSED_OVER_SHARE * rate * f64::from(look.examined())
+            && binomial_at_most_real(chose, examined, rate) < PASSED_OVER_CHANCE
+            && out.get(product) != Some(&1)
         {
             out.insert(product.clone(), -1);
         }
     }
     out
+}
+
+/// [`binomial_at_most`] for a fractional count of successes: interpolated between the
+/// whole counts around it.
+fn binomial_at_most_real(successes: f64, trials: f64, rate: f64) -> f64 {
+    let below = successes.floor().max(0.0);
+    let low = binomial_at_most(below as usize, trials, rate);
+    let high = binomial_at_most(below as usize + 1, trials, rate);
+    low + (high - low) * (successes - below)
+}
+
+/// The categories a query's shoppers chose (`crate::learning`'s query categories):
+/// per category (a leaf path `categories` gives a product), the engagement of the
+/// page's products in it is set against what the rest of the page's rate would give
+/// them, each product's examinations weighed by its position's factor
+/// ([`PositionRates`]). Chosen when at least [`MIN_SHOPPERS`] distinct shoppers took
+/// its products, at [`CATEGORY_LIFT`] times the rest's rate or more, so often that
+/// chance explains it less than [`PASSED_OVER_CHANCE`] of the time. The rest's rate
+/// is shrunk toward the page's ([`STORE_RATE_WEIGHT`] examinations), so a page whose
+/// other products nobody took still asks for several engagements. A page of one
+/// category has nothing to set it against, and chooses none.
+pub fn chosen_categories(
+    looks: &PageLooks,
+    engaged: &Engaged,
+    ranking: &[String],
+    categories: &dyn Fn(&str) -> Vec<String>,
+    position_rates: &PositionRates,
+) -> Vec<String> {
+    // Per product of the page: its categories, engagements and weighed examinations.
+    let page: Vec<(Vec<String>, f64, f64, &str)> = ranking
+        .iter()
+        .zip(&looks.looks)
+        .enumerate()
+        .map(|(k, (product, look))| {
+            let weighed = f64::from(look.examined()) * position_rates.factor(k + 1);
+            (
+                categories(product),
+                look.chose as f64,
+                weighed,
+                product.as_str(),
+            )
+        })
+        .collect();
+    let (all_chose, all_weighed) = page.iter().fold((0.0, 0.0), |(c, w), p| (c + p.1, w + p.2));
+    if all_chose <= 0.0 || all_weighed <= 0.0 {
+        return Vec::new();
+    }
+    let page_rate = all_chose / all_weighed;
+    let mut candidates: Vec<&String> = page.iter().flat_map(|p| &p.0).collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    let weight = f64::from(STORE_RATE_WEIGHT);
+    candidates
+        .into_iter()
+        .filter(|category| {
+            let (inside, rest): (Vec<_>, Vec<_>) =
+                page.iter().partition(|p| p.0.contains(*category));
+            if rest.is_empty() {
+                return false;
+            }
+            let sum = |ps: &[&(Vec<String>, f64, f64, &str)]| {
+                ps.iter().fold((0.0, 0.0), |(c, w), p| (c + p.1, w + p.2))
+            };
+            let (chose, weighed) = sum(&inside);
+            let (rest_chose, rest_weighed) = sum(&rest);
+            let rest_rate = (rest_chose + weight * page_rate) / (rest_weighed + weight);
+            let expected = rest_rate * weighed;
+            let shoppers: std::collections::HashSet<u64> = inside
+                .iter()
+                .filter_map(|p| engaged.get(p.3))
+                .flat_map(|by| by.keys().copied())
+                .collect();
+            shoppers.len() >= MIN_SHOPPERS
+                && chose >= CATEGORY_LIFT * expected
+                && poisson_at_least(chose, expected) < PASSED_OVER_CHANCE
+        })
+        .cloned()
+        .collect()
+}
+
+/// P(X ≥ `k`) for X ~ Poisson(`mean`); `k` is a count (fractional parts round up).
+fn poisson_at_least(k: f64, mean: f64) -> f64 {
+    let k = k.ceil().max(0.0) as usize;
+    if k == 0 {
+        return 1.0;
+    }
+    let mean = mean.max(1e-12);
+    // P(X ≤ k - 1), summed term by term.
+    let mut term = (-mean).exp();
+    let mut below = term;
+    for i in 1..k {
+        term *= mean / i as f64;
+        below += term;
+    }
+    (1.0 - below).max(0.0)
 }
 
 /// The rate at which shoppers take a product that satisfies the query: the query's own
@@ -607,6 +744,45 @@ mod tests {
         // Two shoppers are too few to pass anything over.
         let two: HashSet<u64> = (0..2).collect();
         assert!(judge(&two, &none, 20, &HashMap::new(), &shape, store).is_empty());
+    }
+
+    #[test]
+    fn a_product_few_looked_at_is_judged_with_its_page() {
+        // Ten products; the last was looked at by four shoppers who left it. Four
+        // looks are too few to pass a product over on its own (at a rate of one half,
+        // no take in four looks happens one time in sixteen).
+        let page = |rest_chose: usize| PageLooks {
+            looks: (0..10)
+                .map(|k| match k {
+                    9 => Look {
+                        chose: 0,
+                        skipped: 0,
+                        idle: 4.0,
+                    },
+                    _ => Look {
+                        chose: rest_chose,
+                        skipped: 10 - rest_chose,
+                        idle: 0.0,
+                    },
+                })
+                .collect(),
+        };
+        let store = (500.0, 1_000.0);
+        let judged = |rest_chose: usize| {
+            verdicts(
+                &page(rest_chose),
+                &engaged(&[]),
+                &ranking(10),
+                &HashMap::new(),
+                store,
+                &NO_POSITION_RATES,
+            )
+        };
+        // Its page's other products are taken half the times they are looked at:
+        // nothing says it fails.
+        assert_eq!(judged(5).get("p10"), None);
+        // Shoppers left the whole page: it is presumed to fail like the rest.
+        assert_eq!(judged(0).get("p10"), Some(&-1));
     }
 
     #[test]

@@ -184,9 +184,9 @@ impl Ranker {
     /// The crowd's coarse verdict on a text match for this query (the `learned`
     /// criterion): 1 preferred, -1 passed over, 0 otherwise and when not learning.
     #[inline]
-    pub fn crowd(&self, address: DocAddress) -> i8 {
+    pub fn crowd(&self, columns: &SegmentColumns, address: DocAddress) -> i8 {
         match &self.learned {
-            Some(learned) => learned.verdict(address),
+            Some(learned) => learned.verdict(columns, address),
             None => 0,
         }
     }

@@ -529,7 +529,7 @@ impl Pass<'_> {
                 let facts = match crowd_known {
                     false => m.facts,
                     true => MatchFacts {
-                        crowd: r.ranker.crowd(address),
+                        crowd: r.ranker.crowd(columns, address),
                         taste: false,
                         ..m.facts
                     },
