@@ -209,6 +209,10 @@ pub struct Explain {
     pub affinity: f32,
     /// What the crowd's clicks and purchases taught about this product for this query.
     pub learned: f32,
+    /// Why the crowd's verdict (the `learned` criterion) is what it is, in shopper
+    /// words: "shoppers who searched “network card” chose Network Cards".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned_because: Option<String>,
     pub rules: Vec<String>,
     /// Why the shopper's profile lifted this product, in their words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -606,6 +610,7 @@ fn page_hits(
         .take(request.per_page)
         .map(|c| {
             let (id, product) = crate::shown::load(snapshot, c.address)?;
+            let columns = snapshot.columns.get(c.address.segment_ord as usize);
             let reason = request
                 .explain
                 .then(|| because(snapshot, ranker, c))
@@ -616,9 +621,10 @@ fn page_hits(
                 popularity: c.breakdown.popularity,
                 affinity: c.breakdown.affinity,
                 learned: c.breakdown.learned,
-                rules: snapshot
-                    .columns
-                    .get(c.address.segment_ord as usize)
+                learned_because: columns.and_then(|columns| {
+                    ranker.crowd_reason(columns, &snapshot.vocabulary, c.address, &request.q)
+                }),
+                rules: columns
                     .map(|columns| retrieval.rules.labels(columns, c.address))
                     .unwrap_or_default(),
                 because: reason.as_ref().map(|r| r.sentence.clone()),

@@ -592,14 +592,10 @@ async fn analytics_equal_a_brute_force_count() {
         (StatusCode::BAD_REQUEST, &json!("bad_limit"))
     );
     let guarded = AppState::new(s.state.engine.clone()).with_admin_key(Some("k".into()));
-    let (status, _) = call(
-        &guarded,
-        Request::get("/v1/admin/analytics")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for path in ["/v1/admin/analytics", "/v1/admin/learned"] {
+        let (status, _) = call(&guarded, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
 }
 
 #[tokio::test]

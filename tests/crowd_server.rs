@@ -119,3 +119,87 @@ fn events_count_within_seconds_and_survive_a_restart() {
     );
     assert_eq!(report["queries"]["top_queries"][0]["shoppers"], 4);
 }
+
+#[test]
+fn merchandisers_read_what_the_crowd_taught_a_query() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--demo-products", "400"]);
+    let client = Client::new();
+    let page: Value = client
+        .get(server.url("/v1/search?q=sofa&per_page=10"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let ids: Vec<String> = page["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.len() >= 5, "{page}");
+    // Six shoppers skip the first three sofas and buy the fourth.
+    let chosen = ids[3].clone();
+    let mut events = Vec::new();
+    for s in 0..6 {
+        let shopper = format!("taught-{s}");
+        events.push(json!({"type":"search","shopper":shopper,"query":"sofa"}));
+        events.push(
+            json!({"type":"click","shopper":shopper,"product":chosen,"query":"sofa","position":4}),
+        );
+        events.push(json!({"type":"purchase","shopper":shopper,"product":chosen}));
+    }
+    let posted = client
+        .post(server.url("/v1/events"))
+        .json(&events)
+        .send()
+        .unwrap();
+    assert_eq!(posted.status(), 202);
+
+    let url = server.url("/v1/admin/learned?q=Sofa");
+    let taught = |body: &Value| body["queries"][0]["preferred"] == json!([chosen]);
+    let body = wait_for(&client, &url, taught);
+    assert!(taught(&body), "nothing learned within 15 s: {body}");
+    let lesson = &body["queries"][0];
+    assert_eq!(body["learning"], true);
+    assert_eq!(lesson["query"], "sofa");
+    assert_eq!(lesson["unlearned_page"], json!(ids));
+    assert_eq!(lesson["learned_page"][0], json!(chosen), "{body}");
+    for skipped in lesson["passed_over"].as_array().unwrap() {
+        assert!(ids[..3].contains(&skipped.as_str().unwrap().to_string()));
+    }
+    // Without q: the queries the crowd taught most, sofa among them.
+    let listed: Value = client
+        .get(server.url("/v1/admin/learned?limit=5"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(listed["queries"][0]["query"], "sofa", "{listed}");
+    // A query nobody taught comes back unchanged; bad parameters say what to fix.
+    let untaught: Value = client
+        .get(server.url("/v1/admin/learned?q=lamp"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(untaught["queries"][0]["preferred"], json!([]));
+    assert_eq!(
+        untaught["queries"][0]["unlearned_page"],
+        untaught["queries"][0]["learned_page"]
+    );
+    for (bad, code) in [
+        ("limit=0", "bad_limit"),
+        ("limit=many", "bad_limit"),
+        ("q=", "bad_query"),
+        ("query=sofa", "unknown_parameter"),
+    ] {
+        let response = client
+            .get(server.url(&format!("/v1/admin/learned?{bad}")))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = response.json().unwrap();
+        assert_eq!(body["error"]["code"], code, "{bad}: {body}");
+    }
+}

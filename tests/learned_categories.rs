@@ -5,7 +5,8 @@
 //! while the catalog's network cards sit below them. Most shoppers leave the page; a
 //! few scroll down and take a network card. Properties checked:
 //! * the category they took from is chosen for the query: its products — also those
-//!   nobody clicked — rise above the abandoned top (`learned` criterion 2);
+//!   nobody clicked — rise above the abandoned top (`learned` criterion 2), and
+//!   `explain` says why in shopper words;
 //! * a product of that category matching fewer of the query's words stays below
 //!   every product matching them all;
 //! * two shoppers prefer no category; holdout shoppers see the unlearned ranking.
@@ -131,6 +132,18 @@ fn shoppers_who_take_a_category_from_below_an_abandoned_top_lift_the_whole_categ
         ids(&after)
     );
     assert_eq!(value(&after, "card-8", Criterion::Learned), 2);
+    // `explain` says why, in shopper words.
+    let because = |id: &str| {
+        let hit = after.hits.iter().find(|h| h.id == id).unwrap();
+        hit.explain.as_ref().unwrap().learned_because.clone()
+    };
+    assert_eq!(
+        because("card-8").as_deref(),
+        Some("shoppers who searched \u{201c}network card\u{201d} chose Interface Boards")
+    );
+    if value(&after, "adapter-1", Criterion::Learned) == 0 {
+        assert!(because("adapter-1").unwrap().ends_with("passed it over"));
+    }
     // The one-word ethernet card stays below every two-word match.
     let ethernet = ids(&after).iter().position(|id| *id == "ethernet");
     if let Some(ethernet) = ethernet {

@@ -267,6 +267,7 @@ fn query_parameters_that_are_not_utf8_are_named_on_every_endpoint() {
         ("/v1/autocomplete?q=so%e9", "q"),
         ("/v1/recommendations?product=%ff", "product"),
         ("/v1/admin/analytics?days=%80", "days"),
+        ("/v1/admin/learned?q=%ff", "q"),
         ("/?q=%ff", "q"),
     ] {
         let response = client.get(server.url(path)).send().unwrap();

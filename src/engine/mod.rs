@@ -8,11 +8,13 @@
 //! index it was built from.
 
 mod crowd;
+mod learned;
 mod products;
 mod replicas;
 mod shoppers;
 
 pub use crowd::{MAX_ANALYTICS_DAYS, MAX_ANALYTICS_LIMIT};
+pub use learned::{LearnedQuery, LearnedReport, MAX_LEARNED_LIMIT};
 pub use replicas::ReloadBroadcast;
 pub use shoppers::{AffinityView, ProfileView};
 

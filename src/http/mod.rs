@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/admin/analytics", get(analytics::analytics))
+        .route("/v1/admin/learned", get(analytics::learned))
         .route("/v1/admin/shopper-tokens", post(admin::shopper_token))
         .route("/v1/shoppers/{id}", delete(shoppers::forget))
         .route(

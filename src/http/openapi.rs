@@ -42,6 +42,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::admin::reload,
         super::recommendations::recommendations,
         super::analytics::analytics,
+        super::analytics::learned,
         super::admin::shopper_token,
     ),
     components(schemas(ErrorBody, ErrorDetail, EventInput, ProductInput, SearchBody, Switch)),
@@ -221,6 +222,17 @@ pub struct AnalyticsQuery {
     #[param(minimum = 1, maximum = 365)]
     pub days: Option<u32>,
     /// Rows per list (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// `GET /v1/admin/learned` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LearnedQueryParams {
+    /// The query to look up; without it, the queries the crowd taught most.
+    pub q: Option<String>,
+    /// Queries listed at most (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }

@@ -68,8 +68,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-pub use evidence::Evidence;
-pub use signals::{LearnedBoosts, Signals};
+pub use evidence::{Evidence, normalize_query};
+pub use signals::{LearnedBoosts, QueryLesson, Signals};
 pub use verdict::PAGE;
 
 use crate::error::{Error, Result};

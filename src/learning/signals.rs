@@ -74,6 +74,21 @@ impl Signals {
     }
 }
 
+/// What the crowd taught about one query, for merchandisers
+/// (`GET /v1/admin/learned`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct QueryLesson {
+    /// The query as learning normalizes it.
+    pub query: String,
+    /// Categories its shoppers chose (paths, levels joined by `/`): their products
+    /// without a verdict of their own are preferred.
+    pub categories: Vec<String>,
+    /// Products its shoppers chose far beyond what their position earns.
+    pub preferred: Vec<String>,
+    /// Products its shoppers looked at and left.
+    pub passed_over: Vec<String>,
+}
+
 /// One query's learned signals, by document.
 #[derive(Debug, Default, Clone)]
 pub struct LearnedBoosts {
@@ -130,6 +145,31 @@ impl LearnedBoosts {
             })
         });
         i8::from(in_chosen)
+    }
+
+    /// Why the crowd's verdict on a document is what it is, in shopper words, for
+    /// `explain` (`query` as the shopper typed it); `None` without a verdict.
+    pub fn reason(
+        &self,
+        columns: &SegmentColumns,
+        vocabulary: &crate::columns::Vocabulary,
+        address: DocAddress,
+        query: &str,
+    ) -> Option<String> {
+        let searched = format!("shoppers who searched \u{201c}{}\u{201d}", query.trim());
+        match self.verdicts.get(&address) {
+            Some(1) => return Some(format!("{searched} chose it")),
+            Some(-1) => return Some(format!("{searched} passed it over")),
+            _ => {}
+        }
+        self.chosen.iter().find_map(|(column, chosen)| {
+            let values = columns.keyword(*column)?.values(address.doc_id);
+            let value = values
+                .iter()
+                .find(|&&v| chosen.get(v as usize).copied().unwrap_or(false))?;
+            let label = vocabulary.column(*column).label(*value);
+            Some(format!("{searched} chose {label}"))
+        })
     }
 
     /// The largest signal any document has (for pruning).
@@ -229,6 +269,62 @@ impl Signals {
             boosts.by_type = Some((column, lifts));
         }
         boosts
+    }
+
+    /// What the crowd taught about one query ([`QueryLesson`]), its products best
+    /// signal first; `None` when it taught nothing.
+    pub fn lesson(&self, query: &str) -> Option<QueryLesson> {
+        let normalized = normalize_query(query);
+        let verdicts = self.verdicts.get(&normalized);
+        let signals = self.queries.get(&normalized);
+        let categories = self.categories.get(&normalized);
+        if verdicts.is_none() && signals.is_none() && categories.is_none() {
+            return None;
+        }
+        let signal = |id: &str| signals.and_then(|s| s.get(id)).copied().unwrap_or(0.0);
+        let with = |wanted: i8| {
+            let mut ids: Vec<String> = verdicts
+                .into_iter()
+                .flatten()
+                .filter(|(_, v)| **v == wanted)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.sort_by(|a, b| signal(b).total_cmp(&signal(a)).then_with(|| a.cmp(b)));
+            ids
+        };
+        Some(QueryLesson {
+            query: normalized.clone(),
+            categories: categories
+                .into_iter()
+                .flatten()
+                .map(|key| {
+                    key.split_once('\u{1f}')
+                        .map_or(key.as_str(), |(_, p)| p)
+                        .to_string()
+                })
+                .collect(),
+            preferred: with(1),
+            passed_over: with(-1),
+        })
+    }
+
+    /// The queries the crowd taught most (the most verdicts and chosen categories
+    /// first, then by name), at most `limit`.
+    pub fn lessons(&self, limit: usize) -> Vec<QueryLesson> {
+        let mut queries: Vec<&String> =
+            self.verdicts.keys().chain(self.categories.keys()).collect();
+        queries.sort_unstable();
+        queries.dedup();
+        let weight = |q: &String| {
+            self.verdicts.get(q).map_or(0, HashMap::len)
+                + self.categories.get(q).map_or(0, Vec::len)
+        };
+        queries.sort_by(|a, b| weight(b).cmp(&weight(a)).then_with(|| a.cmp(b)));
+        queries
+            .into_iter()
+            .take(limit)
+            .filter_map(|q| self.lesson(q))
+            .collect()
     }
 
     /// The categories `query`'s shoppers chose, as [`super::category_key`]s.

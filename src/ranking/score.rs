@@ -191,6 +191,20 @@ impl Ranker {
         }
     }
 
+    /// Why the crowd's verdict on a document is what it is, in shopper words
+    /// ([`LearnedBoosts::reason`]); `None` without one or when not learning.
+    pub fn crowd_reason(
+        &self,
+        columns: &SegmentColumns,
+        vocabulary: &crate::columns::Vocabulary,
+        address: DocAddress,
+        query: &str,
+    ) -> Option<String> {
+        self.learned
+            .as_ref()?
+            .reason(columns, vocabulary, address, query)
+    }
+
     /// Whether some document could have a clear taste under this profile (the
     /// `taste` criterion's best case, for pruning).
     #[inline]

@@ -324,6 +324,13 @@ function renderHits(hits) {
   $("hits").replaceChildren(...hits.map((hit, i) => card(hit, i, display)));
 }
 
+// Whether the crowd preferred this hit (the `learned` criterion at its best): only
+// then does a shopper see why.
+function crowdChose(explain) {
+  const learned = (explain.criteria || []).find((c) => c.criterion === "learned");
+  return Boolean(explain.learned_because && learned && learned.value === learned.best);
+}
+
 function card(hit, index, display) {
   const product = hit.product || {};
   const title = field(product, display.title) ?? hit.id;
@@ -337,6 +344,7 @@ function card(hit, index, display) {
     typeof price === "number" ? el("div", { class: "price", text: price.toFixed(2) }) : null,
     typeof stock === "boolean" ? el("div", { class: `stock ${stock ? "in" : "out"}`, text: stock ? "In stock" : "Out of stock" }) : null,
     explain.because ? el("div", { class: "because", text: `Because ${explain.because}` }) : null,
+    crowdChose(explain) ? el("div", { class: "crowd", text: explain.learned_because.replace(/^./, (c) => c.toUpperCase()) }) : null,
     explain.rules && explain.rules.length ? el("div", { class: "rules", text: explain.rules.join(" · ") }) : null);
   const actions = el("div", { class: "actions" });
   for (const [type, label] of [["view", "View"], ["add_to_cart", "Add to cart"], ["purchase", "Buy"]]) {
