@@ -3,10 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::depth::{Depth, QueryDepths};
 use super::signals::Signals;
 use super::verdict::{
     Engaged, Engagement, PAGE, PageLooks, PositionRates, PositionShape, SeenPages, Served,
-    chosen_categories, position_counts, verdicts,
+    chosen_categories, deepest_engagements, position_counts, verdicts,
 };
 use super::{FULL_LIFT, MIN_SHOPPERS, PRIOR_CLICKS, ProductKinds};
 use crate::error::Result;
@@ -374,13 +375,27 @@ impl Evidence {
                 *t += v;
             }
         }
-        // Each query is measured against the others: where their shoppers look, and
+        // How deep the store's shoppers look, from every query's searchers: how far
+        // those who took nothing probably looked.
+        let depths: Vec<QueryDepths> = learnable
+            .iter()
+            .zip(&counts)
+            .zip(&pages)
+            .map(|((query, own), seen)| {
+                let evidence = &self.queries[*query];
+                let deepest = deepest_engagements(seen, &evidence.engaged);
+                QueryDepths::of(&evidence.searchers, &deepest, own)
+            })
+            .collect();
+        let depth = Depth::learn(&depths);
+        // Each query is measured against the others: where their shoppers engage, and
         // how often they take what satisfies them.
         let looks: Vec<(PositionShape, PageLooks)> = learnable
             .iter()
             .zip(&counts)
             .zip(&pages)
-            .map(|((query, own), seen)| {
+            .zip(&depths)
+            .map(|(((query, own), seen), depths)| {
                 let shape = PositionShape::without(&total, own);
                 let evidence = &self.queries[*query];
                 let looks = PageLooks::of(
@@ -388,7 +403,7 @@ impl Evidence {
                     seen,
                     &evidence.engaged,
                     &self.rankings[*query],
-                    &shape,
+                    &depth.idle_examination(depths),
                 );
                 (shape, looks)
             })
@@ -811,6 +826,89 @@ mod tests {
         assert_eq!(chosen(5), [cards]);
         // Two shoppers are too few.
         assert!(chosen(2).is_empty());
+    }
+
+    /// Thirty queries whose shoppers look down the page, each position further with
+    /// probability `attention`, take what they look at with probability one half and
+    /// stop there; then fifteen shoppers search "abandoned" and take nothing.
+    fn store_looking(attention: f64) -> Vec<Event> {
+        let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
+        let mut state: u64 = 11;
+        let mut chance = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut events = Vec::new();
+        for q in 0..30 {
+            let query = format!("query {q}");
+            for s in 0..20 {
+                let shopper = format!("q{q}-s{s}");
+                let ts = (q * 100 + s) as i64 * 10;
+                events.push(Event::test(
+                    EventKind::Search,
+                    &shopper,
+                    None,
+                    Some(&query),
+                    ts,
+                ));
+                for (k, product) in ranking.iter().enumerate() {
+                    if k > 0 && chance() > attention {
+                        break;
+                    }
+                    if chance() < 0.5 {
+                        let mut click = Event::test(
+                            EventKind::Click,
+                            &shopper,
+                            Some(product),
+                            Some(&query),
+                            ts + 1,
+                        );
+                        click.position = Some(k as u32 + 1);
+                        events.push(click);
+                        break;
+                    }
+                }
+            }
+        }
+        for s in 0..15 {
+            let ts = 1_000_000 + s as i64 * 10;
+            events.push(Event::test(
+                EventKind::Search,
+                &format!("a-{s}"),
+                None,
+                Some("abandoned"),
+                ts,
+            ));
+        }
+        events
+    }
+
+    #[test]
+    fn a_page_nobody_takes_anything_from_is_passed_over_as_deep_as_shoppers_look() {
+        let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
+        let ranked: Vec<&str> = ranking.iter().map(String::as_str).collect();
+        let passed_over = |attention: f64| {
+            let signals = learn(&store_looking(attention), &ranked);
+            let verdicts = signals
+                .verdicts
+                .get("abandoned")
+                .cloned()
+                .unwrap_or_default();
+            ranking
+                .iter()
+                .take_while(|p| verdicts.get(*p) == Some(&-1))
+                .count()
+        };
+        // Where shoppers look deep, fifteen who took nothing looked well down the
+        // page: its first six are passed over, not only the top (what the share of
+        // clicks at each position, which falls much faster, would say).
+        let deep = passed_over(0.85);
+        assert!(deep >= 6, "{deep}");
+        // Where they give up early, the same fifteen say less about the deep ones.
+        let shallow = passed_over(0.4);
+        assert!(shallow < deep, "{shallow} vs {deep}");
     }
 
     #[test]

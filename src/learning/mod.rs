@@ -32,7 +32,9 @@
 //! * **verdicts** (`verdict`): preferred when the signal is strong and several
 //!   shoppers engaged; passed over when several shoppers looked at it — skipped it for
 //!   something below on the page they saw, or left without engaging after looking as
-//!   deep as the position shape says — and took it at less than half the rate at which
+//!   deep as the store's shoppers look (`depth`: how deep shoppers look, fitted by
+//!   expectation maximization to every query's searchers — a good page few leave
+//!   empty-handed says they look deep) — and took it at less than half the rate at which
 //!   shoppers take what satisfies them (the query's chosen products, shrunk toward the
 //!   store's: a page nobody took anything from is passed over at the store's rate, and
 //!   corrected for its position as the other queries' clicks read positions), so
@@ -58,6 +60,7 @@
 //! and purchases also make a decayed behavioural popularity that serves cold-start
 //! shoppers and browsing.
 
+mod depth;
 mod evidence;
 mod signals;
 mod verdict;

@@ -16,7 +16,8 @@
 //!   above") — read only from engagements at the position that page gives (a shopper
 //!   whose page was reordered by taste saw other products above); shoppers who
 //!   engaged with nothing looked at the top of their page, each position as likely as
-//!   the position shape says. Its engagement over those examinations is compared with
+//!   the store's depth model says for a shopper who took nothing from that page
+//!   (`super::depth`). Its engagement over those examinations is compared with
 //!   the rate at which shoppers take the query's chosen products (those several
 //!   distinct shoppers engaged with), shrunk toward the store's rate over all other
 //!   queries ([`STORE_RATE_WEIGHT`] examinations of it), and multiplied by how the
@@ -230,7 +231,9 @@ impl PositionShape {
     }
 
     /// How likely a shopper who engages with nothing looked at position `k`, relative to
-    /// the first.
+    /// the first, were the engagement share their attention (what the tests' pages
+    /// assume; the store's own is `super::depth`).
+    #[cfg(test)]
     pub fn examination(&self, k: usize) -> f32 {
         (self.share(k) / self.share(1).max(f32::EPSILON)).min(1.0)
     }
@@ -287,6 +290,26 @@ impl Look {
     }
 }
 
+/// Each engaging shopper's deepest engagement where their page placed it (1-based):
+/// everything above it there was looked at. A shopper who engaged only where the page
+/// showed something else (personalized, or deeper than the page kept) looked at
+/// something else above it, so they skip nothing, nor are idle: they map to 0.
+pub fn deepest_engagements(pages: &SeenPages, engaged: &Engaged) -> HashMap<u64, usize> {
+    let mut deepest: HashMap<u64, usize> = HashMap::new();
+    for (product, by) in engaged {
+        for (shopper, e) in by {
+            let d = deepest.entry(*shopper).or_insert(0);
+            if let Some(k) = pages
+                .position(*shopper, product)
+                .filter(|k| as_shown(e, *k))
+            {
+                *d = (*d).max(k);
+            }
+        }
+    }
+    deepest
+}
+
 /// How one query's shoppers looked at its first page: per position of the unlearned
 /// ranking, who engaged, who skipped, who probably looked and left — each shopper on
 /// the page they were served.
@@ -304,24 +327,9 @@ impl PageLooks {
         pages: &SeenPages,
         engaged: &Engaged,
         ranking: &[String],
-        shape: &PositionShape,
+        idle_examination: &[f32; PAGE],
     ) -> PageLooks {
-        // Each engaging shopper's deepest engagement where their page placed it:
-        // everything above it there was looked at. A shopper who engaged only where
-        // the page showed something else (personalized, or deeper than the page
-        // kept) looked at something else above it, so they skip nothing, nor are idle.
-        let mut deepest: HashMap<u64, usize> = HashMap::new();
-        for (product, by) in engaged {
-            for (shopper, e) in by {
-                let d = deepest.entry(*shopper).or_insert(0);
-                if let Some(k) = pages
-                    .position(*shopper, product)
-                    .filter(|k| as_shown(e, *k))
-                {
-                    *d = (*d).max(k);
-                }
-            }
-        }
+        let deepest = deepest_engagements(pages, engaged);
         // Shoppers who engaged with nothing, by the page they were served.
         let mut idle: HashMap<Option<u32>, f32> = HashMap::new();
         for (shopper, page) in searchers {
@@ -349,8 +357,8 @@ impl PageLooks {
                             pages
                                 .page(*page)
                                 .get(product.as_str())
-                                .filter(|k| **k <= PAGE)
-                                .map_or(0.0, |k| n * shape.examination(*k))
+                                .and_then(|k| idle_examination.get(k.checked_sub(1)?))
+                                .map_or(0.0, |e| n * e)
                         })
                         .sum(),
                 }
@@ -650,7 +658,8 @@ mod tests {
             .map(|page| page.iter().map(String::as_str).collect())
             .collect();
         let pages = SeenPages::new(&ranking, learned, served);
-        let looks = PageLooks::of(served, &pages, engaged, &ranking, shape);
+        let idle: [f32; PAGE] = std::array::from_fn(|k| shape.examination(k + 1));
+        let looks = PageLooks::of(served, &pages, engaged, &ranking, &idle);
         verdicts(
             &looks,
             engaged,
