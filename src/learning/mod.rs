@@ -45,7 +45,7 @@
 //! * **query categories** (`verdict::chosen_categories`): a category (a leaf of the
 //!   schema's category fields) whose products on the page several distinct shoppers
 //!   took at twice the rest of the page's rate or more, beyond what chance explains
-//!   1 % of the time, is chosen for the query: its products without a verdict of their
+//!   5 % of the time, is chosen for the query: its products without a verdict of their
 //!   own are preferred, also those nobody clicked yet — shoppers who scroll past an
 //!   abandoned top to take network cards lift every network card above it;
 //! * **the page each shopper saw**: once learning reorders a query, its next searches

@@ -65,6 +65,8 @@ pub const STORE_RATE_WEIGHT: f32 = 10.0;
 /// A category is chosen for a query when its products are taken at least this many
 /// times as often as the rest of the page ([`chosen_categories`]).
 pub const CATEGORY_LIFT: f64 = 2.0;
+/// A category is chosen when chance explains its products' engagement less often.
+pub const CATEGORY_CHANCE: f64 = 0.05;
 /// Position-corrected signal (in [0, 1]) from which a product is preferred.
 pub const PREFERRED_SIGNAL: f32 = 0.5;
 
@@ -509,7 +511,9 @@ fn binomial_at_most_real(successes: f64, trials: f64, rate: f64) -> f64 {
 /// them, each product's examinations weighed by its position's factor
 /// ([`PositionRates`]). Chosen when at least [`MIN_SHOPPERS`] distinct shoppers took
 /// its products, at [`CATEGORY_LIFT`] times the rest's rate or more, so often that
-/// chance explains it less than [`PASSED_OVER_CHANCE`] of the time. The rest's rate
+/// chance explains it less than [`CATEGORY_CHANCE`] of the time (a laxer bar than a
+/// single product's: once a category's products are lifted, the rest of the page gets
+/// fewer looks, and evidence against it grows slowly). The rest's rate
 /// is shrunk toward the page's ([`STORE_RATE_WEIGHT`] examinations), so a page whose
 /// other products nobody took still asks for several engagements. A page of one
 /// category has nothing to set it against, and chooses none.
@@ -566,7 +570,7 @@ pub fn chosen_categories(
                 .collect();
             shoppers.len() >= MIN_SHOPPERS
                 && chose >= CATEGORY_LIFT * expected
-                && poisson_at_least(chose, expected) < PASSED_OVER_CHANCE
+                && poisson_at_least(chose, expected) < CATEGORY_CHANCE
         })
         .cloned()
         .collect()
