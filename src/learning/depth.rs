@@ -52,7 +52,7 @@ impl QueryDepths {
     /// absent from it took nothing), and its engagements per position (`engaged`).
     pub fn of(
         searchers: &super::verdict::Served,
-        deepest: &std::collections::HashMap<u64, usize>,
+        deepest: &super::verdict::Deepest,
         engaged: &[f32; PAGE],
     ) -> QueryDepths {
         let mut q = QueryDepths {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::depth::{Depth, QueryDepths};
 use super::signals::Signals;
 use super::verdict::{
-    Engaged, Engagement, PAGE, PageLooks, PositionRates, PositionShape, SeenPages, Served,
+    Deepest, Engaged, Engagement, PAGE, PageLooks, PositionRates, PositionShape, SeenPages, Served,
     chosen_categories, deepest_engagements, position_counts, verdicts,
 };
 use super::{FULL_LIFT, MIN_SHOPPERS, PRIOR_CLICKS, ProductKinds};
@@ -377,14 +377,17 @@ impl Evidence {
         }
         // How deep the store's shoppers look, from every query's searchers: how far
         // those who took nothing probably looked.
+        let deepest: Vec<Deepest> = learnable
+            .iter()
+            .zip(&pages)
+            .map(|(query, seen)| deepest_engagements(seen, &self.queries[*query].engaged))
+            .collect();
         let depths: Vec<QueryDepths> = learnable
             .iter()
             .zip(&counts)
-            .zip(&pages)
-            .map(|((query, own), seen)| {
-                let evidence = &self.queries[*query];
-                let deepest = deepest_engagements(seen, &evidence.engaged);
-                QueryDepths::of(&evidence.searchers, &deepest, own)
+            .zip(&deepest)
+            .map(|((query, own), deepest)| {
+                QueryDepths::of(&self.queries[*query].searchers, deepest, own)
             })
             .collect();
         let depth = Depth::learn(&depths);
@@ -394,14 +397,15 @@ impl Evidence {
             .iter()
             .zip(&counts)
             .zip(&pages)
-            .zip(&depths)
-            .map(|(((query, own), seen), depths)| {
+            .zip(depths.iter().zip(&deepest))
+            .map(|(((query, own), seen), (depths, deepest))| {
                 let shape = PositionShape::without(&total, own);
                 let evidence = &self.queries[*query];
                 let looks = PageLooks::of(
                     &evidence.searchers,
                     seen,
                     &evidence.engaged,
+                    deepest,
                     &self.rankings[*query],
                     &depth.idle_examination(depths),
                 );

@@ -43,6 +43,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use super::MIN_SHOPPERS;
 
 /// Positions of the first page, where shoppers look.
@@ -98,7 +100,7 @@ fn as_shown(engagement: &Engagement, shown: usize) -> bool {
 }
 
 /// 1-based positions of the unlearned ranking's products.
-pub fn positions(ranking: &[String]) -> HashMap<&str, usize> {
+pub fn positions(ranking: &[String]) -> FxHashMap<&str, usize> {
     ranking
         .iter()
         .enumerate()
@@ -114,8 +116,8 @@ pub type Served = HashMap<u64, Option<u32>>;
 /// with their search when the crowd's signals had reordered it, else the unlearned
 /// ranking (also for shoppers with no search on record).
 pub struct SeenPages<'a> {
-    unlearned: HashMap<&'a str, usize>,
-    learned: Vec<HashMap<&'a str, usize>>,
+    unlearned: FxHashMap<&'a str, usize>,
+    learned: Vec<FxHashMap<&'a str, usize>>,
     served: &'a Served,
     /// How many searchers saw each page.
     tally: HashMap<Option<u32>, f32>,
@@ -156,7 +158,7 @@ impl<'a> SeenPages<'a> {
     }
 
     /// The positions of a page: learned page `page`, or the unlearned ranking.
-    fn page(&self, page: Option<u32>) -> &HashMap<&'a str, usize> {
+    fn page(&self, page: Option<u32>) -> &FxHashMap<&'a str, usize> {
         page.and_then(|i| self.learned.get(i as usize))
             .unwrap_or(&self.unlearned)
     }
@@ -292,12 +294,15 @@ impl Look {
     }
 }
 
+/// Per searcher (hashed), their deepest engagement ([`deepest_engagements`]).
+pub type Deepest = FxHashMap<u64, usize>;
+
 /// Each engaging shopper's deepest engagement where their page placed it (1-based):
 /// everything above it there was looked at. A shopper who engaged only where the page
 /// showed something else (personalized, or deeper than the page kept) looked at
 /// something else above it, so they skip nothing, nor are idle: they map to 0.
-pub fn deepest_engagements(pages: &SeenPages, engaged: &Engaged) -> HashMap<u64, usize> {
-    let mut deepest: HashMap<u64, usize> = HashMap::new();
+pub fn deepest_engagements(pages: &SeenPages, engaged: &Engaged) -> Deepest {
+    let mut deepest = Deepest::default();
     for (product, by) in engaged {
         for (shopper, e) in by {
             let d = deepest.entry(*shopper).or_insert(0);
@@ -322,16 +327,17 @@ pub struct PageLooks {
 
 impl PageLooks {
     /// The looks of `ranking`'s first page (unlearned), given the query's distinct
-    /// searchers and the pages they saw (`pages`), their engagement, and where the
-    /// store's shoppers look.
+    /// searchers and the pages they saw (`pages`), their engagement and each one's
+    /// deepest ([`deepest_engagements`]), and how likely a searcher who took nothing
+    /// looked at each position (`idle_examination`, index `k - 1`).
     pub fn of(
         searchers: &Served,
         pages: &SeenPages,
         engaged: &Engaged,
+        deepest: &Deepest,
         ranking: &[String],
         idle_examination: &[f32; PAGE],
     ) -> PageLooks {
-        let deepest = deepest_engagements(pages, engaged);
         // Shoppers who engaged with nothing, by the page they were served.
         let mut idle: HashMap<Option<u32>, f32> = HashMap::new();
         for (shopper, page) in searchers {
@@ -663,7 +669,8 @@ mod tests {
             .collect();
         let pages = SeenPages::new(&ranking, learned, served);
         let idle: [f32; PAGE] = std::array::from_fn(|k| shape.examination(k + 1));
-        let looks = PageLooks::of(served, &pages, engaged, &ranking, &idle);
+        let deepest = deepest_engagements(&pages, engaged);
+        let looks = PageLooks::of(served, &pages, engaged, &deepest, &ranking, &idle);
         verdicts(
             &looks,
             engaged,
