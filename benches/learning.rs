@@ -89,7 +89,10 @@ fn refresh(c: &mut Criterion) {
     let sizes = std::env::var("CLERK_BENCH_QUERIES").unwrap_or_else(|_| "1000,10000".into());
     let mut group = c.benchmark_group("learning/refresh");
     group.sample_size(10);
-    for queries in sizes.split(',').filter_map(|s| s.trim().parse::<usize>().ok()) {
+    for queries in sizes
+        .split(',')
+        .filter_map(|s| s.trim().parse::<usize>().ok())
+    {
         let mut evidence = store(queries);
         let now = 1_700_000_000 + (queries * 100) as i64;
         let rank = |q: &str| Ok(ranking(q));
@@ -97,7 +100,10 @@ fn refresh(c: &mut Criterion) {
         let signals = evidence
             .signals(&rank, &kinds, now, 86_400.0)
             .expect("signals");
-        assert!(signals.learned_queries() > queries / 2, "learning learned nothing");
+        assert!(
+            signals.learned_queries() > queries / 2,
+            "learning learned nothing"
+        );
         group.bench_function(format!("{queries} queries"), |b| {
             b.iter(|| {
                 black_box(
