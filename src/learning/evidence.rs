@@ -2,9 +2,10 @@
 //! behavioural popularity, bounded in memory; and its turning into [`Signals`].
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::depth::{Depth, QueryDepths};
-use super::signals::Signals;
+use super::signals::{Popularity, Signals, fingerprint};
 use super::verdict::{
     Deepest, Engaged, Engagement, PAGE, PageLooks, PositionRates, PositionShape, SeenPages, Served,
     chosen_categories, deepest_engagements, position_counts, verdicts,
@@ -21,6 +22,12 @@ const MAX_PRODUCTS_PER_QUERY: usize = 500;
 const MAX_POPULAR_PRODUCTS: usize = 1_000_000;
 /// A related query (same head word) gets this share of a product's learned signal.
 const RELATED_SHARE: f32 = 0.5;
+/// The store's view ([`StoreView`]) is made again at least this often while events
+/// arrive.
+const STORE_VIEW_SECONDS: i64 = 60;
+/// … or once the events folded since it was made reach this share of those it was
+/// made from.
+const STORE_VIEW_GROWTH: f64 = 0.1;
 /// Deepest position looked up in a query's unlearned ranking.
 pub(super) const RANK_DEPTH: usize = 100;
 /// A product nobody engaged with is demoted once its position alone should have
@@ -107,6 +114,18 @@ pub struct Evidence {
     forgot: bool,
     /// The products of the learned pages searches recorded.
     page_products: Interned,
+    /// Events folded in so far.
+    events: u64,
+    /// Queries whose events changed since signals were last made.
+    dirty: HashSet<String>,
+    /// What every query is measured against, while it holds.
+    view: Option<StoreView>,
+    /// Per learnable query, what it taught when last read.
+    taught: HashMap<Arc<str>, Taught>,
+    /// Per head word, the learnable queries ending in it.
+    head_queries: HashMap<String, HashSet<Arc<str>>>,
+    /// The signals last made, updated in place by the next refresh.
+    published: Signals,
 }
 
 /// A query's evidence, made when new unless [`MAX_QUERIES`] are tracked already.
@@ -118,6 +137,13 @@ fn query_mut<'a>(
         return None;
     }
     Some(queries.entry(q.to_string()).or_default())
+}
+
+/// Notes that `query`'s events changed since signals were last made.
+fn mark_dirty(dirty: &mut HashSet<String>, query: &str) {
+    if !dirty.contains(query) {
+        dirty.insert(query.to_string());
+    }
 }
 
 /// A query as learned: words folded, spaces collapsed.
@@ -236,6 +262,7 @@ impl Evidence {
     /// Folds one event in.
     pub fn add(&mut self, seq: u64, event: &Event, session_gap: i64) {
         self.cursor = Some(seq);
+        self.events += 1;
         let shopper = shopper_hash(&event.shopper);
         let last = self.active.entry(shopper).or_insert(event.ts);
         *last = (*last).max(event.ts);
@@ -264,6 +291,7 @@ impl Evidence {
                         .as_deref()
                         .and_then(|served| page_index(&mut evidence.pages, names, served));
                     evidence.searchers.insert(shopper, page);
+                    mark_dirty(&mut self.dirty, &q);
                 }
                 return;
             }
@@ -283,8 +311,9 @@ impl Evidence {
             return;
         }
         if let Some(q) = query
-            && let Some(evidence) = self.query_mut(&q)
+            && let Some(evidence) = query_mut(&mut self.queries, &q)
         {
+            mark_dirty(&mut self.dirty, &q);
             evidence.searchers.entry(shopper).or_insert(None);
             if evidence.engaged.len() < MAX_PRODUCTS_PER_QUERY
                 || evidence.engaged.contains_key(product)
@@ -304,10 +333,6 @@ impl Evidence {
                 }
             }
         }
-    }
-
-    fn query_mut(&mut self, q: &str) -> Option<&mut QueryEvidence> {
-        query_mut(&mut self.queries, q)
     }
 
     fn add_behaviour(&mut self, product: &str, shopper: u64, event: &Event) {
@@ -330,6 +355,14 @@ impl Evidence {
 
     /// The signals this evidence supports now; `rank` gives a query's unlearned
     /// ranking, `kinds` what the catalog says a product is.
+    ///
+    /// Every query is measured against the store's view ([`StoreView`]): made from
+    /// every learnable query when missing, older than [`STORE_VIEW_SECONDS`], made
+    /// from a tenth fewer events than there are now ([`STORE_VIEW_GROWTH`]), or after
+    /// something was forgotten; then every query is read again. Otherwise only the
+    /// queries whose events changed since the last signals are read again, against
+    /// the view in force, and the others keep what they taught — so a refresh costs
+    /// what the new events touched, not what the store has learned.
     pub fn signals(
         &mut self,
         rank: &dyn Fn(&str) -> Result<Vec<String>>,
@@ -337,156 +370,388 @@ impl Evidence {
         now: i64,
         half_life: f64,
     ) -> Result<Signals> {
+        let remake = self.forgot
+            || self
+                .view
+                .as_ref()
+                .is_none_or(|view| view.stale(now, self.events));
         self.forgot = false;
-        let mut signals = Signals::default();
-        let mut head_types: HashMap<String, HashMap<String, f32>> = HashMap::new();
-        let learnable: Vec<&String> = self
-            .queries
-            .iter()
-            .filter(|(_, e)| learnable(e))
-            .map(|(q, _)| q)
-            .collect();
-        for query in &learnable {
-            if !self.rankings.contains_key(*query) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let read: Vec<Arc<str>> = match remake {
+            true => self
+                .queries
+                .iter()
+                .filter(|(_, e)| learnable(e))
+                .map(|(q, _)| Arc::from(q.as_str()))
+                .collect(),
+            false => dirty
+                .iter()
+                .filter(|q| self.queries.get(*q).is_some_and(learnable))
+                .map(|q| Arc::from(q.as_str()))
+                .collect(),
+        };
+        for query in &read {
+            if !self.rankings.contains_key(&**query) {
                 let ranking: Vec<String> = rank(query)?.into_iter().take(RANK_DEPTH).collect();
-                self.rankings.insert((*query).clone(), ranking);
+                self.rankings.insert(query.to_string(), ranking);
             }
         }
-        let pages: Vec<SeenPages> = learnable
+        if remake {
+            let (view, taught) = self.study_store(&read, kinds, now);
+            self.view = Some(view);
+            self.taught = taught;
+            self.published = Signals {
+                popularity: Arc::new(Popularity::of(behaviour_popularity(
+                    &self.behaviour,
+                    now,
+                    half_life,
+                ))),
+                ..Signals::default()
+            };
+            for (query, taught) in &self.taught {
+                publish(&mut self.published, query, taught);
+            }
+            // Shoppers whose session ended long ago need no attribution state.
+            self.sessions.retain(|_, s| now - s.last < 86_400);
+        } else if let Some(view) = &self.view {
+            let mut taught = Vec::with_capacity(read.len());
+            for query in &read {
+                let evidence = &self.queries[&**query];
+                let ranking = &self.rankings[&**query];
+                let reading = Reading::of(evidence, ranking, &self.page_products);
+                let looks = reading.looks(evidence, ranking, &view.depth);
+                let lesson = teach(query, evidence, ranking, &reading, &looks, view, kinds);
+                taught.push((query.clone(), lesson));
+            }
+            for (query, lesson) in taught {
+                publish(&mut self.published, &query, &lesson);
+                self.taught.insert(query, lesson);
+            }
+        }
+        if remake {
+            self.head_queries.clear();
+        }
+        for query in &read {
+            if let Some(head) = head_word(query) {
+                let queries = match self.head_queries.get_mut(head) {
+                    Some(queries) => queries,
+                    None => self.head_queries.entry(head.to_string()).or_default(),
+                };
+                queries.insert(query.clone());
+            }
+        }
+        let heads: HashSet<&str> = read.iter().filter_map(|q| head_word(q)).collect();
+        let lessons = head_lessons(&self.taught, &self.head_queries, &heads);
+        for head in heads {
+            self.published.heads.remove(head);
+            self.published.head_types.remove(head);
+        }
+        for (head, lesson) in lessons {
+            if !lesson.related.is_empty() {
+                self.published
+                    .heads
+                    .insert(head.clone(), Arc::new(lesson.related));
+            }
+            if !lesson.types.is_empty() {
+                self.published
+                    .head_types
+                    .insert(head, Arc::new(lesson.types));
+            }
+        }
+        Ok(self.published.clone())
+    }
+
+    /// Makes the store's view again at the next [`Evidence::signals`], as if it had
+    /// gone stale: every query is then read again.
+    pub fn forget_store_view(&mut self) {
+        self.view = None;
+    }
+
+    /// The store's view, made from every learnable query, and what each query taught
+    /// measured against it.
+    fn study_store(
+        &self,
+        learnable: &[Arc<str>],
+        kinds: &dyn Fn(&str) -> ProductKinds,
+        now: i64,
+    ) -> (StoreView, HashMap<Arc<str>, Taught>) {
+        let readings: Vec<Reading> = learnable
             .iter()
             .map(|q| {
-                let evidence = &self.queries[*q];
-                let learned = evidence
-                    .pages
-                    .iter()
-                    .map(|page| page.iter().map(|p| self.page_products.name(*p)).collect())
-                    .collect();
-                SeenPages::new(&self.rankings[*q], learned, &evidence.searchers)
+                Reading::of(
+                    &self.queries[&**q],
+                    &self.rankings[&**q],
+                    &self.page_products,
+                )
             })
             .collect();
-        let counts: Vec<[f32; PAGE]> = learnable
-            .iter()
-            .zip(&pages)
-            .map(|(q, seen)| position_counts(&self.queries[*q].engaged, seen))
-            .collect();
-        let mut total = [0.0f32; PAGE];
-        for c in &counts {
-            for (t, v) in total.iter_mut().zip(c) {
-                *t += v;
-            }
-        }
+        let depths: Vec<QueryDepths> = readings.iter().map(|r| r.depths.clone()).collect();
         // How deep the store's shoppers look, from every query's searchers: how far
         // those who took nothing probably looked.
-        let deepest: Vec<Deepest> = learnable
-            .iter()
-            .zip(&pages)
-            .map(|(query, seen)| deepest_engagements(seen, &self.queries[*query].engaged))
-            .collect();
-        let depths: Vec<QueryDepths> = learnable
-            .iter()
-            .zip(&counts)
-            .zip(&deepest)
-            .map(|((query, own), deepest)| {
-                QueryDepths::of(&self.queries[*query].searchers, deepest, own)
-            })
-            .collect();
         let depth = Depth::learn(&depths);
+        let looks: Vec<PageLooks> = learnable
+            .iter()
+            .zip(&readings)
+            .map(|(q, reading)| reading.looks(&self.queries[&**q], &self.rankings[&**q], &depth))
+            .collect();
+        let mut view = StoreView {
+            made_at: now,
+            events: self.events,
+            total: [0.0; PAGE],
+            depth,
+            chosen: (0.0, 0.0),
+            by_position: [(0.0, 0.0); PAGE],
+            parts: HashMap::with_capacity(learnable.len()),
+        };
+        for ((query, reading), looks) in learnable.iter().zip(&readings).zip(&looks) {
+            let part = QueryPart {
+                counts: reading.counts,
+                chosen: looks.chosen(),
+                by_position: looks.by_position(),
+            };
+            view.add(&part);
+            view.parts.insert(query.clone(), part);
+        }
         // Each query is measured against the others: where their shoppers engage, and
         // how often they take what satisfies them.
-        let looks: Vec<(PositionShape, PageLooks)> = learnable
+        let taught = learnable
             .iter()
-            .zip(&counts)
-            .zip(&pages)
-            .zip(depths.iter().zip(&deepest))
-            .map(|(((query, own), seen), (depths, deepest))| {
-                let shape = PositionShape::without(&total, own);
-                let evidence = &self.queries[*query];
-                let looks = PageLooks::of(
-                    &evidence.searchers,
-                    seen,
-                    &evidence.engaged,
-                    deepest,
-                    &self.rankings[*query],
-                    &depth.idle_examination(depths),
-                );
-                (shape, looks)
+            .zip(&readings)
+            .zip(&looks)
+            .map(|((query, reading), looks)| {
+                let evidence = &self.queries[&**query];
+                let ranking = &self.rankings[&**query];
+                let lesson = teach(query, evidence, ranking, reading, looks, &view, kinds);
+                (query.clone(), lesson)
             })
             .collect();
-        let store = looks.iter().fold((0.0f32, 0.0f32), |(c, e), (_, l)| {
-            let (lc, le) = l.chosen();
-            (c + lc, e + le)
-        });
-        let mut positions_total = [(0.0f32, 0.0f32); PAGE];
-        for (_, l) in &looks {
-            for (t, (c, e)) in positions_total.iter_mut().zip(l.by_position()) {
-                *t = (t.0 + c, t.1 + e);
-            }
+        (view, taught)
+    }
+}
+
+/// Puts what `query` taught in `signals`, in place of what it taught before.
+fn publish(signals: &mut Signals, query: &Arc<str>, taught: &Taught) {
+    signals.queries.remove(query);
+    signals.verdicts.remove(query);
+    signals.categories.remove(query);
+    signals.fingerprints.remove(query);
+    if !taught.learned.is_empty() {
+        signals
+            .queries
+            .insert(query.clone(), taught.learned.clone());
+    }
+    if !taught.verdicts.is_empty() {
+        signals
+            .verdicts
+            .insert(query.clone(), taught.verdicts.clone());
+    }
+    if !taught.categories.is_empty() {
+        signals
+            .categories
+            .insert(query.clone(), taught.categories.clone());
+    }
+    if let Some(fingerprint) = taught.fingerprint {
+        signals.fingerprints.insert(query.clone(), fingerprint);
+    }
+}
+
+/// What every query is measured against: where the store's shoppers engage, how deep
+/// they look and how often they take what satisfies them — made from every learnable
+/// query at once, and kept while the store changes little.
+struct StoreView {
+    /// When it was made (the clock of the refresh that made it).
+    made_at: i64,
+    /// How many events it was made from.
+    events: u64,
+    /// Engagement per position over every query (what `PositionShape` is read from).
+    total: [f32; PAGE],
+    /// How deep the store's shoppers look.
+    depth: Depth,
+    /// Taken and examined, over every query's chosen products.
+    chosen: (f32, f32),
+    /// Taken and examined per position, over every query's pages.
+    by_position: [(f32, f32); PAGE],
+    /// Each query's own part of the above, so it is measured against the others.
+    parts: HashMap<Arc<str>, QueryPart>,
+}
+
+/// One query's part of the store's view.
+#[derive(Clone, Copy)]
+struct QueryPart {
+    counts: [f32; PAGE],
+    chosen: (f32, f32),
+    by_position: [(f32, f32); PAGE],
+}
+
+impl StoreView {
+    fn add(&mut self, part: &QueryPart) {
+        for (t, c) in self.total.iter_mut().zip(&part.counts) {
+            *t += c;
         }
-        for ((query, (shape, looks)), seen) in learnable.into_iter().zip(&looks).zip(&pages) {
-            let evidence = &self.queries[query];
-            let ranking = &self.rankings[query];
-            let learned = query_signals(evidence, ranking, seen, shape);
-            let own = looks.chosen();
-            let others = ((store.0 - own.0).max(0.0), (store.1 - own.1).max(0.0));
-            let mut rest = positions_total;
-            for (r, (c, e)) in rest.iter_mut().zip(looks.by_position()) {
+        self.chosen = (self.chosen.0 + part.chosen.0, self.chosen.1 + part.chosen.1);
+        for (t, (c, e)) in self.by_position.iter_mut().zip(part.by_position) {
+            *t = (t.0 + c, t.1 + e);
+        }
+    }
+
+    /// Whether it must be made again: too old, or made from too few of the events.
+    fn stale(&self, now: i64, events: u64) -> bool {
+        now - self.made_at >= STORE_VIEW_SECONDS
+            || events.saturating_sub(self.events) as f64 >= STORE_VIEW_GROWTH * self.events as f64
+    }
+
+    /// What the other queries show `query`: where their shoppers engage, how often
+    /// they take what satisfies them, and at what rate per position (a query new
+    /// since the view was made is measured against all of it).
+    fn without(&self, query: &str) -> (PositionShape, (f32, f32), PositionRates) {
+        let part = self.parts.get(query);
+        let own = part.map_or([0.0; PAGE], |p| p.counts);
+        let shape = PositionShape::without(&self.total, &own);
+        let (c, e) = part.map_or((0.0, 0.0), |p| p.chosen);
+        let others = ((self.chosen.0 - c).max(0.0), (self.chosen.1 - e).max(0.0));
+        let mut rest = self.by_position;
+        if let Some(part) = part {
+            for (r, (c, e)) in rest.iter_mut().zip(part.by_position) {
                 *r = ((r.0 - c).max(0.0), (r.1 - e).max(0.0));
             }
-            let position_rates = PositionRates::of(&rest);
-            let verdicts = verdicts(
-                looks,
-                &evidence.engaged,
-                ranking,
-                &learned,
-                others,
-                &position_rates,
-            );
-            let categories = chosen_categories(
-                looks,
-                &evidence.engaged,
-                ranking,
-                &|p| kinds(p).categories,
-                &position_rates,
-            );
-            if let Some(head) = head_word(query) {
-                for (product, s) in learned.iter().filter(|(_, s)| **s > 0.0) {
-                    let related = signals.heads.entry(head.to_string()).or_default();
-                    let v = related.entry(product.clone()).or_insert(0.0);
-                    *v = v.max(s * RELATED_SHARE);
-                    for t in kinds(product).types {
-                        *head_types
-                            .entry(head.to_string())
-                            .or_default()
-                            .entry(t)
-                            .or_insert(0.0) += s;
-                    }
-                }
-            }
-            if !learned.is_empty() {
-                signals.queries.insert(query.clone(), learned);
-            }
-            if !verdicts.is_empty() {
-                signals.verdicts.insert(query.clone(), verdicts);
-            }
-            if !categories.is_empty() {
-                signals.categories.insert(query.clone(), categories);
-            }
         }
-        for (head, by_type) in head_types {
-            let total: f32 = by_type.values().sum();
-            if total > 0.0 {
-                let shares = by_type
-                    .into_iter()
-                    .map(|(t, v)| (t, RELATED_SHARE * v / total))
-                    .collect();
-                signals.head_types.insert(head, shares);
-            }
-        }
-        signals.popularity = behaviour_popularity(&self.behaviour, now, half_life);
-        // Shoppers whose session ended long ago need no attribution state.
-        self.sessions.retain(|_, s| now - s.last < 86_400);
-        Ok(signals)
+        (shape, others, PositionRates::of(&rest))
     }
+}
+
+/// One query's own reading of the pages its shoppers saw: where they engaged and how
+/// deep they looked.
+struct Reading<'a> {
+    seen: SeenPages<'a>,
+    counts: [f32; PAGE],
+    deepest: Deepest,
+    depths: QueryDepths,
+}
+
+impl<'a> Reading<'a> {
+    fn of(evidence: &'a QueryEvidence, ranking: &'a [String], names: &'a Interned) -> Reading<'a> {
+        let learned = evidence
+            .pages
+            .iter()
+            .map(|page| page.iter().map(|p| names.name(*p)).collect())
+            .collect();
+        let seen = SeenPages::new(ranking, learned, &evidence.searchers);
+        let counts = position_counts(&evidence.engaged, &seen);
+        let deepest = deepest_engagements(&seen, &evidence.engaged);
+        let depths = QueryDepths::of(&evidence.searchers, &deepest, &counts);
+        Reading {
+            seen,
+            counts,
+            deepest,
+            depths,
+        }
+    }
+
+    /// Who looked at what on the query's pages, idle shoppers looking as deep as
+    /// `depth` says the store's shoppers look.
+    fn looks(&self, evidence: &QueryEvidence, ranking: &[String], depth: &Depth) -> PageLooks {
+        PageLooks::of(
+            &evidence.searchers,
+            &self.seen,
+            &evidence.engaged,
+            &self.deepest,
+            ranking,
+            &depth.idle_examination(&self.depths),
+        )
+    }
+}
+
+/// What one query taught, kept until its events or the store's view change.
+struct Taught {
+    learned: Arc<HashMap<String, f32>>,
+    verdicts: Arc<HashMap<String, i8>>,
+    categories: Arc<Vec<String>>,
+    /// Per type word of the products the crowd lifted, their summed signal (what the
+    /// query's head word leads to).
+    types: HashMap<String, f32>,
+    /// [`super::signals::fingerprint`] of the above, when it taught anything.
+    fingerprint: Option<u64>,
+}
+
+/// What `query` taught, measured against the store's `view`.
+fn teach(
+    query: &str,
+    evidence: &QueryEvidence,
+    ranking: &[String],
+    reading: &Reading,
+    looks: &PageLooks,
+    view: &StoreView,
+    kinds: &dyn Fn(&str) -> ProductKinds,
+) -> Taught {
+    let (shape, others, rates) = view.without(query);
+    let learned = query_signals(evidence, ranking, &reading.seen, &shape);
+    let verdicts = verdicts(looks, &evidence.engaged, ranking, &learned, others, &rates);
+    let categories = chosen_categories(
+        looks,
+        &evidence.engaged,
+        ranking,
+        &|p| kinds(p).categories,
+        &rates,
+    );
+    let mut types: HashMap<String, f32> = HashMap::new();
+    if head_word(query).is_some() {
+        for (product, s) in learned.iter().filter(|(_, s)| **s > 0.0) {
+            for t in kinds(product).types {
+                *types.entry(t).or_insert(0.0) += s;
+            }
+        }
+    }
+    let fingerprint = fingerprint(&learned, &verdicts, &categories);
+    Taught {
+        learned: Arc::new(learned),
+        verdicts: Arc::new(verdicts),
+        categories: Arc::new(categories),
+        types,
+        fingerprint,
+    }
+}
+
+/// What a head word's queries taught the related queries that share it.
+#[derive(Default)]
+struct HeadLesson {
+    /// Per product, the best positive signal any of its queries learned, at
+    /// [`RELATED_SHARE`].
+    related: HashMap<String, f32>,
+    /// Per product type, its share of the signal its queries' lifted products carry,
+    /// at most [`RELATED_SHARE`].
+    types: HashMap<String, f32>,
+}
+
+/// The lessons of the head words in `heads`, from every query's.
+fn head_lessons(
+    taught: &HashMap<Arc<str>, Taught>,
+    head_queries: &HashMap<String, HashSet<Arc<str>>>,
+    heads: &HashSet<&str>,
+) -> HashMap<String, HeadLesson> {
+    let mut out = HashMap::with_capacity(heads.len());
+    for head in heads {
+        let mut lesson = HeadLesson::default();
+        let mut types: HashMap<String, f32> = HashMap::new();
+        let queries = head_queries.get(*head).into_iter().flatten();
+        for taught in queries.filter_map(|q| taught.get(q)) {
+            for (product, s) in taught.learned.iter().filter(|(_, s)| **s > 0.0) {
+                let v = lesson.related.entry(product.clone()).or_insert(0.0);
+                *v = v.max(s * RELATED_SHARE);
+            }
+            for (t, v) in &taught.types {
+                *types.entry(t.clone()).or_insert(0.0) += v;
+            }
+        }
+        let total: f32 = types.values().sum();
+        if total > 0.0 {
+            lesson.types = types
+                .into_iter()
+                .map(|(t, v)| (t, RELATED_SHARE * v / total))
+                .collect();
+        }
+        out.insert(head.to_string(), lesson);
+    }
+    out
 }
 
 /// Whether a query has enough evidence to learn from: several distinct shoppers ran it
@@ -706,24 +971,10 @@ mod tests {
             for s in 0..15 {
                 let shopper = format!("q{q}-s{s}");
                 let ts = (q * 100 + s) as i64 * 10;
-                events.push(Event::test(
-                    EventKind::Search,
-                    &shopper,
-                    None,
-                    Some(&query),
-                    ts,
-                ));
+                events.push(search(&shopper, &query, ts));
                 for _ in 0..2 {
                     let k = next(10) as usize;
-                    let mut click = Event::test(
-                        EventKind::Click,
-                        &shopper,
-                        Some(&ranking[k]),
-                        Some(&query),
-                        ts + 1,
-                    );
-                    click.position = Some(k as u32 + 1);
-                    events.push(click);
+                    events.push(click_at(&shopper, &query, &ranking[k], k + 1, ts + 1));
                 }
             }
         }
@@ -771,6 +1022,208 @@ mod tests {
             signals.categories.len(),
             signals.categories
         );
+    }
+
+    fn search(shopper: &str, query: &str, ts: i64) -> Event {
+        Event::test(EventKind::Search, shopper, None, Some(query), ts)
+    }
+
+    /// `shopper` clicks `product`, shown at 1-based `position`, for `query`.
+    fn click_at(shopper: &str, query: &str, product: &str, position: usize, ts: i64) -> Event {
+        let mut click = Event::test(EventKind::Click, shopper, Some(product), Some(query), ts);
+        click.position = Some(position as u32);
+        click
+    }
+
+    /// A deterministic stream of chances in [0, 1).
+    fn chances(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// `queries` queries over `p1..=p20` (four share each head word), each run by the
+    /// `shoppers` numbered in the range, who look down the page (each position further
+    /// with probability 0.85) and take what they look at: query `q`'s products
+    /// `p(q % 7 + 5)` and the two after it with probability 0.6, the others with 0.1.
+    fn cascade(queries: usize, shoppers: std::ops::Range<usize>, seed: u64) -> Vec<Event> {
+        let mut chance = chances(seed);
+        let mut events = Vec::new();
+        for q in 0..queries {
+            let query = format!("query {q} kind{}", q / 4);
+            let good = q % 7 + 5..q % 7 + 8;
+            for s in shoppers.clone() {
+                let shopper = format!("q{q}-s{s}");
+                let ts = (q * 1_000 + s) as i64 * 10;
+                events.push(search(&shopper, &query, ts));
+                for k in 1..=PAGE {
+                    if k > 1 && chance() > 0.85 {
+                        break;
+                    }
+                    let take = if good.contains(&k) { 0.6 } else { 0.1 };
+                    if chance() < take {
+                        events.push(click_at(&shopper, &query, &format!("p{k}"), k, ts + 1));
+                    }
+                }
+            }
+        }
+        events
+    }
+
+    fn refresh(evidence: &mut Evidence, ranking: &[String], now: i64) -> Signals {
+        evidence
+            .signals(
+                &|_| Ok(ranking.to_vec()),
+                &|_| ProductKinds::default(),
+                now,
+                86_400.0,
+            )
+            .unwrap()
+    }
+
+    fn fold(evidence: &mut Evidence, events: &[Event]) {
+        let start = evidence.cursor().map_or(0, |c| c + 1);
+        for (i, e) in events.iter().enumerate() {
+            evidence.add(start + i as u64, e, 1_800);
+        }
+    }
+
+    #[test]
+    fn a_refresh_reads_again_only_the_queries_whose_events_changed() {
+        let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
+        let mut evidence = Evidence::default();
+        fold(&mut evidence, &cascade(12, 0..15, 3));
+        let before = refresh(&mut evidence, &ranking, 1_000_000);
+        // Three new shoppers of one query: far fewer events than a tenth more.
+        let new = cascade(1, 100..103, 5);
+        assert!(
+            new.iter()
+                .all(|e| e.query.as_deref() == Some("query 0 kind0"))
+        );
+        fold(&mut evidence, &new);
+        let after = refresh(&mut evidence, &ranking, 1_000_010);
+        let (mut kept, mut read) = (0, 0);
+        for (query, taught) in &before.queries {
+            match Arc::ptr_eq(taught, &after.queries[query]) {
+                true => kept += 1,
+                false => read += 1,
+            }
+            assert_eq!(
+                Arc::ptr_eq(taught, &after.queries[query]),
+                &**query != "query 0 kind0",
+                "{query}"
+            );
+        }
+        assert_eq!((kept, read), (before.queries.len() - 1, 1));
+        // The head word its query shares was taught again, the others kept.
+        assert!(!Arc::ptr_eq(&before.heads["kind0"], &after.heads["kind0"]));
+        assert!(Arc::ptr_eq(&before.heads["kind1"], &after.heads["kind1"]));
+    }
+
+    #[test]
+    fn the_stores_view_is_made_again_each_minute_after_a_tenth_more_events_or_a_forget() {
+        let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
+        let mut evidence = Evidence::default();
+        fold(&mut evidence, &cascade(12, 0..15, 3));
+        let unchanged = |a: &Signals, b: &Signals| {
+            Arc::ptr_eq(&a.queries["query 5 kind1"], &b.queries["query 5 kind1"])
+        };
+        let mut last = refresh(&mut evidence, &ranking, 1_000_000);
+        let mut step = |evidence: &mut Evidence, shoppers: std::ops::Range<usize>, now: i64| {
+            fold(evidence, &cascade(1, shoppers, 9));
+            let next = refresh(evidence, &ranking, now);
+            let read_all = !unchanged(&last, &next);
+            last = next;
+            read_all
+        };
+        assert!(
+            !step(&mut evidence, 100..101, 1_000_030),
+            "within the minute"
+        );
+        assert!(step(&mut evidence, 101..102, 1_000_061), "a minute on");
+        assert!(!step(&mut evidence, 102..103, 1_000_062));
+        assert!(
+            step(&mut evidence, 200..230, 1_000_063),
+            "a tenth more events"
+        );
+        evidence.forget_store_view();
+        assert!(step(&mut evidence, 300..301, 1_000_064), "asked to");
+        evidence.forget_shopper("q3-s1");
+        assert!(
+            step(&mut evidence, 301..302, 1_000_065),
+            "a shopper forgotten"
+        );
+    }
+
+    /// The `(query, product, verdict)`s of `signals`.
+    fn all_verdicts(signals: &Signals) -> HashSet<(String, String, i8)> {
+        signals
+            .verdicts
+            .iter()
+            .flat_map(|(q, v)| v.iter().map(move |(p, v)| (q.to_string(), p.clone(), *v)))
+            .collect()
+    }
+
+    /// How far apart two signals' learned signals lie: the sum of their differences.
+    fn signal_drift(a: &Signals, b: &Signals) -> f32 {
+        let of = |s: &Signals, q: &Arc<str>, p: &String| {
+            s.queries
+                .get(q)
+                .and_then(|l| l.get(p))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let mut drift = 0.0f32;
+        for (x, y) in [(a, b), (b, a)] {
+            for (query, learned) in &x.queries {
+                for (product, s) in learned.iter() {
+                    drift += (s - of(y, query, product)).abs() / 2.0;
+                }
+            }
+        }
+        drift
+    }
+
+    #[test]
+    fn reading_again_only_what_changed_comes_close_to_reading_everything() {
+        let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
+        let mut evidence = Evidence::default();
+        fold(&mut evidence, &cascade(60, 0..15, 3));
+        let before = refresh(&mut evidence, &ranking, 1_000_000);
+        // Twelve new shoppers on each of four queries: a twentieth more events.
+        fold(&mut evidence, &cascade(4, 15..27, 5));
+        let partial = refresh(&mut evidence, &ranking, 1_000_010);
+        evidence.forget_store_view();
+        let full = refresh(&mut evidence, &ranking, 1_000_010);
+        let full_verdicts = all_verdicts(&full);
+        let differ = |s: &Signals| all_verdicts(s).symmetric_difference(&full_verdicts).count();
+        // The other queries keep verdicts read against the store as it stood (a few
+        // borderline ones flip when the store's view is made again); the queries
+        // read again take their new shoppers in.
+        assert!(
+            differ(&partial) < differ(&before),
+            "read again: {} verdicts differ from a full refresh; not refreshed: {}",
+            differ(&partial),
+            differ(&before)
+        );
+        assert!(
+            differ(&partial) * 10 <= full_verdicts.len(),
+            "{}",
+            differ(&partial)
+        );
+        let mass: f32 = full
+            .queries
+            .values()
+            .flat_map(|l| l.values())
+            .map(|s| s.abs())
+            .sum();
+        let drift = signal_drift(&partial, &full);
+        assert!(drift < signal_drift(&before, &full));
+        assert!(drift * 20.0 <= mass, "signals drift by {drift} of {mass}");
     }
 
     /// Twelve shoppers search "network card" over `p1..=p20`: `deep` of them each click
@@ -837,13 +1290,7 @@ mod tests {
     /// stop there; then fifteen shoppers search "abandoned" and take nothing.
     fn store_looking(attention: f64) -> Vec<Event> {
         let ranking: Vec<String> = (1..=20).map(|k| format!("p{k}")).collect();
-        let mut state: u64 = 11;
-        let mut chance = || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut chance = chances(11);
         let mut events = Vec::new();
         for q in 0..30 {
             let query = format!("query {q}");
@@ -1012,7 +1459,7 @@ mod tests {
         };
         let before = make(&mut evidence);
         assert!(before.queries.contains_key("oak table"));
-        assert!(before.popularity.contains_key("h"));
+        assert!(before.popularity.by_product.contains_key("h"));
         assert!(!evidence.forgot_since_signals());
 
         assert_eq!(evidence.forget_before(50_000), 6);
@@ -1026,7 +1473,7 @@ mod tests {
             "{:?}",
             after.queries
         );
-        assert!(!after.popularity.contains_key("h"));
+        assert!(!after.popularity.by_product.contains_key("h"));
         assert!(after.queries["wool rug"]["g"] > 0.0);
         assert_eq!(evidence.queries.len(), 1);
         assert_eq!(evidence.rankings.len(), 1);

@@ -5,7 +5,12 @@
 //! ([`crate::shoppers::ShopperStore::events_after`]), are folded into [`Evidence`]
 //! by [`Learning::refresh`] (the server calls it every second; it also runs before
 //! `clerk eval`'s learning suite measures). Every refresh publishes fresh [`Signals`]
-//! (an `ArcSwap`), which the search pipeline reads ([`Signals::for_query`]): the
+//! (an `ArcSwap`); a refresh reads again only the queries whose events changed,
+//! against the store's view (where its shoppers engage, how deep they look, how often
+//! they take what satisfies them), which is made again from every query once a
+//! minute, once the events grew by a tenth, or after a forget — so a refresh costs
+//! what the new events touched, not what the store has learned. The search pipeline
+//! reads the signals ([`Signals::for_query`]): the
 //! crowd's coarse verdict (preferred / passed over) is the `learned` relevance
 //! criterion, compared after `type`, `words` and `typo` (`crate::ranking::criteria`), and the
 //! finer signal reorders what the criteria leave tied — so the crowd never lifts a
@@ -119,7 +124,7 @@ pub struct Learning {
     /// page they saw, and a restart rebuilds the same evidence from the events.
     served: ArcSwap<ServedPages>,
     /// Per query, the fingerprint of the signals its served page was worked out for.
-    served_for: Mutex<HashMap<String, u64>>,
+    served_for: Mutex<HashMap<Arc<str>, u64>>,
     /// Whether some queries' pages wait for the next refresh.
     served_pending: AtomicBool,
 }
@@ -216,7 +221,7 @@ impl Learning {
             .lock()
             .map_err(|_| Error::Internal("learning state poisoned".into()))?;
         let fingerprints = signals.fingerprints();
-        let mut stale: Vec<(&String, u64)> = fingerprints
+        let mut stale: Vec<(&Arc<str>, u64)> = fingerprints
             .iter()
             .filter(|(q, f)| served_for.get(*q) != Some(f))
             .map(|(q, f)| (q, *f))
@@ -229,15 +234,15 @@ impl Learning {
             return Ok(());
         }
         let mut pages = ServedPages::clone(&self.served.load());
-        pages.retain(|q, _| fingerprints.contains_key(q));
+        pages.retain(|q, _| fingerprints.contains_key(q.as_str()));
         served_for.retain(|q, _| fingerprints.contains_key(q));
         for (query, fingerprint) in stale {
             let mut page = rank_learned(query)?;
             page.truncate(verdict::PAGE);
             if evidence.unlearned_page(query) == Some(page.as_slice()) {
-                pages.remove(query);
+                pages.remove(&**query);
             } else {
-                pages.insert(query.clone(), Arc::new(page));
+                pages.insert(query.to_string(), Arc::new(page));
             }
             served_for.insert(query.clone(), fingerprint);
         }

@@ -24,53 +24,70 @@ const FINGERPRINT_STEP: f32 = 0.05;
 /// Per-segment popularity arrays and the snapshot they were computed for.
 type DenseFor = (Weak<Snapshot>, Arc<Vec<Vec<f32>>>);
 
-/// Learned signals of one moment.
-#[derive(Default)]
+/// Learned signals of one moment. Each query's and head word's share what an
+/// unchanged query taught with the signals before (`Arc`), so a refresh that read a
+/// few queries again costs what it read.
+#[derive(Default, Clone)]
 pub struct Signals {
-    pub(super) queries: HashMap<String, HashMap<String, f32>>,
-    pub(super) verdicts: HashMap<String, HashMap<String, i8>>,
-    pub(super) heads: HashMap<String, HashMap<String, f32>>,
-    pub(super) head_types: HashMap<String, HashMap<String, f32>>,
+    pub(super) queries: HashMap<Arc<str>, Arc<HashMap<String, f32>>>,
+    pub(super) verdicts: HashMap<Arc<str>, Arc<HashMap<String, i8>>>,
+    pub(super) heads: HashMap<String, Arc<HashMap<String, f32>>>,
+    pub(super) head_types: HashMap<String, Arc<HashMap<String, f32>>>,
     /// Per query, the categories its shoppers chose ([`super::category_key`]s).
-    pub(super) categories: HashMap<String, Vec<String>>,
-    pub(super) popularity: HashMap<String, f32>,
-    /// Behavioural popularity as per-segment arrays of the last snapshot asked for.
+    pub(super) categories: HashMap<Arc<str>, Arc<Vec<String>>>,
+    /// Per query with signals, verdicts or categories of its own, their
+    /// [`fingerprint`].
+    pub(super) fingerprints: HashMap<Arc<str>, u64>,
+    pub(super) popularity: Arc<Popularity>,
+}
+
+/// Behavioural popularity per product id, and as per-segment arrays of the last
+/// snapshot asked for (shared by the signals made until it is made again).
+#[derive(Default)]
+pub struct Popularity {
+    pub(super) by_product: HashMap<String, f32>,
     dense: Mutex<Option<DenseFor>>,
 }
 
-impl Signals {
-    /// Per query with signals or verdicts of its own, a fingerprint of them (signals
-    /// to the nearest [`FINGERPRINT_STEP`]): equal fingerprints rank the query's
-    /// products alike, or nearly, so a page need not be worked out again for the
-    /// small drift every new event brings.
-    pub fn fingerprints(&self) -> HashMap<String, u64> {
-        use std::hash::{Hash, Hasher};
-        let mut out = HashMap::new();
-        let queries = self.queries.keys().chain(self.verdicts.keys());
-        for query in queries.chain(self.categories.keys()) {
-            if out.contains_key(query) {
-                continue;
-            }
-            let mut entries: Vec<(&str, i32, i8)> = Vec::new();
-            if let Some(signals) = self.queries.get(query) {
-                entries.extend(
-                    signals
-                        .iter()
-                        .map(|(p, s)| (p.as_str(), (s / FINGERPRINT_STEP).round() as i32, 0)),
-                );
-            }
-            if let Some(verdicts) = self.verdicts.get(query) {
-                entries.extend(verdicts.iter().map(|(p, v)| (p.as_str(), 0, *v)));
-            }
-            if let Some(categories) = self.categories.get(query) {
-                entries.extend(categories.iter().map(|c| (c.as_str(), 0, 2)));
-            }
-            entries.sort_unstable();
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            entries.hash(&mut hasher);
-            out.insert(query.clone(), hasher.finish());
+impl Popularity {
+    pub(super) fn of(by_product: HashMap<String, f32>) -> Popularity {
+        Popularity {
+            by_product,
+            dense: Mutex::new(None),
         }
-        out
+    }
+}
+
+/// A fingerprint of what a query taught (signals to the nearest
+/// [`FINGERPRINT_STEP`]); `None` when it taught nothing. Equal fingerprints rank the
+/// query's products alike, or nearly, so a page need not be worked out again for the
+/// small drift every new event brings.
+pub(super) fn fingerprint(
+    signals: &HashMap<String, f32>,
+    verdicts: &HashMap<String, i8>,
+    categories: &[String],
+) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    if signals.is_empty() && verdicts.is_empty() && categories.is_empty() {
+        return None;
+    }
+    let mut entries: Vec<(&str, i32, i8)> = signals
+        .iter()
+        .map(|(p, s)| (p.as_str(), (s / FINGERPRINT_STEP).round() as i32, 0))
+        .collect();
+    entries.extend(verdicts.iter().map(|(p, v)| (p.as_str(), 0, *v)));
+    entries.extend(categories.iter().map(|c| (c.as_str(), 0, 2)));
+    entries.sort_unstable();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    entries.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+impl Signals {
+    /// Per query with signals, verdicts or categories of its own, their
+    /// [`fingerprint`].
+    pub fn fingerprints(&self) -> &HashMap<Arc<str>, u64> {
+        &self.fingerprints
     }
 }
 
@@ -214,7 +231,7 @@ impl LearnedBoosts {
 
 impl Signals {
     pub fn is_empty(&self) -> bool {
-        self.queries.is_empty() && self.popularity.is_empty()
+        self.queries.is_empty() && self.popularity.by_product.is_empty()
     }
 
     /// How many queries have learned signals.
@@ -232,9 +249,9 @@ impl Signals {
         if normalized.is_empty() {
             return boosts;
         }
-        let exact = self.queries.get(&normalized);
-        let verdicts = self.verdicts.get(&normalized);
-        if let Some(categories) = self.categories.get(&normalized) {
+        let exact = self.queries.get(normalized.as_str());
+        let verdicts = self.verdicts.get(normalized.as_str());
+        if let Some(categories) = self.categories.get(normalized.as_str()) {
             boosts.chosen = chosen_values(categories, snapshot);
         }
         // A query with evidence of its own learns from it alone; related queries'
@@ -245,13 +262,13 @@ impl Signals {
         };
         let related = head.and_then(|h| self.heads.get(h));
         for products in related.into_iter().chain(exact) {
-            for (id, &signal) in products {
+            for (id, &signal) in products.iter() {
                 if let Some(address) = snapshot.find(id) {
                     boosts.by_doc.insert(address, signal);
                 }
             }
         }
-        for (id, &verdict) in verdicts.into_iter().flatten() {
+        for (id, &verdict) in verdicts.iter().flat_map(|v| v.iter()) {
             if let Some(address) = snapshot.find(id) {
                 boosts.verdicts.insert(address, verdict);
             }
@@ -261,7 +278,7 @@ impl Signals {
         {
             let dict = snapshot.vocabulary.column(column);
             let mut lifts = vec![0.0f32; dict.len()];
-            for (t, &share) in types {
+            for (t, &share) in types.iter() {
                 if let Some(slot) = dict.lookup(t).and_then(|id| lifts.get_mut(id as usize)) {
                     *slot = share;
                 }
@@ -275,17 +292,17 @@ impl Signals {
     /// signal first; `None` when it taught nothing.
     pub fn lesson(&self, query: &str) -> Option<QueryLesson> {
         let normalized = normalize_query(query);
-        let verdicts = self.verdicts.get(&normalized);
-        let signals = self.queries.get(&normalized);
-        let categories = self.categories.get(&normalized);
+        let verdicts = self.verdicts.get(normalized.as_str());
+        let signals = self.queries.get(normalized.as_str());
+        let categories = self.categories.get(normalized.as_str());
         if verdicts.is_none() && signals.is_none() && categories.is_none() {
             return None;
         }
         let signal = |id: &str| signals.and_then(|s| s.get(id)).copied().unwrap_or(0.0);
         let with = |wanted: i8| {
             let mut ids: Vec<String> = verdicts
-                .into_iter()
-                .flatten()
+                .iter()
+                .flat_map(|v| v.iter())
                 .filter(|(_, v)| **v == wanted)
                 .map(|(id, _)| id.clone())
                 .collect();
@@ -295,8 +312,8 @@ impl Signals {
         Some(QueryLesson {
             query: normalized.clone(),
             categories: categories
-                .into_iter()
-                .flatten()
+                .iter()
+                .flat_map(|c| c.iter())
                 .map(|key| {
                     key.split_once('\u{1f}')
                         .map_or(key.as_str(), |(_, p)| p)
@@ -311,13 +328,17 @@ impl Signals {
     /// The queries the crowd taught most (the most verdicts and chosen categories
     /// first, then by name), at most `limit`.
     pub fn lessons(&self, limit: usize) -> Vec<QueryLesson> {
-        let mut queries: Vec<&String> =
-            self.verdicts.keys().chain(self.categories.keys()).collect();
+        let mut queries: Vec<&str> = self
+            .verdicts
+            .keys()
+            .chain(self.categories.keys())
+            .map(|q| &**q)
+            .collect();
         queries.sort_unstable();
         queries.dedup();
-        let weight = |q: &String| {
-            self.verdicts.get(q).map_or(0, HashMap::len)
-                + self.categories.get(q).map_or(0, Vec::len)
+        let weight = |q: &str| {
+            self.verdicts.get(q).map_or(0, |v| v.len())
+                + self.categories.get(q).map_or(0, |c| c.len())
         };
         queries.sort_by(|a, b| weight(b).cmp(&weight(a)).then_with(|| a.cmp(b)));
         queries
@@ -330,13 +351,20 @@ impl Signals {
     /// The categories `query`'s shoppers chose, as [`super::category_key`]s.
     pub fn chosen_categories(&self, query: &str) -> &[String] {
         self.categories
-            .get(&normalize_query(query))
-            .map_or(&[], Vec::as_slice)
+            .get(normalize_query(query).as_str())
+            .map_or(&[], |c| c.as_slice())
     }
 
     /// Behavioural popularity as per-segment arrays, computed once per snapshot.
     fn dense_popularity(&self, snapshot: &Arc<Snapshot>) -> Option<Arc<Vec<Vec<f32>>>> {
-        if self.popularity.is_empty() {
+        self.popularity.dense(snapshot)
+    }
+}
+
+impl Popularity {
+    /// As per-segment arrays of `snapshot`, computed once per snapshot.
+    fn dense(&self, snapshot: &Arc<Snapshot>) -> Option<Arc<Vec<Vec<f32>>>> {
+        if self.by_product.is_empty() {
             return None;
         }
         if let Ok(cache) = self.dense.lock()
@@ -351,7 +379,7 @@ impl Signals {
             .iter()
             .map(|s| vec![0.0; s.max_doc() as usize])
             .collect();
-        for (id, &p) in &self.popularity {
+        for (id, &p) in &self.by_product {
             if let Some(address) = snapshot.find(id)
                 && let Some(slot) = dense
                     .get_mut(address.segment_ord as usize)
