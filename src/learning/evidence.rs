@@ -1119,9 +1119,12 @@ mod tests {
             );
         }
         assert_eq!((kept, read), (before.queries.len() - 1, 1));
-        // The head word its query shares was taught again, the others kept.
+        // The head word its query shares was taught again, the others kept; the
+        // popularity (and the arrays searches read it from) waits for the store's view.
         assert!(!Arc::ptr_eq(&before.heads["kind0"], &after.heads["kind0"]));
         assert!(Arc::ptr_eq(&before.heads["kind1"], &after.heads["kind1"]));
+        assert!(Arc::ptr_eq(&before.popularity, &after.popularity));
+        assert!(!after.popularity.by_product.is_empty());
     }
 
     #[test]
