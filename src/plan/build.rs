@@ -5,8 +5,10 @@
 //! 1. each word becomes a clause with its own forms (the word, its split parts, its
 //!    joined form);
 //! 2. a word the index does not know gets the lexicon's words within its typo budget,
-//!    or, failing that, a split into two known words (`wirelessmouse`); the best one
-//!    becomes the word's canonical form and is reported as a correction;
+//!    or, failing that, a split into two known words (`wirelessmouse`, `tovga` with a
+//!    stop word); the best one becomes the word's canonical form and is reported as a
+//!    correction; a rare known word that runs two far more common words together
+//!    (`powercord`) gets them as an alternative;
 //! 3. synonyms match spans of canonical forms, longest first, and add their
 //!    expansions (a multi-word span becomes one clause);
 //! 4. two adjacent words whose concatenation the index knows (`head phones`) get it as
@@ -35,6 +37,9 @@ pub const MAX_SPLIT_WORD_CHARS: usize = 40;
 /// Four two-form words fit, so ordinary queries never reach it; a query of ten
 /// misspelt long words costs a bounded walk instead of thirty.
 pub const MAX_TYPO_LOOKUPS: usize = 8;
+
+/// Most typo lookups spent on rejoining words broken by a space (`labt op`).
+const MAX_REJOIN_LOOKUPS: usize = 2;
 
 /// Shortest part a word may be split into.
 const MIN_SPLIT_PART: usize = 2;
@@ -136,7 +141,8 @@ struct WordInput {
 /// again (`mon itor`), a word within its typo budget of known words gets them as
 /// corrections, and a run-together word is split into two known words
 /// (`hdmicord`), which then act as typed words. One typo beats a split, a split beats
-/// two typos.
+/// two typos. A rare known word that runs two far more common words together
+/// (`powercord`) keeps its exact match and gains them as an alternative.
 fn correct_words(
     words: &[QueryWord],
     ctx: &PlanContext,
@@ -159,9 +165,13 @@ fn correct_words(
         let known = doc_freq > 0 || (ctx.known_elsewhere)(word.primary());
         let (typos, closest) =
             typo_alternatives(&word, ctx, known.then_some(doc_freq), &mut lookups_left);
+        let mut word = word;
+        if let Some(split) = common_split(&word, doc_freq, ctx) {
+            word.alternatives.push(split);
+        }
         if !known
             && closest.is_none_or(|d| d >= 2)
-            && let Some(parts) = split_known(&word.surface, ctx)
+            && let Some((_, parts)) = split_known(&word.surface, ctx)
         {
             corrections.push(Correction {
                 from: word.surface.clone(),
@@ -187,12 +197,16 @@ fn is_plain_word(word: &QueryWord) -> bool {
     word.alternatives.first().is_some_and(|a| a.len() == 1) && !word.is_number && !word.is_stop_word
 }
 
-/// Joins two adjacent words when one is unknown and together they make a known word.
+/// Joins two adjacent words when one is unknown and together they make a known word,
+/// or, when each unknown one is too short to be corrected alone, one typo away from a
+/// single common word (`labt op` → `labtop`, which the typo layer then corrects to
+/// `laptop`).
 fn rejoin_broken_words(
     words: &[QueryWord],
     ctx: &PlanContext,
     corrections: &mut Vec<Correction>,
 ) -> Vec<QueryWord> {
+    let mut lookups_left = MAX_REJOIN_LOOKUPS;
     let mut out: Vec<QueryWord> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
@@ -203,8 +217,15 @@ fn rejoin_broken_words(
             };
             if unknown(a) || unknown(b) {
                 let joined = format!("{}{}", a.surface, b.surface);
+                // A fragment too short to correct alone may be a misspelt word's part.
+                let fragment = |w: &QueryWord| {
+                    !unknown(w) || ctx.typos.allowed_for_len(w.surface.chars().count()) == 0
+                };
                 if let Some(term) = analyzed(&joined, ctx.analyzer)
-                    && ctx.lexicon.doc_freq(&term) > 0
+                    && (ctx.lexicon.doc_freq(&term) > 0
+                        || fragment(a)
+                            && fragment(b)
+                            && one_typo_from_a_word(&term, ctx, &mut lookups_left))
                     && let Some(word) = ctx.analyzer.query_words(&joined).into_iter().next()
                 {
                     corrections.push(Correction {
@@ -221,6 +242,25 @@ fn rejoin_broken_words(
         i += 1;
     }
     out
+}
+
+/// Whether `term` is one typo from a known word that is not rare, and from one only
+/// (or one far more common than the others: [`is_unambiguous`]), within the typo
+/// budget of its length.
+fn one_typo_from_a_word(term: &str, ctx: &PlanContext, lookups_left: &mut usize) -> bool {
+    let len = term.chars().count();
+    if *lookups_left == 0 || len > MAX_TYPO_WORD_BYTES || ctx.typos.allowed_for_len(len) == 0 {
+        return false;
+    }
+    *lookups_left -= 1;
+    let mut candidates = ctx.lexicon.fuzzy(term, 1, MAX_TYPO_EXPANSIONS * 4);
+    candidates.retain(|c| {
+        c.distance == 1
+            && c.doc_freq > RARE_WORD_DOC_FREQ
+            && c.term.chars().all(char::is_alphabetic)
+    });
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.doc_freq));
+    is_unambiguous(&candidates)
 }
 
 /// Adds `extra` alternatives to a node.
@@ -389,9 +429,10 @@ fn is_unambiguous(candidates: &[crate::lexicon::Candidate]) -> bool {
     }
 }
 
-/// The split of `surface` into two known words whose rarer half is most common,
-/// as analyzed words.
-fn split_known(surface: &str, ctx: &PlanContext) -> Option<Vec<QueryWord>> {
+/// The split of `surface` into two known words whose rarer half is most common, as
+/// analyzed words, with that half's document frequency. One half may be a stop word
+/// (`tovga` → `to vga`); it then does not count as the rarer half.
+fn split_known(surface: &str, ctx: &PlanContext) -> Option<(u64, Vec<QueryWord>)> {
     let chars: Vec<char> = surface.chars().collect();
     if chars.len() < 2 * MIN_SPLIT_PART
         || chars.len() > MAX_SPLIT_WORD_CHARS
@@ -399,22 +440,37 @@ fn split_known(surface: &str, ctx: &PlanContext) -> Option<Vec<QueryWord>> {
     {
         return None;
     }
-    let (_, left, right) = (MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART)
+    let (weakest, left, right) = (MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART)
         .filter_map(|k| {
             let left: String = chars[..k].iter().collect();
             let right: String = chars[k..].iter().collect();
             let l = analyzed(&left, ctx.analyzer)?;
             let r = analyzed(&right, ctx.analyzer)?;
-            if is_stop_word(&l) || is_stop_word(&r) {
-                return None;
-            }
-            let weakest = ctx.lexicon.doc_freq(&l).min(ctx.lexicon.doc_freq(&r));
+            let weakest = match (is_stop_word(&l), is_stop_word(&r)) {
+                (true, true) => return None,
+                (true, false) => ctx.lexicon.doc_freq(&r),
+                (false, true) => ctx.lexicon.doc_freq(&l),
+                (false, false) => ctx.lexicon.doc_freq(&l).min(ctx.lexicon.doc_freq(&r)),
+            };
             (weakest > 0).then_some((weakest, left, right))
         })
         .max_by_key(|(weakest, _, _)| *weakest)?;
     let mut words = ctx.analyzer.query_words(&left);
     words.extend(ctx.analyzer.query_words(&right));
-    Some(words)
+    Some((weakest, words))
+}
+
+/// The two far more common words a rare known word runs together (`powercord` →
+/// `power cord`, each in [`RARE_WORD_RATIO`] times more documents), as one more
+/// alternative of the word: shoppers run words together more often than catalogs do.
+fn common_split(word: &QueryWord, doc_freq: u64, ctx: &PlanContext) -> Option<Vec<String>> {
+    if doc_freq == 0 || doc_freq > RARE_WORD_DOC_FREQ {
+        return None;
+    }
+    let (weakest, parts) = split_known(&word.surface, ctx)?;
+    let plain = parts.len() == 2 && parts.iter().all(|p| !p.is_stop_word && !p.is_number);
+    (plain && weakest >= RARE_WORD_RATIO * doc_freq)
+        .then(|| parts.iter().map(|p| p.primary().to_string()).collect())
 }
 
 /// The single term `text` analyzes to, if it is one.

@@ -2,7 +2,9 @@
 //! * a known word stays exact; an unknown word gets typo alternatives within its
 //!   budget, ranked below the word, and a correction;
 //! * numbers and short words get no typos;
-//! * an unknown run-together word splits into known words;
+//! * an unknown run-together word splits into known words, a stop word split off
+//!   included; a rare known one also matches as its far more common parts;
+//! * short fragments of a misspelt word join again through one typo;
 //! * synonyms expand single words and multi-word spans, longest first;
 //! * adjacent words join when the index knows the joined word;
 //! * the last word gets completions only while being typed.
@@ -38,6 +40,10 @@ fn fixture(synonym_text: &str) -> Fixture {
         ("notebook", 500),
         ("27", 70),
         ("inch", 200),
+        ("power", 800),
+        ("cord", 300),
+        ("powercord", 3),
+        ("vga", 200),
     ];
     words.sort();
     let lexicon = Lexicon::from_sorted(words.iter().map(|(w, d)| (w.as_bytes(), *d))).unwrap();
@@ -205,6 +211,76 @@ fn run_together_words_split_into_typed_words() {
         kinds(&p.plan.clauses[1]),
         [("mouse".to_string(), MatchKind::Exact)]
     );
+}
+
+#[test]
+fn a_rare_run_together_word_also_matches_as_its_common_parts() {
+    let f = fixture("");
+    // "powercord" (3 documents) runs "power" (800) and "cord" (300) together.
+    let p = plan(&f, "powercord ");
+    assert!(
+        p.corrections.is_empty(),
+        "the word as typed still ranks first"
+    );
+    assert_eq!(
+        kinds(&p.plan.clauses[0]),
+        [
+            ("powercord".to_string(), MatchKind::Exact),
+            ("power".to_string(), MatchKind::Split),
+            ("cord".to_string(), MatchKind::Split),
+        ]
+    );
+    // "sofabed" (4): "bed" is unknown; "loveseat" (15) is not rare.
+    for word in ["sofabed ", "loveseat "] {
+        let p = plan(&f, word);
+        assert!(
+            kinds(&p.plan.clauses[0])
+                .iter()
+                .all(|(_, k)| *k != MatchKind::Split),
+            "{word}"
+        );
+    }
+}
+
+#[test]
+fn a_stop_word_run_into_a_word_splits_off() {
+    let f = fixture("");
+    let p = plan(&f, "hdmi tovga ");
+    assert_eq!(p.corrections[0].to, "to vga");
+    let clauses: Vec<(&str, bool)> = p
+        .plan
+        .clauses
+        .iter()
+        .map(|c| (c.surface.as_str(), c.required))
+        .collect();
+    assert_eq!(clauses, [("hdmi", true), ("to", false), ("vga", true)]);
+}
+
+#[test]
+fn short_fragments_of_a_misspelt_word_join_through_one_typo() {
+    let f = fixture("");
+    // "wir" and "less" are too short to correct alone; "wirless" is one typo from
+    // "wireless".
+    let p = plan(&f, "wir less mouse ");
+    assert_eq!(
+        p.corrections,
+        [
+            Correction {
+                from: "wir less".into(),
+                to: "wirless".into()
+            },
+            Correction {
+                from: "wirless".into(),
+                to: "wireless".into()
+            }
+        ]
+    );
+    assert_eq!(p.plan.clauses.len(), 2);
+    // "powec" can be corrected alone (to "power"): it is not joined to "cord" into
+    // something one typo from the rare "powercord".
+    let p = plan(&f, "powec cord ");
+    assert_eq!(p.plan.clauses.len(), 2);
+    assert_eq!(p.corrections[0].to, "power");
 }
 
 #[test]
