@@ -7,12 +7,12 @@
 //! 2. a word the index does not know gets the lexicon's words within its typo budget,
 //!    or, failing that, a split into two known words (`wirelessmouse`, `tovga` with a
 //!    stop word); the best one becomes the word's canonical form and is reported as a
-//!    correction; a rare known word that runs two far more common words together
-//!    (`powercord`) gets them as an alternative;
+//!    correction; so is a rare known word that runs two far more common words
+//!    together (`powercord`), which step 4 gives back as the parts' joined form;
 //! 3. synonyms match spans of canonical forms, longest first, and add their
 //!    expansions (a multi-word span becomes one clause);
 //! 4. two adjacent words whose concatenation the index knows (`head phones`) get it as
-//!    an alternative;
+//!    an alternative, and so does a two-word span synonyms made one clause;
 //! 5. the last word, while the shopper is still typing, gets its most frequent
 //!    completions.
 
@@ -98,6 +98,7 @@ pub fn build(words: &[QueryWord], ctx: &PlanContext) -> Planned {
         .collect();
     apply_synonyms(&mut drafts, ctx);
     join_adjacent(&mut drafts, ctx);
+    join_spans(&mut drafts, ctx);
     if ctx.prefix_last
         && let Some(last) = drafts.last_mut()
         && let Some(word) = words.last()
@@ -142,7 +143,8 @@ struct WordInput {
 /// corrections, and a run-together word is split into two known words
 /// (`hdmicord`), which then act as typed words. One typo beats a split, a split beats
 /// two typos. A rare known word that runs two far more common words together
-/// (`powercord`) keeps its exact match and gains them as an alternative.
+/// (`powercord`) is split too; [`join_adjacent`] gives the parts the word back as
+/// their joined alternative.
 fn correct_words(
     words: &[QueryWord],
     ctx: &PlanContext,
@@ -165,14 +167,14 @@ fn correct_words(
         let known = doc_freq > 0 || (ctx.known_elsewhere)(word.primary());
         let (typos, closest) =
             typo_alternatives(&word, ctx, known.then_some(doc_freq), &mut lookups_left);
-        let mut word = word;
-        if let Some(split) = common_split(&word, doc_freq, ctx) {
-            word.alternatives.push(split);
-        }
-        if !known
-            && closest.is_none_or(|d| d >= 2)
-            && let Some((_, parts)) = split_known(&word.surface, ctx)
-        {
+        let split = match known {
+            true => common_split(&word, doc_freq, ctx),
+            false if closest.is_none_or(|d| d >= 2) => {
+                split_known(&word.surface, ctx).map(|(_, parts)| parts)
+            }
+            false => None,
+        };
+        if let Some(parts) = split {
             corrections.push(Correction {
                 from: word.surface.clone(),
                 to: parts
@@ -461,16 +463,16 @@ fn split_known(surface: &str, ctx: &PlanContext) -> Option<(u64, Vec<QueryWord>)
 }
 
 /// The two far more common words a rare known word runs together (`powercord` →
-/// `power cord`, each in [`RARE_WORD_RATIO`] times more documents), as one more
-/// alternative of the word: shoppers run words together more often than catalogs do.
-fn common_split(word: &QueryWord, doc_freq: u64, ctx: &PlanContext) -> Option<Vec<String>> {
+/// `power cord`, each in [`RARE_WORD_RATIO`] times more documents): shoppers run
+/// words together more often than catalogs do. The parts then act as typed words, so
+/// their synonyms apply, and the word itself comes back as their joined alternative.
+fn common_split(word: &QueryWord, doc_freq: u64, ctx: &PlanContext) -> Option<Vec<QueryWord>> {
     if doc_freq == 0 || doc_freq > RARE_WORD_DOC_FREQ {
         return None;
     }
     let (weakest, parts) = split_known(&word.surface, ctx)?;
     let plain = parts.len() == 2 && parts.iter().all(|p| !p.is_stop_word && !p.is_number);
-    (plain && weakest >= RARE_WORD_RATIO * doc_freq)
-        .then(|| parts.iter().map(|p| p.primary().to_string()).collect())
+    (plain && weakest >= RARE_WORD_RATIO * doc_freq).then_some(parts)
 }
 
 /// The single term `text` analyzes to, if it is one.
@@ -607,6 +609,27 @@ fn join_adjacent(drafts: &mut Vec<Draft>, ctx: &PlanContext) {
             }
             None => i += 1,
         }
+    }
+}
+
+/// Gives a two-word span a synonym made one clause (`power cord`) its joined form as
+/// an alternative when the index knows it (`powercord`), as [`join_adjacent`] does
+/// for two word clauses.
+fn join_spans(drafts: &mut [Draft], ctx: &PlanContext) {
+    for draft in drafts.iter_mut().filter(|d| d.canonical.is_none()) {
+        let words: Vec<&str> = draft.clause.surface.split(' ').collect();
+        if words.len() != 2 || words.iter().any(|w| is_stop_word(w)) {
+            continue;
+        }
+        let Some(term) = analyzed(&words.concat(), ctx.analyzer)
+            .filter(|j| ctx.lexicon.doc_freq(j) > 0)
+            .filter(|j| !draft.clause.node.terms().iter().any(|t| t.text == *j))
+        else {
+            continue;
+        };
+        let node = std::mem::replace(&mut draft.clause.node, Node::Any(Vec::new()));
+        let joined = Node::Term(PlanTerm::new(term, MatchKind::Joined, penalty::JOINED));
+        draft.clause.node = with_alternatives(node, vec![joined]);
     }
 }
 

@@ -214,32 +214,39 @@ fn run_together_words_split_into_typed_words() {
 }
 
 #[test]
-fn a_rare_run_together_word_also_matches_as_its_common_parts() {
+fn a_rare_run_together_word_splits_into_its_common_parts() {
     let f = fixture("");
-    // "powercord" (3 documents) runs "power" (800) and "cord" (300) together.
+    // "powercord" (3 documents) runs "power" (800) and "cord" (300) together: the
+    // parts act as typed words, and the word comes back as their joined form.
     let p = plan(&f, "powercord ");
-    assert!(
-        p.corrections.is_empty(),
-        "the word as typed still ranks first"
-    );
+    assert_eq!(p.corrections[0].to, "power cord");
+    assert_eq!(p.plan.clauses.len(), 1);
     assert_eq!(
         kinds(&p.plan.clauses[0]),
         [
-            ("powercord".to_string(), MatchKind::Exact),
-            ("power".to_string(), MatchKind::Split),
-            ("cord".to_string(), MatchKind::Split),
+            ("power".to_string(), MatchKind::Exact),
+            ("cord".to_string(), MatchKind::Exact),
+            ("powercord".to_string(), MatchKind::Joined),
         ]
     );
     // "sofabed" (4): "bed" is unknown; "loveseat" (15) is not rare.
     for word in ["sofabed ", "loveseat "] {
         let p = plan(&f, word);
-        assert!(
-            kinds(&p.plan.clauses[0])
-                .iter()
-                .all(|(_, k)| *k != MatchKind::Split),
-            "{word}"
-        );
+        assert!(p.corrections.is_empty(), "{word}");
+        assert_eq!(p.plan.clauses.len(), 1, "{word}");
     }
+}
+
+#[test]
+fn a_span_synonyms_made_one_clause_keeps_its_joined_form() {
+    let f = fixture("power cord, mains lead\n");
+    let p = plan(&f, "power cord ");
+    assert_eq!(p.plan.clauses.len(), 1);
+    let terms = kinds(&p.plan.clauses[0]);
+    assert!(
+        terms.contains(&("powercord".to_string(), MatchKind::Joined)),
+        "{terms:?}"
+    );
 }
 
 #[test]
