@@ -41,6 +41,9 @@ pub const MAX_TYPO_LOOKUPS: usize = 8;
 /// Most typo lookups spent on rejoining words broken by a space (`labt op`).
 const MAX_REJOIN_LOOKUPS: usize = 2;
 
+/// Most typo lookups spent looking for a misspelt half of a run-together word.
+const MAX_MISSPELT_SPLIT_LOOKUPS: usize = 4;
+
 /// Shortest part a word may be split into.
 const MIN_SPLIT_PART: usize = 2;
 
@@ -169,9 +172,9 @@ fn correct_words(
             typo_alternatives(&word, ctx, known.then_some(doc_freq), &mut lookups_left);
         let split = match known {
             true => common_split(&word, doc_freq, ctx),
-            false if closest.is_none_or(|d| d >= 2) => {
-                split_known(&word.surface, ctx).map(|(_, parts)| parts)
-            }
+            false if closest.is_none_or(|d| d >= 2) => split_known(&word.surface, ctx)
+                .map(|(_, parts)| parts)
+                .or_else(|| split_misspelt(&word.surface, ctx, &mut lookups_left)),
             false => None,
         };
         if let Some(parts) = split {
@@ -183,10 +186,15 @@ fn correct_words(
                     .collect::<Vec<_>>()
                     .join(" "),
             });
-            inputs.extend(parts.into_iter().map(|word| WordInput {
-                word,
-                typos: Vec::new(),
-            }));
+            for part in parts {
+                // A misspelt half (`wireles` of `wirelesmouse`) is corrected as a word.
+                let typos = match ctx.lexicon.doc_freq(part.primary()) == 0 && is_plain_word(&part)
+                {
+                    true => typo_alternatives(&part, ctx, None, &mut lookups_left).0,
+                    false => Vec::new(),
+                };
+                inputs.push(WordInput { word: part, typos });
+            }
             continue;
         }
         inputs.push(WordInput { word, typos });
@@ -460,6 +468,63 @@ fn split_known(surface: &str, ctx: &PlanContext) -> Option<(u64, Vec<QueryWord>)
     let mut words = ctx.analyzer.query_words(&left);
     words.extend(ctx.analyzer.query_words(&right));
     Some((weakest, words))
+}
+
+/// The split of `surface` into a known word and one a typo from a common word
+/// (`wirelesmouse` → `wireles mouse`), trying the splits whose known half is most
+/// common first, with at most [`MAX_MISSPELT_SPLIT_LOOKUPS`] typo lookups (halves too
+/// short to hold a typo cost none).
+fn split_misspelt(
+    surface: &str,
+    ctx: &PlanContext,
+    lookups_left: &mut usize,
+) -> Option<Vec<QueryWord>> {
+    let chars: Vec<char> = surface.chars().collect();
+    if chars.len() < 2 * MIN_SPLIT_PART
+        || chars.len() > MAX_SPLIT_WORD_CHARS
+        || !chars.iter().all(|c| c.is_alphabetic())
+    {
+        return None;
+    }
+    // (known half's frequency, left, right, whether the left half is the misspelt one)
+    let mut splits: Vec<(u64, String, String, bool)> = (MIN_SPLIT_PART
+        ..=chars.len() - MIN_SPLIT_PART)
+        .filter_map(|k| {
+            let left: String = chars[..k].iter().collect();
+            let right: String = chars[k..].iter().collect();
+            let l = analyzed(&left, ctx.analyzer)?;
+            let r = analyzed(&right, ctx.analyzer)?;
+            if is_stop_word(&l) || is_stop_word(&r) {
+                return None;
+            }
+            match (ctx.lexicon.doc_freq(&l), ctx.lexicon.doc_freq(&r)) {
+                (0, 0) => None,
+                (0, known) => Some((known, left, right, true)),
+                (known, 0) => Some((known, left, right, false)),
+                _ => None,
+            }
+        })
+        .collect();
+    splits.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut budget = MAX_MISSPELT_SPLIT_LOOKUPS.min(*lookups_left);
+    for (_, left, right, left_misspelt) in splits {
+        if budget == 0 {
+            break;
+        }
+        let misspelt = fold_word(if left_misspelt { &left } else { &right });
+        if ctx.typos.allowed_for_len(misspelt.chars().count()) == 0 {
+            continue;
+        }
+        budget -= 1;
+        *lookups_left = lookups_left.saturating_sub(1);
+        let mut unused = 1;
+        if one_typo_from_a_word(&misspelt, ctx, &mut unused) {
+            let mut words = ctx.analyzer.query_words(&left);
+            words.extend(ctx.analyzer.query_words(&right));
+            return Some(words);
+        }
+    }
+    None
 }
 
 /// The two far more common words a rare known word runs together (`powercord` →

@@ -3,7 +3,8 @@
 //!   budget, ranked below the word, and a correction;
 //! * numbers and short words get no typos;
 //! * an unknown run-together word splits into known words, a stop word split off
-//!   included; a rare known one also matches as its far more common parts;
+//!   included, or into a known word and a misspelt one it corrects; a rare known one
+//!   splits into its far more common parts, which keep it as their joined form;
 //! * short fragments of a misspelt word join again through one typo;
 //! * synonyms expand single words and multi-word spans, longest first;
 //! * adjacent words join when the index knows the joined word;
@@ -247,6 +248,18 @@ fn a_span_synonyms_made_one_clause_keeps_its_joined_form() {
         terms.contains(&("powercord".to_string(), MatchKind::Joined)),
         "{terms:?}"
     );
+}
+
+#[test]
+fn a_run_together_word_with_a_misspelt_half_splits_and_corrects_it() {
+    let f = fixture("");
+    let p = plan(&f, "wirelesmouse ");
+    let to: Vec<&str> = p.corrections.iter().map(|c| c.to.as_str()).collect();
+    assert_eq!(to, ["wireles mouse", "wireless"]);
+    assert_eq!(p.plan.clauses.len(), 2);
+    assert!(kinds(&p.plan.clauses[0]).contains(&("wireless".to_string(), MatchKind::Typo)));
+    // A half too short to hold a typo is not guessed at.
+    assert!(plan(&f, "xyzmouse ").corrections.is_empty());
 }
 
 #[test]
