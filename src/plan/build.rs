@@ -102,9 +102,12 @@ pub fn build(words: &[QueryWord], ctx: &PlanContext) -> Planned {
     apply_synonyms(&mut drafts, ctx);
     join_adjacent(&mut drafts, ctx);
     join_spans(&mut drafts, ctx);
+    // Completions of the last word as typed, unless planning changed it (a joined or
+    // split word completes nothing).
     if ctx.prefix_last
         && let Some(last) = drafts.last_mut()
         && let Some(word) = words.last()
+        && last.clause.surface == word.surface
     {
         add_completions(last, word, ctx);
     }
@@ -207,10 +210,13 @@ fn is_plain_word(word: &QueryWord) -> bool {
     word.alternatives.first().is_some_and(|a| a.len() == 1) && !word.is_number && !word.is_stop_word
 }
 
-/// Joins two adjacent words when one is unknown and together they make a known word,
-/// or, when each unknown one is too short to be corrected alone, one typo away from a
-/// single common word (`labt op` → `labtop`, which the typo layer then corrects to
-/// `laptop`).
+/// Joins two adjacent words broken by a stray space: when one is unknown and together
+/// they make a known word (`monit or` → `monitor`, a stop word included); when each
+/// unknown one is too short to be corrected alone, and together they are one typo
+/// away from a single common word (`labt op` → `labtop`, which the typo layer then
+/// corrects to `laptop`); or when both are known but together make a word far more
+/// common than the rarer of them ([`RARE_WORD_RATIO`] times: `lap top` → `laptop`,
+/// so the joined word's synonyms apply).
 fn rejoin_broken_words(
     words: &[QueryWord],
     ctx: &PlanContext,
@@ -220,38 +226,58 @@ fn rejoin_broken_words(
     let mut out: Vec<QueryWord> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        if i + 1 < words.len() && is_plain_word(&words[i]) && is_plain_word(&words[i + 1]) {
-            let (a, b) = (&words[i], &words[i + 1]);
-            let unknown = |w: &QueryWord| {
-                ctx.lexicon.doc_freq(w.primary()) == 0 && !(ctx.known_elsewhere)(w.primary())
-            };
-            if unknown(a) || unknown(b) {
-                let joined = format!("{}{}", a.surface, b.surface);
-                // A fragment too short to correct alone may be a misspelt word's part.
-                let fragment = |w: &QueryWord| {
-                    !unknown(w) || ctx.typos.allowed_for_len(w.surface.chars().count()) == 0
-                };
-                if let Some(term) = analyzed(&joined, ctx.analyzer)
-                    && (ctx.lexicon.doc_freq(&term) > 0
-                        || fragment(a)
-                            && fragment(b)
-                            && one_typo_from_a_word(&term, ctx, &mut lookups_left))
-                    && let Some(word) = ctx.analyzer.query_words(&joined).into_iter().next()
-                {
-                    corrections.push(Correction {
-                        from: format!("{} {}", a.surface, b.surface),
-                        to: word.surface.clone(),
-                    });
-                    out.push(word);
-                    i += 2;
-                    continue;
-                }
-            }
+        if i + 1 < words.len()
+            && let Some(word) = rejoined(&words[i], &words[i + 1], ctx, &mut lookups_left)
+        {
+            corrections.push(Correction {
+                from: format!("{} {}", words[i].surface, words[i + 1].surface),
+                to: word.surface.clone(),
+            });
+            out.push(word);
+            i += 2;
+            continue;
         }
         out.push(words[i].clone());
         i += 1;
     }
     out
+}
+
+/// `a` and `b` joined into one word, when [`rejoin_broken_words`] says they were one.
+fn rejoined(
+    a: &QueryWord,
+    b: &QueryWord,
+    ctx: &PlanContext,
+    lookups_left: &mut usize,
+) -> Option<QueryWord> {
+    let single =
+        |w: &QueryWord| w.alternatives.first().is_some_and(|a| a.len() == 1) && !w.is_number;
+    if !single(a) || !single(b) || a.is_stop_word && b.is_stop_word {
+        return None;
+    }
+    let doc_freq = |w: &QueryWord| ctx.lexicon.doc_freq(w.primary());
+    let unknown = |w: &QueryWord| doc_freq(w) == 0 && !(ctx.known_elsewhere)(w.primary());
+    let term = analyzed(&format!("{}{}", a.surface, b.surface), ctx.analyzer)?;
+    let joined_freq = ctx.lexicon.doc_freq(&term);
+    let join = if unknown(a) || unknown(b) {
+        // A fragment too short to correct alone may be a misspelt word's part.
+        let fragment = |w: &QueryWord| {
+            !unknown(w) || ctx.typos.allowed_for_len(w.surface.chars().count()) == 0
+        };
+        joined_freq > 0
+            || fragment(a) && fragment(b) && one_typo_from_a_word(&term, ctx, lookups_left)
+    } else {
+        !a.is_stop_word
+            && !b.is_stop_word
+            && joined_freq >= RARE_WORD_RATIO * doc_freq(a).min(doc_freq(b)).max(1)
+    };
+    if !join {
+        return None;
+    }
+    ctx.analyzer
+        .query_words(&format!("{}{}", a.surface, b.surface))
+        .into_iter()
+        .next()
 }
 
 /// Whether `term` is one typo from a known word that is not rare, and from one only

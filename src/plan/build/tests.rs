@@ -7,7 +7,8 @@
 //!   splits into its far more common parts, which keep it as their joined form;
 //! * short fragments of a misspelt word join again through one typo;
 //! * synonyms expand single words and multi-word spans, longest first;
-//! * adjacent words join when the index knows the joined word;
+//! * adjacent words join when the index knows the joined word: as the word when one
+//!   was unknown or the joined word is far more common, else as an alternative;
 //! * the last word gets completions only while being typed.
 
 use super::*;
@@ -45,6 +46,10 @@ fn fixture(synonym_text: &str) -> Fixture {
         ("cord", 300),
         ("powercord", 3),
         ("vga", 200),
+        ("note", 20),
+        ("book", 60),
+        ("booklet", 5),
+        ("monitor", 300),
     ];
     words.sort();
     let lexicon = Lexicon::from_sorted(words.iter().map(|(w, d)| (w.as_bytes(), *d))).unwrap();
@@ -301,6 +306,41 @@ fn short_fragments_of_a_misspelt_word_join_through_one_typo() {
     let p = plan(&f, "powec cord ");
     assert_eq!(p.plan.clauses.len(), 2);
     assert_eq!(p.corrections[0].to, "power");
+}
+
+#[test]
+fn known_words_join_when_together_they_are_a_far_more_common_word() {
+    let f = fixture("");
+    // "notebook" (500) is 25 times the rarer of "note" (20) and "book" (60).
+    let p = plan(&f, "note book ");
+    assert_eq!(p.corrections[0].to, "notebook");
+    assert_eq!(p.plan.clauses.len(), 1);
+    // "head phones": "headphones" (60) is not 20 times "head" (20); the words stay,
+    // with the joined word as an alternative.
+    let p = plan(&f, "head phones ");
+    assert!(p.corrections.is_empty());
+    assert!(kinds(&p.plan.clauses[0]).contains(&("headphones".to_string(), MatchKind::Joined)));
+    // A stop word can be the broken-off end of a word.
+    let p = plan(&f, "monit or ");
+    assert_eq!(p.corrections[0].to, "monitor");
+    assert_eq!(p.plan.clauses.len(), 1);
+}
+
+#[test]
+fn a_joined_last_word_gets_no_completions_of_its_typed_end() {
+    let f = fixture("");
+    // While typing "note book", "book" would complete to "booklet"; the word the
+    // shopper meant is "notebook".
+    let p = plan(&f, "note book");
+    assert_eq!(
+        kinds(&p.plan.clauses[0]),
+        [("notebook".to_string(), MatchKind::Exact)]
+    );
+    assert!(
+        kinds(&plan(&f, "book").plan.clauses[0])
+            .contains(&("booklet".to_string(), MatchKind::Prefix)),
+        "a word as typed still completes"
+    );
 }
 
 #[test]
