@@ -214,9 +214,9 @@ fn is_plain_word(word: &QueryWord) -> bool {
 /// they make a known word (`monit or` → `monitor`, a stop word included); when each
 /// unknown one is too short to be corrected alone, and together they are one typo
 /// away from a single common word (`labt op` → `labtop`, which the typo layer then
-/// corrects to `laptop`); or when both are known but together make a word far more
-/// common than the rarer of them ([`RARE_WORD_RATIO`] times: `lap top` → `laptop`,
-/// so the joined word's synonyms apply).
+/// corrects to `laptop`); or when both are known but together make a word, or a typo
+/// of one, far more common than the rarer of them ([`RARE_WORD_RATIO`] times: `lap top`
+/// → `laptop`, so the joined word's synonyms apply; `lab top` → `labtop`).
 fn rejoin_broken_words(
     words: &[QueryWord],
     ctx: &PlanContext,
@@ -267,9 +267,19 @@ fn rejoined(
         joined_freq > 0
             || fragment(a) && fragment(b) && one_typo_from_a_word(&term, ctx, lookups_left)
     } else {
-        !a.is_stop_word
-            && !b.is_stop_word
-            && joined_freq >= RARE_WORD_RATIO * doc_freq(a).min(doc_freq(b)).max(1)
+        // The word they make, or the common word one typo from it (`lab top` →
+        // `labtop`, a typo of `laptop`), far more common than the rarer of them (a
+        // stop word does not count: `in ear` stays two words).
+        let rarer = match (a.is_stop_word, b.is_stop_word) {
+            (true, _) => doc_freq(b),
+            (_, true) => doc_freq(a),
+            _ => doc_freq(a).min(doc_freq(b)),
+        };
+        let made = match joined_freq {
+            0 => one_typo_word_freq(&term, ctx, lookups_left).unwrap_or(0),
+            known => known,
+        };
+        made >= RARE_WORD_RATIO * rarer.max(1)
     };
     if !join {
         return None;
@@ -284,9 +294,14 @@ fn rejoined(
 /// (or one far more common than the others: [`is_unambiguous`]), within the typo
 /// budget of its length.
 fn one_typo_from_a_word(term: &str, ctx: &PlanContext, lookups_left: &mut usize) -> bool {
+    one_typo_word_freq(term, ctx, lookups_left).is_some()
+}
+
+/// The document frequency of the word [`one_typo_from_a_word`] finds.
+fn one_typo_word_freq(term: &str, ctx: &PlanContext, lookups_left: &mut usize) -> Option<u64> {
     let len = term.chars().count();
     if *lookups_left == 0 || len > MAX_TYPO_WORD_BYTES || ctx.typos.allowed_for_len(len) == 0 {
-        return false;
+        return None;
     }
     *lookups_left -= 1;
     let mut candidates = ctx.lexicon.fuzzy(term, 1, MAX_TYPO_EXPANSIONS * 4);
@@ -296,7 +311,7 @@ fn one_typo_from_a_word(term: &str, ctx: &PlanContext, lookups_left: &mut usize)
             && c.term.chars().all(char::is_alphabetic)
     });
     candidates.sort_by_key(|c| std::cmp::Reverse(c.doc_freq));
-    is_unambiguous(&candidates)
+    is_unambiguous(&candidates).then(|| candidates[0].doc_freq)
 }
 
 /// Adds `extra` alternatives to a node.

@@ -49,6 +49,8 @@ fn fixture(synonym_text: &str) -> Fixture {
         ("note", 20),
         ("book", 60),
         ("booklet", 5),
+        ("boo", 3),
+        ("sof", 2),
         ("monitor", 300),
     ];
     words.sort();
@@ -320,7 +322,14 @@ fn known_words_join_when_together_they_are_a_far_more_common_word() {
     let p = plan(&f, "head phones ");
     assert!(p.corrections.is_empty());
     assert!(kinds(&p.plan.clauses[0]).contains(&("headphones".to_string(), MatchKind::Joined)));
-    // A stop word can be the broken-off end of a word.
+    // Or a typo of one: "noteboo" is one typo from "notebook".
+    let p = plan(&f, "note boo ");
+    let to: Vec<&str> = p.corrections.iter().map(|c| c.to.as_str()).collect();
+    assert_eq!(to, ["noteboo", "notebook"]);
+    // A stop word can be the broken-off end of a word: of an unknown one, or of a
+    // known one far rarer than the word they make.
+    let p = plan(&f, "sof a ");
+    assert_eq!(p.corrections[0].to, "sofa");
     let p = plan(&f, "monit or ");
     assert_eq!(p.corrections[0].to, "monitor");
     assert_eq!(p.plan.clauses.len(), 1);
