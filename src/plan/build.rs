@@ -177,6 +177,7 @@ fn correct_words(
             true => common_split(&word, doc_freq, ctx),
             false if closest.is_none_or(|d| d >= 2) => split_known(&word.surface, ctx)
                 .map(|(_, parts)| parts)
+                .or_else(|| known_parts(&word, ctx))
                 .or_else(|| split_misspelt(&word.surface, ctx, &mut lookups_left)),
             false => None,
         };
@@ -509,6 +510,23 @@ fn split_known(surface: &str, ctx: &PlanContext) -> Option<(u64, Vec<QueryWord>)
     let mut words = ctx.analyzer.query_words(&left);
     words.extend(ctx.analyzer.query_words(&right));
     Some((weakest, words))
+}
+
+/// The parts the analyzer split an unknown word into (`1laptop` → `1 laptop`,
+/// `15.6laptop`), as words of their own when the index knows every one: then each
+/// part's synonyms apply, as they would had the shopper typed the space.
+fn known_parts(word: &QueryWord, ctx: &PlanContext) -> Option<Vec<QueryWord>> {
+    let parts = word.alternatives.iter().skip(1).find(|terms| {
+        terms.len() >= 2
+            && terms
+                .iter()
+                .all(|t| ctx.lexicon.doc_freq(t) > 0 || (ctx.known_elsewhere)(t))
+    })?;
+    let words: Vec<QueryWord> = parts
+        .iter()
+        .flat_map(|t| ctx.analyzer.query_words(t))
+        .collect();
+    (words.len() == parts.len()).then_some(words)
 }
 
 /// The split of `surface` into a known word and one a typo from a common word

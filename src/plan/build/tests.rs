@@ -51,6 +51,7 @@ fn fixture(synonym_text: &str) -> Fixture {
         ("booklet", 5),
         ("boo", 3),
         ("sof", 2),
+        ("1", 50),
         ("monitor", 300),
     ];
     words.sort();
@@ -267,6 +268,17 @@ fn a_run_together_word_with_a_misspelt_half_splits_and_corrects_it() {
     assert!(kinds(&p.plan.clauses[0]).contains(&("wireless".to_string(), MatchKind::Typo)));
     // A half too short to hold a typo is not guessed at.
     assert!(plan(&f, "xyzmouse ").corrections.is_empty());
+}
+
+#[test]
+fn a_number_run_into_a_word_splits_into_words_of_their_own() {
+    let f = fixture("laptop => notebook\n");
+    // "1laptop": the analyzer's split ("1", "laptop") becomes two words, so the
+    // synonym of "laptop" applies as it does for "1 laptop".
+    let p = plan(&f, "1laptop ");
+    assert_eq!(p.corrections[0].to, "1 laptop");
+    assert_eq!(p.plan.clauses.len(), 2);
+    assert!(kinds(&p.plan.clauses[1]).contains(&("notebook".to_string(), MatchKind::Synonym)));
 }
 
 #[test]
